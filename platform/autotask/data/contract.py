@@ -1,0 +1,34 @@
+"""Column names and rules of the data contract (docs: README "Data contract")."""
+
+from __future__ import annotations
+
+SCENARIO = "scenario"
+LABEL = "label"
+SOFT_LABEL = "soft_label"
+SPLIT = "split"
+QUERY_ID = "query_id"
+ORACLE_P = "oracle_p"
+ROW_ID = "row_id"
+
+SPLITS = ("pretrain", "train", "valid", "calib", "test")
+TRAINING_SPLITS = ("pretrain", "train")  # z-score statistics come from these only
+SOFT_LABEL_POOL = "pretrain"  # the only split whose hard label may be null
+UNSEEN_TASK_ID = 0
+MANIFEST_NAME = "manifest.json"
+FEATURE_DTYPE = "float32"
+
+
+class ContractError(ValueError):
+    """A dataset breaks the contract; the message names the file, the column and offending rows."""
+
+    def __init__(self, messages: list[str] | str):
+        self.messages = [messages] if isinstance(messages, str) else list(messages)
+        super().__init__("\n".join(self.messages))
+
+
+def format_rows(rows, limit: int = 5) -> str:
+    """'rows 3, 17, 42 (+12 more)' for error messages (0-based row numbers within the file)."""
+    rows = list(rows)
+    shown = ", ".join(str(int(r)) for r in rows[:limit])
+    more = f" (+{len(rows) - limit} more)" if len(rows) > limit else ""
+    return f"row{'s' if len(rows) != 1 else ''} {shown}{more}"

@@ -1,0 +1,121 @@
+"""Bring a user's table of already-extracted features (CSV or Parquet) into the contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from autotask.data.contract import (
+    FEATURE_DTYPE,
+    LABEL,
+    ORACLE_P,
+    QUERY_ID,
+    ROW_ID,
+    SCENARIO,
+    SOFT_LABEL,
+    SPLIT,
+    TRAINING_SPLITS,
+    ContractError,
+)
+from autotask.data.io import RunningStats
+from autotask.data.manifest import Manifest
+from autotask.data.splits import assign_splits
+from autotask.storage import publish_dir, staging_dir
+
+
+@dataclass
+class ImportSpec:
+    input: Path
+    scenario_col: str
+    label_col: str
+    soft_label_col: str | None = None
+    features: list[str] | None = None  # None: every numeric column not otherwise used
+    split_col: str | None = None
+    group_col: str | None = None
+    unseen: tuple[str, ...] = ()
+    scenario_order: list[str] | None = None  # seen scenarios' id order; default: sorted
+    encoding: str = "utf-8"
+    seed: int = 0
+
+
+def read_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
+    if not path.exists():
+        raise ContractError(f"{path}: no such file")
+    if path.suffix.lower() in (".parquet", ".pq") or path.is_dir():
+        return pd.read_parquet(path)
+    return pd.read_csv(path, encoding=encoding)
+
+
+def to_contract_frame(raw: pd.DataFrame, spec: ImportSpec) -> tuple[pd.DataFrame, list[str]]:
+    """Rename, select and split a user table; returns the contract frame and the feature names."""
+    used = [c for c in (spec.scenario_col, spec.label_col, spec.soft_label_col, spec.split_col, spec.group_col) if c]
+    missing = [c for c in dict.fromkeys([*used, *(spec.features or [])]) if c not in raw.columns]
+    if missing:
+        raise ContractError(f"{spec.input}: missing column(s) {missing} (columns: {list(raw.columns)})")
+    reserved = {ROW_ID, ORACLE_P, QUERY_ID, SCENARIO, LABEL, SOFT_LABEL, SPLIT}
+    features = spec.features or [
+        c for c in raw.columns if c not in used and c not in reserved and pd.api.types.is_numeric_dtype(raw[c])
+    ]
+    if not features:
+        raise ContractError(f"{spec.input}: no numeric feature columns found")
+    frame = pd.DataFrame({ROW_ID: np.arange(len(raw), dtype=np.int64), SCENARIO: raw[spec.scenario_col].astype(str)})
+    for name in features:
+        frame[name] = _numeric(raw[name], spec.input, name).astype(FEATURE_DTYPE)
+    frame[LABEL] = raw[spec.label_col]
+    if spec.soft_label_col:
+        frame[SOFT_LABEL] = raw[spec.soft_label_col]
+    if spec.group_col:
+        frame[QUERY_ID] = raw[spec.group_col]
+    if ORACLE_P in raw.columns:
+        frame[ORACLE_P] = raw[ORACLE_P]
+    unseen_mask = frame[SCENARIO].isin(spec.unseen).to_numpy()
+    if spec.split_col:
+        frame[SPLIT] = raw[spec.split_col].astype(str)
+    else:
+        groups = raw[spec.group_col] if spec.group_col else frame[ROW_ID]
+        frame[SPLIT] = assign_splits(groups, unseen_mask, seed=spec.seed)
+    return frame, features
+
+
+def _numeric(values: pd.Series, path: Path, name: str) -> pd.Series:
+    converted = pd.to_numeric(values, errors="coerce")
+    bad = converted.isna() & values.notna()
+    if bad.any():
+        raise ContractError(f"{path}: feature column '{name}' is not numeric at rows {list(np.flatnonzero(bad)[:5])}")
+    return converted
+
+
+def build_manifest(frame: pd.DataFrame, features: list[str], spec: ImportSpec, source: dict) -> Manifest:
+    unknown_unseen = [s for s in spec.unseen if s not in set(frame[SCENARIO])]
+    if unknown_unseen:
+        raise ContractError(f"{spec.input}: column '{spec.scenario_col}' has no rows for unseen scenario(s) {unknown_unseen}")
+    in_training = set(frame.loc[frame[SPLIT].isin(TRAINING_SPLITS), SCENARIO])
+    seen = sorted(in_training - set(spec.unseen))
+    if spec.scenario_order:
+        extra = sorted(set(seen) - set(spec.scenario_order))
+        if extra:
+            raise ContractError(f"--scenario-order misses seen scenario(s) {extra}")
+        seen = [s for s in spec.scenario_order if s in set(seen)]
+    others = sorted(set(frame[SCENARIO]) - set(seen) - set(spec.unseen))
+    stats = RunningStats(len(features))
+    stats.update(frame, features)
+    mean, std = stats.result()
+    return Manifest(
+        features=features, scenarios=seen, unseen=[*spec.unseen, *others], mean=mean, std=std, source=source
+    )
+
+
+def import_table(spec: ImportSpec, out: str | Path, overwrite: bool = False) -> Manifest:
+    """Write the contract dataset to `out` (atomically); validation is the caller's next step."""
+    raw = read_table(spec.input, spec.encoding)
+    frame, features = to_contract_frame(raw, spec)
+    manifest = build_manifest(frame, features, spec, {"kind": "import", "input": str(spec.input)})
+    staging = staging_dir(out)
+    (staging / "data").mkdir()
+    frame.to_parquet(staging / "data" / "part-00000.parquet", index=False)
+    manifest.write(staging)
+    publish_dir(staging, out, overwrite=overwrite)
+    return manifest

@@ -1,0 +1,115 @@
+"""The dataset manifest: features in order, scenario vocabulary, unseen scenarios, z-score statistics."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from autotask.data.contract import MANIFEST_NAME, UNSEEN_TASK_ID, ContractError
+from autotask.storage import atomic_write_text
+
+
+@dataclass
+class Manifest:
+    """What a dataset promises. Seen scenarios get task ids 1..N in `scenarios` order; id 0 = unseen."""
+
+    features: list[str]
+    scenarios: list[str]
+    unseen: list[str]
+    mean: list[float]
+    std: list[float]
+    source: dict = field(default_factory=dict)
+    format_version: int = 1
+
+    @property
+    def d(self) -> int:
+        return len(self.features)
+
+    @property
+    def n_tasks(self) -> int:
+        return len(self.scenarios)
+
+    @property
+    def all_scenarios(self) -> list[str]:
+        return [*self.scenarios, *self.unseen]
+
+    def task_id(self, scenario: str) -> int:
+        """Task id of a scenario: 1..N when seen in training, 0 otherwise."""
+        try:
+            return self.scenarios.index(scenario) + 1
+        except ValueError:
+            return UNSEEN_TASK_ID
+
+    def task_ids(self, scenarios) -> np.ndarray:
+        lookup = {name: i + 1 for i, name in enumerate(self.scenarios)}
+        return np.fromiter((lookup.get(s, UNSEEN_TASK_ID) for s in scenarios), dtype=np.int64)
+
+    def standardize(self, features: np.ndarray) -> np.ndarray:
+        """Z-score with the training splits' statistics."""
+        mean = np.asarray(self.mean, dtype=np.float32)
+        std = np.asarray(self.std, dtype=np.float32)
+        return ((features - mean) / std).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "d": self.d}
+
+    def write(self, directory: str | Path) -> Path:
+        path = Path(directory) / MANIFEST_NAME
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2))
+        return path
+
+    @classmethod
+    def from_dict(cls, raw: dict, origin: str = "manifest") -> Manifest:
+        missing = [k for k in ("features", "scenarios", "unseen", "mean", "std") if k not in raw]
+        if missing:
+            raise ContractError(f"{origin}: missing key(s) {', '.join(missing)}")
+        manifest = cls(
+            features=list(raw["features"]),
+            scenarios=list(raw["scenarios"]),
+            unseen=list(raw["unseen"]),
+            mean=[float(v) for v in raw["mean"]],
+            std=[float(v) for v in raw["std"]],
+            source=dict(raw.get("source", {})),
+            format_version=int(raw.get("format_version", 1)),
+        )
+        manifest.check(origin)
+        return manifest
+
+    def check(self, origin: str = "manifest") -> None:
+        """Internal consistency of the manifest itself."""
+        problems = []
+        if not self.features:
+            problems.append(f"{origin}: 'features' is empty")
+        if len(set(self.features)) != len(self.features):
+            problems.append(f"{origin}: 'features' has duplicates")
+        if len(self.mean) != self.d or len(self.std) != self.d:
+            problems.append(
+                f"{origin}: 'mean'/'std' have {len(self.mean)}/{len(self.std)} values for {self.d} features"
+            )
+        elif not all(np.isfinite(self.mean)) or not all(s > 0 and np.isfinite(s) for s in self.std):
+            problems.append(f"{origin}: 'mean' must be finite and 'std' finite and > 0")
+        if not self.scenarios:
+            problems.append(f"{origin}: 'scenarios' (seen scenarios) is empty")
+        overlap = set(self.scenarios) & set(self.unseen)
+        if overlap:
+            problems.append(f"{origin}: scenario(s) both seen and unseen: {sorted(overlap)}")
+        if len(set(self.all_scenarios)) != len(self.all_scenarios):
+            problems.append(f"{origin}: duplicate scenario names")
+        if problems:
+            raise ContractError(problems)
+
+
+def load_manifest(dataset: str | Path) -> Manifest:
+    """Read DIR/manifest.json (or the manifest beside a single Parquet file)."""
+    path = Path(dataset)
+    manifest_path = (path.parent if path.is_file() else path) / MANIFEST_NAME
+    if not manifest_path.exists():
+        raise ContractError(f"{manifest_path}: no manifest.json (every dataset needs one)")
+    try:
+        raw = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ContractError(f"{manifest_path}: not valid JSON ({exc})") from exc
+    return Manifest.from_dict(raw, origin=str(manifest_path))
