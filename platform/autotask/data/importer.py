@@ -91,7 +91,9 @@ def _numeric(values: pd.Series, path: Path, name: str) -> pd.Series:
 def build_manifest(frame: pd.DataFrame, features: list[str], spec: ImportSpec, source: dict) -> Manifest:
     unknown_unseen = [s for s in spec.unseen if s not in set(frame[SCENARIO])]
     if unknown_unseen:
-        raise ContractError(f"{spec.input}: column '{spec.scenario_col}' has no rows for unseen scenario(s) {unknown_unseen}")
+        raise ContractError(
+            f"{spec.input}: column '{spec.scenario_col}' has no rows for unseen scenario(s) {unknown_unseen}"
+        )
     in_training = set(frame.loc[frame[SPLIT].isin(TRAINING_SPLITS), SCENARIO])
     seen = sorted(in_training - set(spec.unseen))
     if spec.scenario_order:

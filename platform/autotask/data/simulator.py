@@ -66,7 +66,7 @@ class SimulatorConfig:
 
     def __post_init__(self):
         if self.rows < 2_000:
-            raise ValueError(f"--rows must be at least 2000 (every scenario needs rows in every split), got {self.rows}")
+            raise ValueError(f"rows must be at least 2000 (every scenario needs rows in every split), got {self.rows}")
 
 
 @dataclass(frozen=True)
