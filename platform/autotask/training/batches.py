@@ -1,0 +1,50 @@
+"""Turn contract rows into model inputs: z-scored features, task ids, targets, scenario groups (numpy only)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from autotask.data.contract import LABEL, ROW_ID, SCENARIO, SOFT_LABEL, SPLIT
+from autotask.data.manifest import Manifest
+
+FEATURES = "features"
+TASK_ID = "task_id"
+TARGET = "target"
+GROUP = "group"
+
+
+def target_for(frame: pd.DataFrame, soft: bool) -> np.ndarray:
+    """Soft labels for pre-training (hard label where a row has no soft label), hard labels otherwise."""
+    hard = pd.to_numeric(frame[LABEL], errors="coerce").to_numpy(dtype=np.float32, na_value=np.nan)
+    if soft and SOFT_LABEL in frame.columns:
+        teacher = pd.to_numeric(frame[SOFT_LABEL], errors="coerce").to_numpy(dtype=np.float32, na_value=np.nan)
+        return np.where(np.isnan(teacher), hard, teacher).astype(np.float32)
+    return hard
+
+
+def to_model_inputs(frame: pd.DataFrame, manifest: Manifest, soft: bool = False) -> dict[str, np.ndarray]:
+    """Columns the training loop consumes; rows without any target are dropped."""
+    target = target_for(frame, soft)
+    keep = ~np.isnan(target)
+    frame = frame[keep]
+    groups = {name: i for i, name in enumerate(manifest.all_scenarios)}
+    return {
+        ROW_ID: frame[ROW_ID].to_numpy(dtype=np.int64),
+        FEATURES: manifest.standardize(frame[manifest.features].to_numpy(dtype=np.float32)),
+        TASK_ID: manifest.task_ids(frame[SCENARIO]),
+        TARGET: target[keep],
+        GROUP: frame[SCENARIO].map(groups).to_numpy(dtype=np.int64),
+    }
+
+
+class SplitPreprocessor:
+    """Ray Data `map_batches` callable: keep one split's rows and convert them to model inputs."""
+
+    def __init__(self, manifest: dict, split: str, soft: bool):
+        self.manifest = Manifest.from_dict(manifest)
+        self.split = split
+        self.soft = soft
+
+    def __call__(self, batch: pd.DataFrame) -> dict[str, np.ndarray]:
+        return to_model_inputs(batch[batch[SPLIT] == self.split], self.manifest, soft=self.soft)

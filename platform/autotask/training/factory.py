@@ -1,0 +1,25 @@
+"""Build a torch model from a run config and a dataset manifest (d and n_tasks always come from the data)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from autotask.data.manifest import Manifest
+from autotask.models import AutoTask, AutoTaskConfig, MultiTaskDNN, MultiTaskDNNConfig
+
+TORCH_MODELS = {"autotask": (AutoTask, AutoTaskConfig), "dnn": (MultiTaskDNN, MultiTaskDNNConfig)}
+
+
+def model_config(kind: str, overrides: dict, manifest: Manifest):
+    """The model's typed config: the run's overrides plus d and n_tasks taken from the manifest."""
+    _, config_cls = TORCH_MODELS[kind]
+    fixed = {"d": manifest.d, "n_tasks": manifest.n_tasks}
+    clashes = {k: v for k, v in overrides.items() if k in fixed and v != fixed[k]}
+    if clashes:
+        raise ValueError(f"model config {clashes} disagrees with the data (d={manifest.d}, n_tasks={manifest.n_tasks})")
+    return config_cls(**{**overrides, **fixed})
+
+
+def build_model(kind: str, overrides: dict, manifest: Manifest) -> nn.Module:
+    model_cls, _ = TORCH_MODELS[kind]
+    return model_cls(model_config(kind, overrides, manifest))

@@ -1,0 +1,153 @@
+"""The per-worker training loop run by Ray Train: two-stage schedule, early stopping, checkpoint every epoch."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import ray.train
+import ray.train.torch
+import torch
+from torch import nn
+
+from autotask.data.manifest import Manifest
+from autotask.evaluation.selection import mean_seen_roc_auc
+from autotask.training.batches import FEATURES, GROUP, TARGET, TASK_ID
+from autotask.training.config import RunConfig
+from autotask.training.factory import build_model
+from autotask.training.steps import make_optimizer, predict
+
+STAGES = (("pretrain", "pretrain"), ("finetune", "train"))  # (stage, dataset shard it trains on)
+
+
+@dataclass
+class TrainState:
+    """Where training stands; saved in every checkpoint so a restarted worker group continues from it."""
+
+    epoch: int = 0  # epochs finished, over both stages
+    best_auc: float = float("-inf")
+    best_epoch: int = -1
+    bad_epochs: int = 0
+    stopped_early: bool = False
+    history: list = field(default_factory=list)
+
+
+class LossModule(nn.Module):
+    """Routes the model's training loss through forward() so DDP synchronises gradients."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, features, task_ids, targets):
+        return self.model.training_loss(features, task_ids, targets)
+
+
+def schedule(run: RunConfig) -> list[tuple[str, str]]:
+    """(stage, dataset) for every epoch in order."""
+    counts = {"pretrain": run.training.epochs_pretrain, "finetune": run.training.epochs_finetune}
+    return [(stage, shard) for stage, shard in STAGES for _ in range(counts[stage])]
+
+
+def train_loop_per_worker(config: dict) -> None:
+    run = RunConfig.from_dict(config["run"])
+    manifest = Manifest.from_dict(config["manifest"])
+    torch.set_num_threads(config["threads"])
+    torch.manual_seed(run.seed)
+    model = build_model(run.model, run.model_config, manifest)
+    optimizer = make_optimizer(model, run.training.lr_facet1, run.training.lr_facet2, run.training.lr_head,
+                               run.training.weight_decay)
+    state, best_state = _restore(model, optimizer)
+    wrapped = ray.train.torch.prepare_model(LossModule(model))
+    device = ray.train.torch.get_device()
+    valid = _collect(ray.train.get_dataset_shard("valid"))
+    context = ray.train.get_context()
+    epochs = schedule(run)
+    while state.epoch < len(epochs) and not state.stopped_early:
+        stage, shard_name = epochs[state.epoch]
+        torch.manual_seed(run.seed * 1000 + state.epoch)
+        loss, lineage = _train_epoch(wrapped, optimizer, ray.train.get_dataset_shard(shard_name), run, device)
+        auc = _valid_auc(model, valid, manifest)
+        improved = auc > state.best_auc
+        if improved:
+            state.best_auc, state.best_epoch, state.bad_epochs = auc, state.epoch, 0
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        elif stage == "finetune":
+            state.bad_epochs += 1
+        state.stopped_early = stage == "finetune" and state.bad_epochs >= run.training.patience > 0
+        metrics = {"epoch": state.epoch, "stage": stage, "train_loss": loss, "valid_roc_auc": auc,
+                   "best_valid_roc_auc": state.best_auc, "shard_rows": _gather(lineage, context)}
+        state.history.append({k: v for k, v in metrics.items() if k != "shard_rows"})
+        state.epoch += 1
+        _report(metrics, model, optimizer, state, best_state, context.get_world_rank() == 0)
+
+
+def _train_epoch(wrapped, optimizer, shard, run: RunConfig, device) -> tuple[float, dict]:
+    wrapped.train()
+    total, rows, row_id_sum = 0.0, 0, 0
+    batches = shard.iter_torch_batches(
+        batch_size=run.training.batch_size,
+        local_shuffle_buffer_size=run.training.shuffle_buffer,
+        local_shuffle_seed=run.seed,
+        device=device,
+    )
+    for batch in batches:
+        optimizer.zero_grad(set_to_none=True)
+        loss = wrapped(batch[FEATURES], batch[TASK_ID], batch[TARGET])
+        loss.backward()
+        optimizer.step()
+        n = len(batch[TARGET])
+        total += float(loss.detach()) * n
+        rows += n
+        row_id_sum += int(batch["row_id"].sum())
+    return total / max(rows, 1), {"rows": rows, "row_id_sum": row_id_sum}
+
+
+def _collect(shard) -> dict[str, np.ndarray]:
+    """The whole (unsplit) validation set as numpy arrays, read once."""
+    parts = list(shard.iter_batches(batch_size=65_536, batch_format="numpy"))
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+
+def _valid_auc(model, valid: dict, manifest: Manifest) -> float:
+    scores = predict(model, valid[FEATURES], valid[TASK_ID], groups=valid[GROUP])["score"]
+    return mean_seen_roc_auc(valid[TARGET], scores, valid[TASK_ID])
+
+
+def _gather(lineage: dict, context) -> list:
+    """Every worker's (rows, row-id sum) for this epoch, so tests can see that shards differ."""
+    if context.get_world_size() == 1:
+        return [lineage]
+    gathered = [None] * context.get_world_size()
+    torch.distributed.all_gather_object(gathered, lineage)
+    return gathered
+
+
+def _restore(model, optimizer) -> tuple[TrainState, dict | None]:
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is None:
+        return TrainState(), None
+    with checkpoint.as_directory() as directory:
+        directory = Path(directory)
+        model.load_state_dict(torch.load(directory / "model.pt", weights_only=True))
+        optimizer.load_state_dict(torch.load(directory / "optimizer.pt", weights_only=True))
+        best = torch.load(directory / "best_model.pt", weights_only=True)
+        state = TrainState(**json.loads((directory / "state.json").read_text()))
+    return state, best
+
+
+def _report(metrics, model, optimizer, state: TrainState, best_state, is_rank_zero: bool) -> None:
+    """Report metrics from every worker; rank 0 attaches the checkpoint."""
+    if not is_rank_zero:
+        ray.train.report(metrics)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        torch.save(model.state_dict(), directory / "model.pt")
+        torch.save(optimizer.state_dict(), directory / "optimizer.pt")
+        torch.save(best_state if best_state is not None else model.state_dict(), directory / "best_model.pt")
+        (directory / "state.json").write_text(json.dumps(asdict(state)))
+        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))

@@ -1,0 +1,43 @@
+"""Ray Data wiring: read the contract's Parquet lazily and turn each split into a model-input dataset."""
+
+from __future__ import annotations
+
+import ray.data
+
+from autotask.data.contract import LABEL, QUERY_ID, ROW_ID, SCENARIO, SOFT_LABEL, SPLIT
+from autotask.data.io import dataset_files
+from autotask.data.manifest import Manifest
+from autotask.training.batches import SplitPreprocessor
+
+TRAIN_STAGES = {"pretrain": ("pretrain", True), "train": ("train", False)}  # dataset name -> (split, soft)
+PREPROCESS_CPUS = 0.25  # small tasks: leave room for the Train workers on a 2-core machine
+MATERIALIZE_BELOW_ROWS = 2_000_000  # small data is materialised once instead of re-read every epoch
+
+
+def read_split(data: str, manifest: Manifest, split: str, soft: bool) -> ray.data.Dataset:
+    """A lazy dataset of one split's model inputs (features z-scored with the manifest's statistics)."""
+    files = [str(p) for p in dataset_files(data)]
+    columns = [ROW_ID, SCENARIO, SPLIT, LABEL, *manifest.features]
+    present = _columns_present(files[0])
+    columns += [c for c in (SOFT_LABEL, QUERY_ID) if c in present and c not in columns]
+    columns = [c for c in columns if c in present]
+    dataset = ray.data.read_parquet(files, columns=columns)
+    if ROW_ID not in present:
+        raise ValueError(f"{data}: Ray training needs a '{ROW_ID}' column (datasets built by this project have one)")
+    preprocess = SplitPreprocessor(manifest.to_dict(), split, soft)
+    return dataset.map_batches(preprocess, batch_format="pandas", num_cpus=PREPROCESS_CPUS)
+
+
+def training_datasets(data: str, manifest: Manifest, row_counts: dict[str, int]) -> dict[str, ray.data.Dataset]:
+    """The datasets a training run consumes: `pretrain` and `train` are sharded, `valid` goes whole to every worker."""
+    datasets = {name: read_split(data, manifest, split, soft) for name, (split, soft) in TRAIN_STAGES.items()}
+    datasets["valid"] = read_split(data, manifest, "valid", soft=False)
+    if sum(row_counts.values()) < MATERIALIZE_BELOW_ROWS:
+        datasets = {name: ds.materialize() for name, ds in datasets.items()}
+    return datasets
+
+
+def _columns_present(path: str) -> set[str]:
+    import pyarrow.parquet as pq
+
+    return set(pq.read_schema(path).names)

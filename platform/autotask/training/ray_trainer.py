@@ -1,0 +1,55 @@
+"""Ray Train wiring: one TorchTrainer per run, its storage under RUN_DIR/ray, resumable and fault tolerant."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import ray
+import ray.train
+from ray.train import CheckpointConfig, DataConfig, FailureConfig, ScalingConfig
+from ray.train.torch import TorchConfig, TorchTrainer
+
+from autotask.data.manifest import Manifest
+from autotask.training.config import RunConfig
+from autotask.training.loop import train_loop_per_worker
+
+TRAIN_NAME = "train"
+
+
+def threads_per_worker(run: RunConfig) -> int:
+    """Torch threads per worker: the cluster's CPUs shared among workers, at least one."""
+    cpus = int(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
+    return max(1, min(8, cpus // run.training.workers))
+
+
+def storage_path(run_dir: str | Path, storage: str | None = None) -> str:
+    """Where Ray Train keeps checkpoints: a shared URI when given, else RUN_DIR/ray."""
+    return storage.rstrip("/") if storage else str((Path(run_dir) / "ray").resolve())
+
+
+def make_trainer(run: RunConfig, manifest: Manifest, datasets: dict, storage: str, name: str = TRAIN_NAME):
+    training = run.training
+    return TorchTrainer(
+        train_loop_per_worker=train_loop_per_worker,
+        train_loop_config={"run": run.to_dict(), "manifest": manifest.to_dict(), "threads": threads_per_worker(run)},
+        torch_config=TorchConfig(backend="nccl" if training.use_gpu else "gloo"),
+        scaling_config=ScalingConfig(
+            num_workers=training.workers,
+            use_gpu=training.use_gpu,
+            resources_per_worker={"CPU": training.cpus_per_worker, **({"GPU": 1} if training.use_gpu else {})},
+        ),
+        datasets=datasets,
+        dataset_config=DataConfig(datasets_to_split=["pretrain", "train"]),
+        run_config=ray.train.RunConfig(
+            name=name,
+            storage_path=storage,
+            failure_config=FailureConfig(max_failures=training.max_failures),
+            checkpoint_config=CheckpointConfig(num_to_keep=2),
+        ),
+    )
+
+
+def fit(run: RunConfig, manifest: Manifest, datasets: dict, storage: str, name: str = TRAIN_NAME) -> ray.train.Result:
+    """Fit (or resume: Ray Train V2 continues a run found under the same storage path and name)."""
+    return make_trainer(run, manifest, datasets, storage, name).fit()

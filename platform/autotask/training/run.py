@@ -1,0 +1,90 @@
+"""One training run end to end: validate the data, train on Ray, score, calibrate, write RUN_DIR."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from autotask.data.contract import ContractError
+from autotask.data.manifest import Manifest, load_manifest
+from autotask.data.validate import validate_dataset
+from autotask.storage import atomic_write_text
+from autotask.training import outputs
+from autotask.training.config import RunConfig
+from autotask.training.factory import build_model, model_config
+from autotask.training.lightgbm_task import train_lightgbm
+from autotask.training.ray_data import training_datasets
+from autotask.training.ray_trainer import fit, storage_path
+from autotask.training.session import ensure_ray
+from autotask.training.steps import predict
+
+
+def is_finished(run_dir: str | Path, run: RunConfig) -> bool:
+    """A run is finished when its metrics exist and its config is the one asked for."""
+    run_dir = Path(run_dir)
+    config = run_dir / "config.json"
+    return (run_dir / "metrics.parquet").exists() and config.exists() and RunConfig.read(config) == run
+
+
+def check_compatible(run_dir: Path, run: RunConfig, manifest: Manifest) -> None:
+    """Refuse to resume into a run directory made for other data or another config (before Ray starts)."""
+    old_manifest = run_dir / "model" / "manifest.json"
+    if old_manifest.exists():
+        old = load_manifest(old_manifest.parent)
+        if old.features != manifest.features or old.scenarios != manifest.scenarios:
+            raise ContractError(
+                f"{old_manifest}: the checkpoint was trained on d={old.d} features {old.features} and scenarios "
+                f"{old.scenarios}, but {run.data} has d={manifest.d} features {manifest.features} and scenarios "
+                f"{manifest.scenarios}"
+            )
+    config = run_dir / "config.json"
+    if config.exists() and RunConfig.read(config) != run:
+        raise ValueError(f"{config}: {run_dir} holds a run with a different config; use another --out or --fresh")
+
+
+def train_run(
+    run: RunConfig, run_dir: str | Path, address: str | None = None, storage: str | None = None
+) -> pd.DataFrame:
+    """Train (or resume, or reuse when finished) one run; returns its metrics frame."""
+    run_dir = Path(run_dir)
+    report = validate_dataset(run.data).raise_if_invalid()
+    manifest = report.manifest
+    check_compatible(run_dir, run, manifest)
+    if is_finished(run_dir, run):
+        return pd.read_parquet(run_dir / "metrics.parquet")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.json", run.to_json())
+    ensure_ray(address)
+    if run.model == "lightgbm":
+        predictions, model_files = train_lightgbm(run, manifest, run_dir)
+    else:
+        predictions, model_files = _train_torch(run, manifest, run_dir, report, storage)
+    predictions, calibration = outputs.calibrate(predictions, run.training.calibration)
+    return outputs.write_results(run_dir, predictions, calibration, model_files, manifest)
+
+
+def _train_torch(run: RunConfig, manifest: Manifest, run_dir: Path, report, storage: str | None):
+    counts = report.summary.groupby("split")["rows"].sum().to_dict()
+    datasets = training_datasets(run.data, manifest, counts)
+    result = fit(run, manifest, datasets, storage_path(run_dir, storage))
+    if result.error is not None:
+        raise RuntimeError(f"training failed: {result.error}") from result.error
+    model = build_model(run.model, run.model_config, manifest)
+    staging = run_dir / "model" / ".staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    with result.checkpoint.as_directory() as directory:
+        model.load_state_dict(torch.load(Path(directory) / "best_model.pt", weights_only=True))
+        history = json.loads((Path(directory) / "state.json").read_text())
+    torch.save(model.state_dict(), staging / "weights.pt")
+    typed = model_config(run.model, run.model_config, manifest)
+    (staging / "model_config.json").write_text(json.dumps({"kind": run.model, **asdict(typed)}, indent=2))
+    (staging / "history.json").write_text(json.dumps(history, indent=2))
+    frame, inputs = outputs.read_eval_frame(run.data, manifest)
+    model.eval()
+    scores = predict(model, inputs["features"], inputs["task_id"], groups=inputs["group"])
+    files = {name: staging / name for name in ("weights.pt", "model_config.json", "history.json")}
+    return outputs.prediction_frame(frame, inputs, scores), files
