@@ -1,0 +1,44 @@
+"""Search results as data: trials.parquet, best_config.json and the Pareto front."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from autotask.data.manifest import Manifest
+
+
+def trials_frame(result_grid, metric: str, manifest: Manifest) -> pd.DataFrame:
+    """One row per trial: its parameters (with d, e1, e2 and both learning rates), metrics, status, duration."""
+    rows = []
+    for result in result_grid:
+        history = result.metrics_dataframe
+        best = float(history[metric].max()) if history is not None and metric in history else np.nan
+        last = result.metrics or {}
+        config = dict(result.config or {})
+        e1 = config.get("e1")
+        rows.append(
+            {
+                "trial_id": last.get("trial_id", result.path.rsplit("_", 2)[-2] if result.path else ""),
+                "status": "ERROR" if result.error else "TERMINATED",
+                "d": manifest.d,
+                **config,
+                "e2": config.get("e2", manifest.d * e1 if e1 else np.nan),
+                f"best_{metric}": best,
+                "epochs_run": int(last.get("training_iteration", 0)),
+                "n_params": last.get("n_params", np.nan),
+                "duration_s": float(last.get("time_total_s", np.nan)),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def pareto_front(frame: pd.DataFrame, objectives: dict[str, str]) -> pd.DataFrame:
+    """Rows not dominated on `objectives` ({column: "max"|"min"})."""
+    signs = np.array([1.0 if mode == "max" else -1.0 for mode in objectives.values()])
+    values = frame[list(objectives)].to_numpy(dtype=float) * signs
+    keep = []
+    for row in values:
+        dominated = np.any(np.all(values >= row, axis=1) & np.any(values > row, axis=1))
+        keep.append(not dominated and np.all(np.isfinite(row)))
+    return frame[np.array(keep, dtype=bool)].sort_values(list(objectives)[0], ascending=False)

@@ -1,0 +1,108 @@
+"""Ray Tune wiring: OptunaSearch (TPE or random, seeded) over a define-by-run space, ASHA early stopping."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import optuna
+import ray
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search.optuna import OptunaSearch
+
+from autotask.data.manifest import Manifest
+from autotask.training.config import RunConfig
+from autotask.tuning.space import SearchSpace
+from autotask.tuning.trial import run_trial
+
+EXPERIMENT = "search"
+TRIAL_CPUS = 0.25  # the trial's own process; its Train workers ask for theirs
+
+
+@dataclass
+class SearchConfig:
+    trials: int = 8
+    metric: str = "valid_roc_auc"
+    mode: str = "max"
+    objectives: list[str] = field(default_factory=lambda: ["auc"])  # "auc" and optionally "params"
+    scheduler: str = "asha"  # asha | none
+    sampler: str = "tpe"  # tpe | random
+    concurrent: int | None = None  # default: what the cluster fits
+    seed: int = 0
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    def metrics_and_modes(self) -> tuple[list[str] | str, list[str] | str]:
+        columns = {"auc": (self.metric, self.mode), "params": ("n_params", "min"), "latency": ("n_params", "min")}
+        chosen = [columns[o] for o in self.objectives]
+        if not self.multi_objective:
+            return chosen[0]
+        return [c[0] for c in chosen], [c[1] for c in chosen]
+
+
+def default_concurrency(run: RunConfig) -> int:
+    """Trials that fit side by side: each needs its own CPU share plus its workers', with room left for Ray Data."""
+    cpus = ray.cluster_resources().get("CPU", 1)
+    per_trial = TRIAL_CPUS + run.training.workers * run.training.cpus_per_worker + 0.5
+    return max(1, int(cpus // per_trial))
+
+
+def make_searcher(space: SearchSpace, manifest: Manifest, config: SearchConfig) -> OptunaSearch:
+    metric, mode = config.metrics_and_modes()
+    sampler = (
+        optuna.samplers.RandomSampler(seed=config.seed)
+        if config.sampler == "random"
+        else optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=min(5, max(1, config.trials // 3)))
+    )
+    return OptunaSearch(space=space.bound(manifest.d), metric=metric, mode=mode, sampler=sampler, seed=config.seed)
+
+
+def make_tuner(base: RunConfig, space: SearchSpace, manifest: Manifest, config: SearchConfig, out: Path,
+               row_counts: dict) -> tune.Tuner:
+    """A new search; every trial is a TorchTrainer run whose storage lives under OUT/ray/trials."""
+    scheduler = None
+    if config.scheduler == "asha" and not config.multi_objective:
+        metric, mode = config.metrics_and_modes()
+        epochs = base.training.epochs_pretrain + base.training.epochs_finetune
+        scheduler = ASHAScheduler(metric=metric, mode=mode, time_attr="training_iteration", max_t=max(epochs, 2),
+                                  grace_period=1, reduction_factor=2)
+    return tune.Tuner(
+        _trainable(base, space, manifest, row_counts, out),
+        tune_config=tune.TuneConfig(
+            search_alg=make_searcher(space, manifest, config),
+            scheduler=scheduler,
+            num_samples=config.trials,
+            max_concurrent_trials=config.concurrent or default_concurrency(base),
+        ),
+        run_config=tune.RunConfig(name=EXPERIMENT, storage_path=_storage(out), verbose=0),
+    )
+
+
+def restore_tuner(base: RunConfig, space: SearchSpace, manifest: Manifest, out: Path, row_counts: dict) -> tune.Tuner:
+    """Continue an interrupted search: finished trials and the searcher's state are kept."""
+    return tune.Tuner.restore(
+        str(Path(_storage(out)) / EXPERIMENT),
+        trainable=_trainable(base, space, manifest, row_counts, out),
+        resume_unfinished=True,
+        resume_errored=True,
+    )
+
+
+def can_resume(out: Path) -> bool:
+    return tune.Tuner.can_restore(str(Path(_storage(out)) / EXPERIMENT))
+
+
+def _storage(out: Path) -> str:
+    return str((Path(out) / "ray").resolve())
+
+
+def _trainable(base: RunConfig, space: SearchSpace, manifest: Manifest, row_counts: dict, out: Path):
+    function = functools.partial(
+        run_trial, base=base.to_dict(), manifest=manifest.to_dict(), model=space.model, row_counts=row_counts,
+        storage=str(Path(_storage(out)) / "trials"),
+    )
+    return tune.with_resources(function, {"CPU": TRIAL_CPUS})

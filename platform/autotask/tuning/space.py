@@ -1,0 +1,91 @@
+"""Search spaces: plain Python files with a define-by-run Optuna function, loaded by path and checked early.
+
+A space file defines `space(trial, d) -> dict | None`: it samples with `trial.suggest_*` and returns derived
+constants (e.g. `{"e2": d * e1}`). Sampled and returned names are run-config fields: training fields
+(`lr_facet1`, `epochs_finetune`, ...) or model fields (`e1`, `block_size`, ...). It may also set
+`MODEL = "autotask" | "dnn"`.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import cloudpickle
+import optuna
+
+from autotask.data.manifest import Manifest
+from autotask.training.config import TrainingConfig
+from autotask.training.factory import model_config
+
+TRAINING_FIELDS = {f.name for f in fields(TrainingConfig)}
+DERIVED = {"e2"}  # returned as constants, checked, never passed to a config
+CHECK_SAMPLES = 64
+
+
+class SearchSpaceError(ValueError):
+    """A space that can produce invalid configs, found before any trial starts."""
+
+
+@dataclass
+class SearchSpace:
+    path: Path
+    model: str
+    function: object  # space(trial, d)
+
+    def bound(self, d: int):
+        """The picklable define-by-run function OptunaSearch calls."""
+        return functools.partial(self.function, d=d)
+
+
+def load_space(path: str | Path) -> SearchSpace:
+    path = Path(path)
+    if not path.exists():
+        raise SearchSpaceError(f"{path}: no such search-space file")
+    name = f"autotask_space_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    cloudpickle.register_pickle_by_value(module)  # trials and resumed searches unpickle it without the file
+    if not callable(getattr(module, "space", None)):
+        raise SearchSpaceError(f"{path}: defines no function space(trial, d)")
+    return SearchSpace(path=path, model=getattr(module, "MODEL", "autotask"), function=module.space)
+
+
+def split_params(params: dict) -> tuple[dict, dict, dict]:
+    """(training fields, model fields, derived constants) of one trial's parameters."""
+    training = {k: v for k, v in params.items() if k in TRAINING_FIELDS}
+    derived = {k: v for k, v in params.items() if k in DERIVED}
+    model = {k: v for k, v in params.items() if k not in TRAINING_FIELDS and k not in DERIVED}
+    return training, model, derived
+
+
+def check_params(params: dict, space: SearchSpace, manifest: Manifest) -> None:
+    """Raise SearchSpaceError when one sampled config breaks d·e1 = e2 or cannot build a model."""
+    training, model, derived = split_params(params)
+    try:
+        typed = model_config(space.model, model, manifest)
+        TrainingConfig(**training)
+    except (TypeError, ValueError) as exc:
+        raise SearchSpaceError(f"{space.path}: sampled config {params} is invalid: {exc}") from exc
+    if space.model == "autotask":
+        e2 = derived.get("e2", typed.e2)
+        if e2 != manifest.d * typed.e1 or typed.e2 != manifest.d * typed.e1:
+            raise SearchSpaceError(
+                f"{space.path}: sampled config {params} breaks d·e1 = e2 (d={manifest.d}, e1={typed.e1}, e2={e2})"
+            )
+
+
+def check_space(space: SearchSpace, manifest: Manifest, samples: int = CHECK_SAMPLES, seed: int = 0) -> None:
+    """Sample the space many times with a random sampler (no training) and check every config."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for _ in range(samples):
+        trial = study.ask()
+        constants = space.function(trial, d=manifest.d) or {}
+        check_params({**trial.params, **constants}, space, manifest)
+        study.tell(trial, 0.0)

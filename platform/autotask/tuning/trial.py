@@ -1,0 +1,39 @@
+"""One Tune trial: a function trainable that builds a TorchTrainer and fits it (Ray Train V2 style)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ray import tune
+from ray.tune.integration.ray_train import TuneReportCallback
+
+from autotask.data.manifest import Manifest
+from autotask.training.config import RunConfig, TrainingConfig
+from autotask.training.ray_data import training_datasets
+from autotask.training.ray_trainer import make_trainer
+from autotask.tuning.space import split_params
+
+
+def trial_run_config(base: RunConfig, params: dict, model: str) -> RunConfig:
+    """The base run with one trial's parameters applied (derived constants such as e2 are dropped)."""
+    training, model_fields, _ = split_params(params)
+    return RunConfig(
+        data=base.data,
+        model=model,
+        run_name=base.run_name,
+        variant=base.variant,
+        seed=base.seed,
+        model_config={**base.model_config, **model_fields},
+        training=TrainingConfig(**{**base.training.__dict__, **training}),
+    )
+
+
+def run_trial(params: dict, base: dict, manifest: dict, model: str, row_counts: dict, storage: str) -> None:
+    """Tune calls this with the sampled parameters; Train workers' reports reach Tune via the callback."""
+    run = trial_run_config(RunConfig.from_dict(base), params, model)
+    manifest = Manifest.from_dict(manifest)
+    datasets = training_datasets(run.data, manifest, row_counts)
+    trial_id = tune.get_context().get_trial_id()
+    trainer = make_trainer(run, manifest, datasets, str(Path(storage)), name=f"trial_{trial_id}",
+                           callbacks=[TuneReportCallback()])
+    trainer.fit()

@@ -1,0 +1,23 @@
+"""AutoTask search space: each facet's learning rate and embedding size under d·e1 = e2.
+
+e1 is sampled from values the attention heads divide; e2 = d·e1 is derived and returned as a constant,
+never sampled. Heads are 1 per facet here so every e1 (and e2) is compatible.
+"""
+
+E1_CHOICES = [4, 8, 12, 16]
+MODEL = "autotask"
+
+
+def space(trial, d: int) -> dict:
+    trial.suggest_float("lr_facet1", 1e-4, 5e-3, log=True)
+    trial.suggest_float("lr_facet2", 1e-4, 5e-3, log=True)
+    e1 = trial.suggest_categorical("e1", E1_CHOICES)
+    trial.suggest_categorical("block_size", [4, 8, 16, 32])
+    trial.suggest_int("n_layer1", 1, 2)
+    trial.suggest_int("n_layer2", 1, 2)
+    trial.suggest_float("dropout1", 0.0, 0.3)
+    trial.suggest_float("dropout2", 0.0, 0.3)
+    trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True)
+    trial.suggest_float("task_id_dropout", 0.0, 0.3)
+    trial.suggest_int("epochs_finetune", 2, 6)
+    return {"e2": d * e1}

@@ -1,0 +1,12 @@
+"""Multi-task DNN baseline search space, for a fair comparison at an equal trial budget."""
+
+MODEL = "dnn"
+
+
+def space(trial, d: int) -> dict:
+    trial.suggest_float("lr_head", 1e-4, 5e-3, log=True)
+    width = trial.suggest_categorical("width", [32, 64, 128])
+    trial.suggest_float("dropout", 0.0, 0.3)
+    trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True)
+    trial.suggest_int("epochs_finetune", 2, 6)
+    return {"hidden": [width, width // 2]}
