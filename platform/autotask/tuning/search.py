@@ -62,7 +62,7 @@ def make_searcher(space: SearchSpace, manifest: Manifest, config: SearchConfig) 
 
 
 def make_tuner(base: RunConfig, space: SearchSpace, manifest: Manifest, config: SearchConfig, out: Path,
-               row_counts: dict) -> tune.Tuner:
+               row_counts: dict, callbacks=None) -> tune.Tuner:
     """A new search; every trial is a TorchTrainer run whose storage lives under OUT/ray/trials."""
     scheduler = None
     if config.scheduler == "asha" and not config.multi_objective:
@@ -78,7 +78,7 @@ def make_tuner(base: RunConfig, space: SearchSpace, manifest: Manifest, config: 
             num_samples=config.trials,
             max_concurrent_trials=config.concurrent or default_concurrency(base),
         ),
-        run_config=tune.RunConfig(name=EXPERIMENT, storage_path=_storage(out), verbose=0),
+        run_config=tune.RunConfig(name=EXPERIMENT, storage_path=_storage(out), verbose=0, callbacks=callbacks),
     )
 
 
