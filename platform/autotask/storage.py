@@ -9,6 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
@@ -21,6 +27,7 @@ def atomic_write(path: str | Path, writer: Callable[[str], object]) -> None:
     os.close(fd)
     try:
         writer(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the mode a plain open() would
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -35,7 +42,14 @@ def staging_dir(final: str | Path) -> Path:
     """A fresh sibling folder to build `final` in before `publish_dir`."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700; the published folder should be shareable
+    return staging
+
+
+def discard_dir(staging: str | Path) -> None:
+    """Remove a staging folder after a failed build (never the final name)."""
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 def publish_dir(staging: str | Path, final: str | Path, overwrite: bool = False) -> None:

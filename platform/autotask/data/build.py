@@ -10,14 +10,17 @@ from rich.progress import Progress
 from autotask.data.contract import MANIFEST_NAME, ContractError
 from autotask.data.simulator import SimulatorConfig, write_simulated
 from autotask.data.validate import ValidationReport, validate_dataset
-from autotask.storage import publish_dir, staging_dir
+from autotask.storage import discard_dir, publish_dir, staging_dir
 
 
 def existing_source(out: Path) -> dict | None:
     manifest = out / MANIFEST_NAME
     if not manifest.exists():
         return None
-    return json.loads(manifest.read_text()).get("source")
+    try:
+        return json.loads(manifest.read_text()).get("source")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def build_simulated(config: SimulatorConfig, out: str | Path, overwrite: bool = False) -> ValidationReport:
@@ -26,17 +29,25 @@ def build_simulated(config: SimulatorConfig, out: str | Path, overwrite: bool = 
     wanted = {"kind": "simulator", "rows": config.rows, "seed": config.seed, "chunk_rows": config.chunk_rows}
     if not overwrite and existing_source(out) == wanted:
         return validate_dataset(out)
+    if out.exists() and not overwrite:  # fail before minutes of simulation, not after
+        raise FileExistsError(f"{out} already exists and holds a different build (pass --overwrite to replace it)")
     staging = staging_dir(out)
-    with Progress(transient=True) as progress:
-        task = progress.add_task(f"simulating {config.rows:,} rows", total=config.rows)
-        write_simulated(config, staging, progress=lambda n: progress.advance(task, n))
-    report = validate_dataset(staging)
-    if not report.ok:
-        raise ContractError(report.errors)
+    try:
+        with Progress(transient=True) as progress:
+            task = progress.add_task(f"simulating {config.rows:,} rows", total=config.rows)
+            write_simulated(config, staging, progress=lambda n: progress.advance(task, n))
+        report = validate_dataset(staging)
+        if not report.ok:
+            raise ContractError(report.errors)
+    except BaseException:
+        discard_dir(staging)
+        raise
     publish_dir(staging, out, overwrite=overwrite)
-    return validate_dataset(out) if config.rows <= 1_000_000 else _moved(report, out)
+    return validate_dataset(out) if config.rows <= 1_000_000 else _moved(report, staging, out)
 
 
-def _moved(report: ValidationReport, out: Path) -> ValidationReport:
+def _moved(report: ValidationReport, staging: Path, out: Path) -> ValidationReport:
+    """The staging folder's report, re-pointed at the published folder (saves re-reading a large build)."""
     report.path = out
+    report.files = [out / f.relative_to(staging) for f in report.files]
     return report
