@@ -3,12 +3,15 @@
   python runners/build_data.py simulate --out data/sim [--rows N] [--seed S]
   python runners/build_data.py validate PATH
   python runners/build_data.py import --input FILE --scenario-col S --label-col L --out DIR [...]
+  python runners/build_data.py text --input FILE --query-col Q --offer-col O --label-col L --out DIR [...]
+  python runners/build_data.py home-depot --out data/home-depot [--input ../shared/data/home-depot/train.csv.zip]
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from autotask.data.build import build_simulated
@@ -16,6 +19,8 @@ from autotask.data.contract import ContractError
 from autotask.data.importer import ImportSpec, import_table
 from autotask.data.simulator import DEFAULT_ROWS, SimulatorConfig
 from autotask.data.summary import print_report
+from autotask.data.text import LabelScale, TextSpec, build_text_dataset, home_depot_spec
+from autotask.data.text.builder import SCENARIO_RULES
 from autotask.data.validate import validate_dataset
 from rich.console import Console
 
@@ -58,6 +63,64 @@ def cmd_import(args) -> int:
     return cmd_validate(argparse.Namespace(path=args.out))
 
 
+def _fractions(value: str | None) -> dict[str, float] | None:
+    """'pretrain=0.3,train=0.3,...' -> dict."""
+    if not value:
+        return None
+    pairs = [item.split("=") for item in _csv(value)]
+    return {name.strip(): float(share) for name, share in pairs}
+
+
+def _text_options(args) -> dict:
+    """TextSpec fields shared by `text` and `home-depot` (only those the user gave)."""
+    options = {
+        "limit": args.limit,
+        "seed": args.seed,
+        "cache_dir": Path(args.cache_dir) if args.cache_dir else None,
+        "fractions": _fractions(args.fractions),
+    }
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def _build_text(spec: TextSpec, args) -> int:
+    started = time.perf_counter()
+    report = build_text_dataset(spec, args.out, overwrite=args.overwrite)
+    print_report(report, console)
+    console.print(f"built {args.out} in {time.perf_counter() - started:.1f} s")
+    return 0 if report.ok else 1
+
+
+def cmd_text(args) -> int:
+    spec = TextSpec(
+        input=Path(args.input),
+        query_col=args.query_col,
+        offer_col=args.offer_col,
+        label_col=args.label_col,
+        label_scale=LabelScale.parse(args.label_scale),
+        threshold=args.threshold,
+        scenario_col=args.scenario_col,
+        scenario_rule=args.scenario_rule,
+        group_col=args.group_col,
+        unseen=tuple(_csv(args.unseen)),
+        encoding=args.encoding,
+        **_text_options(args),
+    )
+    return _build_text(spec, args)
+
+
+def cmd_home_depot(args) -> int:
+    return _build_text(home_depot_spec(args.input, **_text_options(args)), args)
+
+
+def _add_text_common(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--limit", type=int, help="read only the first N rows")
+    command.add_argument("--fractions", help="split shares by query, e.g. pretrain=0.3,train=0.3,valid=0.1,...")
+    command.add_argument("--seed", type=int, default=0, help="seed of the query hash for splits")
+    command.add_argument("--cache-dir", help="embedding cache folder (default ~/.cache/autotask/embeddings)")
+    command.add_argument("--out", required=True)
+    command.add_argument("--overwrite", action="store_true")
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = root.add_subparsers(dest="command", required=True)
@@ -89,6 +152,27 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("--out", required=True)
     imp.add_argument("--overwrite", action="store_true")
     imp.set_defaults(run=cmd_import)
+
+    text = sub.add_parser("text", help="extract features from (query, offer, graded label) text pairs")
+    text.add_argument("--input", required=True, help="CSV (zipped too) or Parquet file")
+    text.add_argument("--query-col", required=True)
+    text.add_argument("--offer-col", required=True)
+    text.add_argument("--label-col", required=True, help="graded label on --label-scale")
+    text.add_argument("--label-scale", default="0:1", help="MIN:MAX of the graded label (soft label = rescaled)")
+    text.add_argument("--threshold", type=float, help="hard label = grade >= X (default: the scale's midpoint)")
+    scenario = text.add_mutually_exclusive_group()
+    scenario.add_argument("--scenario-col", help="column naming each pair's scenario")
+    scenario.add_argument("--scenario-rule", choices=sorted(SCENARIO_RULES), help="derive it from the offer text")
+    text.add_argument("--group-col", help="query/group column for splits (default: the query text)")
+    text.add_argument("--unseen", help="comma-separated scenarios kept out of training (go to test)")
+    text.add_argument("--encoding", default="utf-8", help="text encoding of a CSV input")
+    _add_text_common(text)
+    text.set_defaults(run=cmd_text)
+
+    depot = sub.add_parser("home-depot", help="the Home Depot benchmark (text preset; docs/real-data.md)")
+    depot.add_argument("--input", help="train.csv.zip (default: ../shared/data/home-depot/train.csv.zip)")
+    _add_text_common(depot)
+    depot.set_defaults(run=cmd_home_depot)
     return root
 
 
@@ -97,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except (ContractError, FileExistsError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print("[red]error:[/red]", highlight=False)
+        for message in getattr(exc, "messages", [str(exc)]):
+            console.print(f"  - {message}", markup=False, highlight=False, soft_wrap=True)
         return 2
 
 

@@ -75,6 +75,8 @@ class Manifest:
             source=dict(raw.get("source", {})),
             format_version=int(raw.get("format_version", 1)),
         )
+        if "d" in raw and raw["d"] != manifest.d:
+            raise ContractError(f"{origin}: 'd' is {raw['d']} but 'features' lists {manifest.d} features")
         manifest.check(origin)
         return manifest
 

@@ -39,4 +39,5 @@ def print_report(report: ValidationReport, console: Console | None = None) -> No
     else:
         console.print(f"[red]{report.path}: {len(report.errors)} contract error(s)[/red]")
         for message in report.errors:
-            console.print(f"  - {message}", markup=False, highlight=False)
+            # soft_wrap: a message stays one line (paths and row numbers are not broken by the console width)
+            console.print(f"  - {message}", markup=False, highlight=False, soft_wrap=True)

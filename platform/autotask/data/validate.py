@@ -130,7 +130,12 @@ def _check_frame(file: Path, frame: pd.DataFrame, manifest: Manifest) -> list[st
 
 def _check_feature(file: Path, values: pd.Series, column: str) -> list[str]:
     if not (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
-        return [f"{file}: feature column '{column}' is not numeric (dtype {values.dtype})"]
+        coerced = pd.to_numeric(values, errors="coerce") if not pd.api.types.is_bool_dtype(values) else values
+        bad = np.flatnonzero(coerced.isna().to_numpy() & values.notna().to_numpy())
+        where = f" at {format_rows(bad)}" if len(bad) else ""
+        examples = sorted({str(v) for v in values.iloc[bad[:3]]}) if len(bad) else []
+        values_note = f", values such as {examples}" if examples else ""
+        return [f"{file}: feature column '{column}' is not numeric (dtype {values.dtype}{values_note}){where}"]
     array = values.to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~np.isfinite(array)
     if bad.any():
