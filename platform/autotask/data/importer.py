@@ -19,11 +19,13 @@ from autotask.data.contract import (
     SPLIT,
     TRAINING_SPLITS,
     ContractError,
+    format_rows,
 )
 from autotask.data.io import RunningStats
 from autotask.data.manifest import Manifest
 from autotask.data.splits import assign_splits
-from autotask.storage import publish_dir, staging_dir
+from autotask.data.validate import validate_dataset
+from autotask.storage import discard_dir, publish_dir, staging_dir
 
 
 @dataclass
@@ -64,9 +66,9 @@ def to_contract_frame(raw: pd.DataFrame, spec: ImportSpec) -> tuple[pd.DataFrame
     frame = pd.DataFrame({ROW_ID: np.arange(len(raw), dtype=np.int64), SCENARIO: raw[spec.scenario_col].astype(str)})
     for name in features:
         frame[name] = _numeric(raw[name], spec.input, name).astype(FEATURE_DTYPE)
-    frame[LABEL] = raw[spec.label_col]
+    frame[LABEL] = _label_values(raw[spec.label_col])
     if spec.soft_label_col:
-        frame[SOFT_LABEL] = raw[spec.soft_label_col]
+        frame[SOFT_LABEL] = _label_values(raw[spec.soft_label_col])
     if spec.group_col:
         frame[QUERY_ID] = raw[spec.group_col]
     if ORACLE_P in raw.columns:
@@ -84,8 +86,18 @@ def _numeric(values: pd.Series, path: Path, name: str) -> pd.Series:
     converted = pd.to_numeric(values, errors="coerce")
     bad = converted.isna() & values.notna()
     if bad.any():
-        raise ContractError(f"{path}: feature column '{name}' is not numeric at rows {list(np.flatnonzero(bad)[:5])}")
+        rows = np.flatnonzero(bad.to_numpy())
+        examples = sorted({str(v) for v in values.iloc[rows[:3]]})
+        raise ContractError(
+            f"{path}: feature column '{name}' is not numeric (values such as {examples}) at {format_rows(rows)}"
+        )
     return converted
+
+
+def _label_values(values: pd.Series) -> pd.Series:
+    """Numbers when every non-empty value is one; otherwise as given, for validation to point at."""
+    converted = pd.to_numeric(values, errors="coerce")
+    return values if (converted.isna() & values.notna()).any() else converted
 
 
 def build_manifest(frame: pd.DataFrame, features: list[str], spec: ImportSpec, source: dict) -> Manifest:
@@ -111,13 +123,44 @@ def build_manifest(frame: pd.DataFrame, features: list[str], spec: ImportSpec, s
 
 
 def import_table(spec: ImportSpec, out: str | Path, overwrite: bool = False) -> Manifest:
-    """Write the contract dataset to `out` (atomically); validation is the caller's next step."""
+    """Write the contract dataset to `out`, validated before it is published under that name.
+
+    Raises ContractError (messages name the input file, its column and row numbers) when the table breaks the
+    contract; nothing appears under `out` then.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} already exists (pass --overwrite to replace it)")
     raw = read_table(spec.input, spec.encoding)
     frame, features = to_contract_frame(raw, spec)
     manifest = build_manifest(frame, features, spec, {"kind": "import", "input": str(spec.input)})
     staging = staging_dir(out)
-    (staging / "data").mkdir()
-    frame.to_parquet(staging / "data" / "part-00000.parquet", index=False)
-    manifest.write(staging)
+    try:
+        part = staging / "data" / "part-00000.parquet"
+        part.parent.mkdir()
+        frame.to_parquet(part, index=False)
+        manifest.write(staging)
+        report = validate_dataset(staging)
+        if not report.ok:
+            raise ContractError([_in_input_terms(m, part, staging, spec) for m in report.errors])
+    except BaseException:
+        discard_dir(staging)
+        raise
     publish_dir(staging, out, overwrite=overwrite)
     return manifest
+
+
+def _in_input_terms(message: str, part: Path, staging: Path, spec: ImportSpec) -> str:
+    """A validation message about the staged file, told in the input's names (rows are the input's rows)."""
+    message = message.replace(str(part), str(spec.input)).replace(str(staging), str(spec.input))
+    renamed = {
+        SCENARIO: spec.scenario_col,
+        LABEL: spec.label_col,
+        SOFT_LABEL: spec.soft_label_col,
+        SPLIT: spec.split_col,
+        QUERY_ID: spec.group_col,
+    }
+    for column, original in renamed.items():
+        if original and original != column:
+            message = message.replace(f"'{column}'", f"'{column}' (input column '{original}')")
+    return message

@@ -22,11 +22,18 @@ def _unit_hash(values: pd.Series, seed: int) -> np.ndarray:
 def assign_splits(
     groups: pd.Series, unseen_mask: np.ndarray, fractions: dict[str, float] | None = None, seed: int = 0
 ) -> np.ndarray:
-    """Split name per row by hashing its group; rows of unseen scenarios go to `test`."""
+    """Split name per row by hashing its group; rows of unseen scenarios go to `test`.
+
+    A group with any row of an unseen scenario goes to `test` whole, so a query never crosses splits.
+    """
     fractions = fractions or DEFAULT_FRACTIONS
     names = np.array(list(fractions))
     edges = np.cumsum(list(fractions.values()))
     edges = edges / edges[-1]
     position = np.searchsorted(edges, _unit_hash(groups, seed), side="right")
     split = names[np.minimum(position, len(names) - 1)]
+    unseen_mask = np.asarray(unseen_mask, dtype=bool)
+    if unseen_mask.any():
+        groups = pd.Series(np.asarray(groups))
+        unseen_mask = groups.isin(set(groups[unseen_mask])).to_numpy()
     return np.where(unseen_mask, "test", split)
