@@ -1,0 +1,152 @@
+"""Text pairs -> contract dataset: read, label, assign scenarios and splits, extract features, publish."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from autotask.data.contract import (
+    LABEL,
+    QUERY_ID,
+    ROW_ID,
+    SCENARIO,
+    SOFT_LABEL,
+    SOFT_LABEL_POOL,
+    SPLIT,
+    ContractError,
+)
+from autotask.data.io import RunningStats
+from autotask.data.manifest import Manifest
+from autotask.data.splits import assign_splits
+from autotask.data.text.departments import departments
+from autotask.data.text.embeddings import EmbeddingCache
+from autotask.data.text.features import FEATURES, extract_features
+from autotask.data.text.reading import GRADE, GROUP, OFFER, QUERY, SCENARIO_RAW, LabelScale, pairs_frame, read_raw
+from autotask.data.validate import ValidationReport, validate_dataset
+from autotask.storage import publish_dir, staging_dir
+
+# Queries (groups) are hashed into these shares. `pretrain` rows keep only the soft label (null hard label).
+TEXT_FRACTIONS = {"pretrain": 0.3, "train": 0.3, "valid": 0.1, "calib": 0.1, "test": 0.2}
+SCENARIO_RULES = {"departments": departments}  # rule name -> function of the offer texts
+DEFAULT_SCENARIO = "all"
+
+
+@dataclass
+class TextSpec:
+    """Everything `build_text_dataset` needs; mirrors the `build_data.py text` flags."""
+
+    input: Path
+    query_col: str
+    offer_col: str
+    label_col: str
+    label_scale: LabelScale = field(default_factory=LabelScale)
+    threshold: float | None = None  # hard label = grade >= threshold; default: the scale's midpoint
+    scenario_col: str | None = None
+    scenario_rule: str | None = None
+    group_col: str | None = None  # default: the query text
+    unseen: tuple[str, ...] = ()
+    encoding: str = "utf-8"
+    limit: int | None = None
+    fractions: dict[str, float] = field(default_factory=lambda: dict(TEXT_FRACTIONS))
+    seed: int = 0
+    cache_dir: Path | None = None
+
+    @property
+    def cut(self) -> float:
+        scale = self.label_scale
+        return (scale.low + scale.high) / 2 if self.threshold is None else self.threshold
+
+
+def read_pairs(spec: TextSpec) -> pd.DataFrame:
+    """The checked pairs with a `scenario` column (from a column, a rule on the offer, or one scenario)."""
+    if spec.scenario_col and spec.scenario_rule:
+        raise ContractError("give --scenario-col or --scenario-rule, not both")
+    if spec.scenario_rule and spec.scenario_rule not in SCENARIO_RULES:
+        raise ContractError(f"--scenario-rule {spec.scenario_rule!r}: known rules are {sorted(SCENARIO_RULES)}")
+    columns = {
+        QUERY: spec.query_col,
+        OFFER: spec.offer_col,
+        GRADE: spec.label_col,
+        GROUP: spec.group_col,
+        SCENARIO_RAW: spec.scenario_col,
+    }
+    pairs = pairs_frame(read_raw(spec.input, spec.encoding, spec.limit), spec.input, columns, spec.label_scale)
+    if spec.scenario_rule:
+        pairs[SCENARIO_RAW] = SCENARIO_RULES[spec.scenario_rule](pairs[OFFER])
+    elif not spec.scenario_col:
+        pairs[SCENARIO_RAW] = DEFAULT_SCENARIO
+    pairs[SCENARIO_RAW] = pairs[SCENARIO_RAW].astype(str)
+    absent = [s for s in spec.unseen if s not in set(pairs[SCENARIO_RAW])]
+    if absent:
+        raise ContractError(f"{spec.input}: no rows for unseen scenario(s) {absent}")
+    return pairs
+
+
+def contract_frame(pairs: pd.DataFrame, features: pd.DataFrame, spec: TextSpec) -> pd.DataFrame:
+    """Ids, scenario, split, labels and features in the contract's columns.
+
+    A query with any row in an unseen scenario goes wholly to `test`, so no query crosses splits.
+    """
+    group = pairs[GROUP].astype(str)
+    unseen_row = pairs[SCENARIO_RAW].isin(spec.unseen)
+    unseen_group = unseen_row.groupby(group).transform("any").to_numpy()
+    split = assign_splits(group, unseen_group, spec.fractions, spec.seed)
+    grade = pairs[GRADE].to_numpy(dtype=np.float64)
+    hard = pd.array((grade >= spec.cut).astype(np.int64), dtype="Int64")
+    hard[split == SOFT_LABEL_POOL] = pd.NA
+    frame = pd.DataFrame(
+        {
+            ROW_ID: np.arange(len(pairs), dtype=np.int64),
+            SCENARIO: pairs[SCENARIO_RAW].to_numpy(),
+            QUERY_ID: np.unique(group, return_inverse=True)[1].astype(np.int64),
+            SPLIT: split,
+            LABEL: hard,
+            SOFT_LABEL: spec.label_scale.rescale(grade).astype(np.float32),
+        }
+    )
+    return pd.concat([frame, features.reset_index(drop=True)], axis=1)
+
+
+def make_manifest(frame: pd.DataFrame, spec: TextSpec) -> Manifest:
+    """Seen scenarios (sorted) are those with rows in the training splits; the rest are unseen."""
+    stats = RunningStats(len(FEATURES))
+    stats.update(frame, FEATURES)
+    mean, std = stats.result()
+    training = frame[SPLIT].isin(("pretrain", "train"))
+    seen = sorted(set(frame.loc[training, SCENARIO]) - set(spec.unseen))
+    unseen = [*spec.unseen, *sorted(set(frame[SCENARIO]) - set(seen) - set(spec.unseen))]
+    source = {
+        "kind": "text",
+        "input": str(spec.input),
+        "columns": {"query": spec.query_col, "offer": spec.offer_col, "label": spec.label_col},
+        "label_scale": [spec.label_scale.low, spec.label_scale.high],
+        "threshold": spec.cut,
+        "scenario": spec.scenario_col or spec.scenario_rule or DEFAULT_SCENARIO,
+        "fractions": spec.fractions,
+        "seed": spec.seed,
+        "limit": spec.limit,
+    }
+    return Manifest(features=list(FEATURES), scenarios=seen, unseen=unseen, mean=mean, std=std, source=source)
+
+
+def build_text_dataset(
+    spec: TextSpec, out: str | Path, overwrite: bool = False, show_progress: bool = True
+) -> ValidationReport:
+    """Build in a staging folder, validate, then publish `out` atomically."""
+    pairs = read_pairs(spec)
+    features = extract_features(pairs, EmbeddingCache(spec.cache_dir), show_progress)
+    frame = contract_frame(pairs, features, spec)
+    staging = staging_dir(out)
+    (staging / "data").mkdir()
+    frame.to_parquet(staging / "data" / "part-00000.parquet", index=False)
+    make_manifest(frame, spec).write(staging)
+    report = validate_dataset(staging)
+    if not report.ok:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ContractError(report.errors)
+    publish_dir(staging, out, overwrite=overwrite)
+    return validate_dataset(out)
