@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -66,10 +67,13 @@ def train_loop_per_worker(config: dict) -> None:
     valid = _collect(ray.train.get_dataset_shard("valid"))
     context = ray.train.get_context()
     epochs = schedule(run)
+    n_params = sum(p.numel() for p in model.parameters())
     while state.epoch < len(epochs) and not state.stopped_early:
         stage, shard_name = epochs[state.epoch]
         torch.manual_seed(run.seed * 1000 + state.epoch)
+        started = time.perf_counter()
         loss, lineage = _train_epoch(wrapped, optimizer, ray.train.get_dataset_shard(shard_name), run, device)
+        lineage["train_seconds"] = time.perf_counter() - started
         auc = _valid_auc(model, valid, manifest)
         improved = auc > state.best_auc
         if improved:
@@ -79,8 +83,8 @@ def train_loop_per_worker(config: dict) -> None:
             state.bad_epochs += 1
         state.stopped_early = stage == "finetune" and state.bad_epochs >= run.training.patience > 0
         metrics = {"epoch": state.epoch, "stage": stage, "train_loss": loss, "valid_roc_auc": auc,
-                   "best_valid_roc_auc": state.best_auc, "shard_rows": _gather(lineage, context)}
-        state.history.append({k: v for k, v in metrics.items() if k != "shard_rows"})
+                   "best_valid_roc_auc": state.best_auc, "n_params": n_params, "shard_rows": _gather(lineage, context)}
+        state.history.append(metrics)
         state.epoch += 1
         _report(metrics, model, optimizer, state, best_state, context.get_world_rank() == 0)
 

@@ -28,7 +28,9 @@ def storage_path(run_dir: str | Path, storage: str | None = None) -> str:
     return storage.rstrip("/") if storage else str((Path(run_dir) / "ray").resolve())
 
 
-def make_trainer(run: RunConfig, manifest: Manifest, datasets: dict, storage: str, name: str = TRAIN_NAME):
+def make_trainer(
+    run: RunConfig, manifest: Manifest, datasets: dict, storage: str, name: str = TRAIN_NAME, callbacks=None
+) -> TorchTrainer:
     training = run.training
     return TorchTrainer(
         train_loop_per_worker=train_loop_per_worker,
@@ -46,6 +48,7 @@ def make_trainer(run: RunConfig, manifest: Manifest, datasets: dict, storage: st
             storage_path=storage,
             failure_config=FailureConfig(max_failures=training.max_failures),
             checkpoint_config=CheckpointConfig(num_to_keep=2),
+            callbacks=callbacks or [],
         ),
     )
 
