@@ -137,6 +137,17 @@ def test_non_numeric_feature_is_named_with_rows(sim_frame, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_empty_scenario_cells_are_named_with_rows(sim_frame, tmp_path):
+    table = sim_frame.rename(columns=USER_NAMES)
+    table.loc[[8, 80], "ad_type"] = None
+    path = tmp_path / "pairs.csv"
+    table.to_csv(path, index=False)
+    with pytest.raises(ContractError) as caught:
+        import_table(_spec(path), tmp_path / "out")
+    message = find_message(caught.value.messages, str(path), "'ad_type'", "empty")
+    assert rows_in(message) == [8, 80]
+
+
 def test_bad_labels_are_named_in_the_inputs_terms_and_nothing_is_published(sim_frame, tmp_path):
     table = sim_frame.rename(columns=USER_NAMES)
     bad = np.flatnonzero((table["fold"] == "train").to_numpy())[:3]

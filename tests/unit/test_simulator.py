@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -141,6 +144,10 @@ def test_build_reuses_an_identical_build_and_refuses_a_different_one(tmp_path):
     assert build_simulated(SimulatorConfig(rows=3_000, seed=2), out, overwrite=True).ok
     assert load_manifest(out).source["seed"] == 2
     assert [p.name for p in tmp_path.iterdir()] == ["sim"]  # no staging or .old folders left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask  # shareable, not mkdtemp's 0700
+    assert stat.S_IMODE((out / "manifest.json").stat().st_mode) == 0o666 & ~umask
 
 
 def test_failed_build_leaves_nothing_under_the_final_name(tmp_path, monkeypatch):

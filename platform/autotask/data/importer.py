@@ -63,6 +63,11 @@ def to_contract_frame(raw: pd.DataFrame, spec: ImportSpec) -> tuple[pd.DataFrame
     ]
     if not features:
         raise ContractError(f"{spec.input}: no numeric feature columns found")
+    no_scenario = np.flatnonzero(raw[spec.scenario_col].isna().to_numpy())
+    if len(no_scenario):
+        raise ContractError(
+            f"{spec.input}: scenario column '{spec.scenario_col}' is empty at {format_rows(no_scenario)}"
+        )
     frame = pd.DataFrame({ROW_ID: np.arange(len(raw), dtype=np.int64), SCENARIO: raw[spec.scenario_col].astype(str)})
     for name in features:
         frame[name] = _numeric(raw[name], spec.input, name).astype(FEATURE_DTYPE)
