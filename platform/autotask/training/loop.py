@@ -33,6 +33,7 @@ class TrainState:
     best_epoch: int = -1
     bad_epochs: int = 0
     stopped_early: bool = False
+    restarts: int = 0  # times a worker group resumed from a checkpoint (after a failure or a re-run)
     history: list = field(default_factory=list)
 
 
@@ -140,6 +141,7 @@ def _restore(model, optimizer) -> tuple[TrainState, dict | None]:
         optimizer.load_state_dict(torch.load(directory / "optimizer.pt", weights_only=True))
         best = torch.load(directory / "best_model.pt", weights_only=True)
         state = TrainState(**json.loads((directory / "state.json").read_text()))
+    state.restarts += 1
     return state, best
 
 
