@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
+
 from autotask.data.contract import LABEL, QUERY_ID, SCENARIO, SOFT_LABEL, SPLIT, TRAINING_SPLITS, ContractError
 from autotask.data.io import read_frame
 from autotask.data.manifest import load_manifest
 from autotask.data.text import FEATURES, build_text_dataset, home_depot_spec
 from autotask.data.text.embeddings import EmbeddingCache
 from autotask.data.text.home_depot import DEFAULT_INPUT, UNSEEN
-from sklearn.metrics import roc_auc_score
 
 ROWS = 1500
 

@@ -18,7 +18,8 @@ FAST = dict(epochs_pretrain=1, epochs_finetune=2, batch_size=256, patience=5)
 
 
 def _run(dataset, model="autotask", workers=2, **training) -> RunConfig:
-    return RunConfig(data=str(dataset), model=model, seed=1, training=TrainingConfig(workers=workers, **{**FAST, **training}))
+    training = TrainingConfig(workers=workers, **{**FAST, **training})
+    return RunConfig(data=str(dataset), model=model, seed=1, training=training)
 
 
 @pytest.fixture(scope="module")
