@@ -8,12 +8,13 @@ import stat
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
 from autotask.data import load_manifest, validate_dataset
 from autotask.data.build import build_simulated
 from autotask.data.io import read_frame
 from autotask.data.simulator import FEATURES, SEEN, UNSEEN, SimulatorConfig, make_world, simulate_chunk, write_simulated
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 
 ORACLE_ROWS = 200_000
 MIN_ORACLE_GAP = 0.015  # oracle ROC AUC above the pooled logistic regression's, in every seen scenario
@@ -87,6 +88,12 @@ def test_labels_and_oracle_columns(sim_frame):
     assert sim_frame.loc[~test, "oracle_p"].isna().all()
     assert sim_frame.groupby("query_id")["split"].nunique().max() == 1
     assert sim_frame.groupby("query_id")["scenario"].nunique().max() == 1
+
+
+def test_read_frame_filters_splits_even_without_the_split_column(sim_dataset, sim_frame):
+    test = read_frame(sim_dataset, columns=["scenario", "oracle_p"], splits=["test"])
+    assert len(test) == int((sim_frame["split"] == "test").sum()) and test["oracle_p"].notna().all()
+    assert test["row_id"].tolist() == sim_frame.loc[sim_frame["split"] == "test", "row_id"].tolist()
 
 
 def test_too_few_rows_is_refused():

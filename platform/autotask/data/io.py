@@ -31,7 +31,8 @@ def read_frame(dataset: str | Path, columns: list[str] | None = None, splits=Non
     frames, offset = [], 0
     for path in dataset_files(dataset):
         names = pq.read_schema(path).names
-        wanted = None if columns is None else [c for c in dict.fromkeys([*columns, ROW_ID]) if c in names]
+        extra = [ROW_ID] if splits is None else [ROW_ID, SPLIT]  # the split filter needs the split column
+        wanted = None if columns is None else [c for c in dict.fromkeys([*columns, *extra]) if c in names]
         frame = pq.read_table(path, columns=wanted).to_pandas()
         if ROW_ID not in frame.columns:
             frame.insert(0, ROW_ID, np.arange(offset, offset + len(frame), dtype=np.int64))
