@@ -9,10 +9,11 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import rows_in
+
 from autotask.data import load_manifest, validate_dataset
 from autotask.data.io import read_frame
 from autotask.data.simulator import DEFAULT_ROWS, FEATURES, SEEN, UNSEEN
-from conftest import rows_in
 
 
 def _output(result: subprocess.CompletedProcess) -> str:

@@ -7,10 +7,11 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SMALL_ROWS, DatasetCopy, find_message, rows_in
+
 from autotask.data import validate_dataset
 from autotask.data.contract import ContractError, format_rows
 from autotask.data.simulator import FEATURES, SEEN, UNSEEN
-from conftest import SMALL_ROWS, DatasetCopy, find_message, rows_in
 
 
 def _errors(copy: DatasetCopy) -> list[str]:

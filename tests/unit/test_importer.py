@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import find_message, rows_in
+
 from autotask.data import ContractError, load_manifest, validate_dataset
 from autotask.data.importer import ImportSpec, import_table
 from autotask.data.io import read_frame
 from autotask.data.simulator import FEATURES, SEEN, UNSEEN
 from autotask.data.splits import assign_splits
-from conftest import find_message, rows_in
 
 USER_NAMES = {"scenario": "ad_type", "label": "is_relevant", "soft_label": "teacher_p", "split": "fold"}
 
