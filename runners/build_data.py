@@ -140,7 +140,11 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("--input", required=True, help="CSV or Parquet file")
     imp.add_argument("--scenario-col", required=True)
     imp.add_argument("--label-col", required=True, help="0/1 hard label (may be empty in the pretrain pool)")
-    imp.add_argument("--soft-label-col", help="teacher probability in [0, 1]")
+    imp.add_argument(
+        "--soft-label-col",
+        help="teacher probability in [0, 1]; with --group-col, groups holding rows without a hard label form the "
+        "pretrain (soft-label) pool",
+    )
     imp.add_argument("--features", help="comma-separated feature columns (default: every other numeric column)")
     group = imp.add_mutually_exclusive_group()
     group.add_argument("--split-col", help="column holding pretrain/train/valid/calib/test")

@@ -104,6 +104,27 @@ def test_group_splits_keep_each_query_in_one_split(sim_frame, tmp_path):
     assert other.features == manifest.features
 
 
+def test_group_splits_put_teacher_only_rows_in_the_pretrain_pool(sim_frame, tmp_path):
+    table = sim_frame.drop(columns=["split", "oracle_p", "row_id"]).rename(columns={"query_id": "qid"})
+    path = tmp_path / "pairs.parquet"
+    table.to_parquet(path, index=False)
+    spec = ImportSpec(
+        input=path,
+        scenario_col="scenario",
+        label_col="label",
+        soft_label_col="soft_label",
+        group_col="qid",
+        unseen=tuple(UNSEEN),
+        scenario_order=list(SEEN),
+    )
+    manifest = import_table(spec, tmp_path / "out")
+    frame = read_frame(tmp_path / "out")
+    pool = (frame["split"] == "pretrain").to_numpy()
+    np.testing.assert_array_equal(pool, sim_frame["label"].isna().to_numpy())
+    assert frame.groupby("query_id")["split"].nunique().max() == 1
+    assert manifest.scenarios == list(SEEN) and manifest.unseen == list(UNSEEN)
+
+
 def test_assign_splits_is_stable_under_row_order():
     groups = pd.Series([f"q{i // 3}" for i in range(3000)])
     unseen = np.zeros(3000, dtype=bool)

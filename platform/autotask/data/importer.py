@@ -16,6 +16,7 @@ from autotask.data.contract import (
     ROW_ID,
     SCENARIO,
     SOFT_LABEL,
+    SOFT_LABEL_POOL,
     SPLIT,
     TRAINING_SPLITS,
     ContractError,
@@ -83,7 +84,15 @@ def to_contract_frame(raw: pd.DataFrame, spec: ImportSpec) -> tuple[pd.DataFrame
         frame[SPLIT] = raw[spec.split_col].astype(str)
     else:
         groups = raw[spec.group_col] if spec.group_col else frame[ROW_ID]
-        frame[SPLIT] = assign_splits(groups, unseen_mask, seed=spec.seed)
+        split = assign_splits(groups, unseen_mask, seed=spec.seed)
+        if spec.soft_label_col:
+            # Rows with only a teacher label form the soft-label pool: their groups (none touching an unseen
+            # scenario) go to `pretrain` whole, so no split but the pool holds a row without a hard label.
+            groups = pd.Series(np.asarray(groups))
+            pooled = groups.isin(set(groups[frame[LABEL].isna().to_numpy()]))
+            pooled &= ~groups.isin(set(groups[unseen_mask]))
+            split = np.where(pooled.to_numpy(), SOFT_LABEL_POOL, split)
+        frame[SPLIT] = split
     return frame, features
 
 
