@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from rich.console import Console
+
 from autotask.data.build import build_simulated
 from autotask.data.contract import ContractError
 from autotask.data.importer import ImportSpec, import_table
@@ -22,7 +24,6 @@ from autotask.data.summary import print_report
 from autotask.data.text import LabelScale, TextSpec, build_text_dataset, home_depot_spec
 from autotask.data.text.builder import SCENARIO_RULES
 from autotask.data.validate import validate_dataset
-from rich.console import Console
 
 console = Console(width=None if sys.stdout.isatty() else 130)
 
