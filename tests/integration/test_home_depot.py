@@ -17,6 +17,7 @@ from autotask.data.manifest import load_manifest
 from autotask.data.text import FEATURES, build_text_dataset, home_depot_spec
 from autotask.data.text.embeddings import EmbeddingCache
 from autotask.data.text.home_depot import DEFAULT_INPUT, UNSEEN
+from autotask.data.text.reading import clean_text
 
 ROWS = 1500
 
@@ -82,7 +83,8 @@ def test_labels_follow_the_grades(home_depot, raw_slice):
 def test_rebuild_is_served_from_the_embedding_cache(home_depot, embedding_dir, tmp_path):
     _, frame = home_depot
     raw = pd.read_csv(DEFAULT_INPUT, encoding="latin-1", nrows=ROWS)
-    assert EmbeddingCache(embedding_dir).missing(raw["search_term"]) == []
+    texts = pd.concat([clean_text(raw["search_term"]), clean_text(raw["product_title"])])
+    assert EmbeddingCache(embedding_dir).missing(texts) == []
     started = time.perf_counter()
     build_text_dataset(home_depot_spec(limit=ROWS, cache_dir=embedding_dir), tmp_path / "again", show_progress=False)
     assert time.perf_counter() - started < 30
@@ -95,7 +97,7 @@ def test_cli_preset(embedding_dir, tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("build_data_runner", runner)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    argv = ["home-depot", "--limit", "300", "--cache-dir", str(embedding_dir), "--out", str(tmp_path / "cli")]
+    argv = ["home-depot", "--limit", str(ROWS), "--cache-dir", str(embedding_dir), "--out", str(tmp_path / "cli")]
     assert module.main(argv) == 0
     assert "valid" in capsys.readouterr().out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from autotask.data.contract import ContractError
 from autotask.data.text.departments import OTHER, department, departments
 from autotask.data.text.embeddings import EmbeddingCache, pair_cosine
