@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rich.console import Console
+
 from autotask.data.contract import ContractError
 from autotask.experiments.study import load_study, run_study, study_configs
-from rich.console import Console
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 

@@ -13,11 +13,12 @@ import shutil
 import sys
 from pathlib import Path
 
+from rich.console import Console
+
 from autotask.data.contract import ContractError
 from autotask.training.config import CALIBRATIONS, MODEL_KINDS, RunConfig, TrainingConfig
 from autotask.training.run import train_run
 from autotask.training.summary import side_by_side
-from rich.console import Console
 
 console = Console(width=None if sys.stdout.isatty() else 130)
 

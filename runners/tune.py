@@ -8,12 +8,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rich.console import Console
+
 from autotask.data.contract import ContractError
 from autotask.training.config import RunConfig, TrainingConfig
 from autotask.tuning.search import SearchConfig
 from autotask.tuning.space import SearchSpaceError
 from autotask.tuning.study import run_search
-from rich.console import Console
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 
