@@ -1,0 +1,61 @@
+"""What every torch model here offers, so training code never special-cases a model.
+
+- `training_loss(features, task_ids, targets) -> scalar`: BCE with logits on soft or hard targets in [0, 1].
+- `score(features, task_ids, block_size=None) -> {"score": probabilities, ...}`: the eval-time output.
+- `param_groups(lr_facet1, lr_facet2, lr_head, weight_decay=0.0) -> list[dict]`: optimizer groups
+  covering every parameter exactly once; a model without facets puts everything in one group at `lr_head`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch.nn.functional as F
+from torch import Tensor
+
+
+class TaskModel(Protocol):
+    def training_loss(self, features: Tensor, task_ids: Tensor, targets: Tensor) -> Tensor:
+        ...
+
+    def score(self, features: Tensor, task_ids: Tensor, block_size: int | None = None
+              ) -> dict[str, Tensor]:
+        ...
+
+    def param_groups(self, lr_facet1: float, lr_facet2: float, lr_head: float, weight_decay: float = 0.0
+                     ) -> list[dict]:
+        ...
+
+
+def binary_loss(logits: Tensor, targets: Tensor) -> Tensor:
+    """Mean BCE with logits; targets may be soft (teacher probabilities) or hard labels."""
+    return F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype))
+
+
+def check_matches_data(config, d: int, n_tasks: int) -> None:
+    """Raise ValueError when a model config's d / n_tasks disagree with the dataset's."""
+    wrong = [f"{name}={getattr(config, name)} but the data has {name}={value}"
+             for name, value in (("d", d), ("n_tasks", n_tasks)) if getattr(config, name) != value]
+    if wrong:
+        raise ValueError(f"{type(config).__name__} does not match the data: " + "; ".join(wrong))
+
+
+def validate(problems: list[str], owner: str) -> None:
+    """Raise one ValueError listing every config problem found."""
+    if problems:
+        raise ValueError(f"invalid {owner}: " + "; ".join(problems))
+
+
+def positive(config, names: tuple[str, ...]) -> list[str]:
+    return [f"{name} must be a positive integer, got {getattr(config, name)!r}"
+            for name in names if not (isinstance(getattr(config, name), int) and getattr(config, name) > 0)]
+
+
+def dropout_rates(config, names: tuple[str, ...]) -> list[str]:
+    return [f"{name} must be in [0, 1), got {getattr(config, name)!r}"
+            for name in names if not 0.0 <= getattr(config, name) < 1.0]
+
+
+def one_of(config, name: str, choices: tuple[str, ...]) -> list[str]:
+    value = getattr(config, name)
+    return [] if value in choices else [f"{name} must be one of {choices}, got {value!r}"]
