@@ -1,0 +1,230 @@
+"""AutoTask and the multi-task DNN: shapes, causality, task-id inputs, blocks, validation, overfitting."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from autotask.models import AutoTask, AutoTaskConfig, MultiTaskDNN, MultiTaskDNNConfig, check_matches_data
+
+D, N_TASKS = 5, 3
+
+
+def small(**overrides) -> AutoTask:
+    torch.manual_seed(0)
+    config = AutoTaskConfig(**{"d": D, "n_tasks": N_TASKS, "e1": 4, "block_size": 4, "n_head1": 2,
+                               "n_head2": 4, **overrides})
+    return AutoTask(config).eval()
+
+
+def inputs(b: int = 8, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(b, D, generator=g), torch.randint(1, N_TASKS + 1, (b,), generator=g)
+
+
+@pytest.mark.parametrize("d,e1", [(12, 8), (5, 4), (1, 2)])
+def test_e2_is_derived_from_d_and_e1(d, e1):
+    config = AutoTaskConfig(d=d, n_tasks=2, e1=e1, n_head1=1, n_head2=1)
+    assert config.e2 == d * e1
+    assert "e2" not in dataclasses.asdict(config)
+    with pytest.raises(TypeError):
+        AutoTaskConfig(d=d, n_tasks=2, e2=7)
+
+
+@pytest.mark.parametrize("mode,positions", [("none", D), ("number", D + 1), ("encoding", D + 1)])
+def test_shapes(mode, positions):
+    model = small(task_id_mode=mode)
+    x, ids = inputs(10)
+    assert model(x, ids).shape == (10,)
+    assert model.facet1(x, ids).shape == (10, positions, 4)
+    assert model.facet2(x, ids, 4).shape == (10, model.config.e2)
+
+
+@pytest.mark.parametrize("fusion", ["concat", "sum"])
+def test_causal_block_attention_hides_later_samples(fusion):
+    model = small(fusion=fusion)
+    x, ids = inputs(8)
+    changed = x.clone()
+    changed[2] += 3.0  # third sample of the first block (block size 4)
+    before, after = model(x, ids), model(changed, ids)
+    assert torch.allclose(before[:2], after[:2], atol=1e-6)
+    assert torch.allclose(before[4:], after[4:], atol=1e-6)  # the other block
+    assert not torch.allclose(before[2:4], after[2:4])
+
+
+def test_full_block_attention_sees_later_samples():
+    model = small(attention="full")
+    x, ids = inputs(8)
+    changed = x.clone()
+    changed[2] += 3.0
+    before, after = model(x, ids), model(changed, ids)
+    assert not torch.allclose(before[:2], after[:2])
+    assert torch.allclose(before[4:], after[4:], atol=1e-6)
+
+
+@pytest.mark.parametrize("attention", ["causal", "full"])
+def test_feature_attention_causality(attention):
+    model = small(attention=attention)
+    x, ids = inputs(6)
+    changed = x.clone()
+    changed[:, 3] += 3.0
+    before, after = model.facet1(x, ids), model.facet1(changed, ids)
+    assert not torch.allclose(before[:, 3:], after[:, 3:])
+    assert torch.allclose(before[:, :3], after[:, :3], atol=1e-6) == (attention == "causal")
+
+
+@pytest.mark.parametrize("mode", ["none", "number", "encoding"])
+def test_task_id_changes_the_logit_unless_mode_none(mode):
+    model = small(task_id_mode=mode)
+    x, ids = inputs(6)
+    other = ids % N_TASKS + 1
+    changed = not torch.allclose(model(x, ids), model(x, other), atol=1e-6)
+    assert changed == (mode != "none")
+
+
+@pytest.mark.parametrize("mode", ["number", "encoding"])
+def test_one_hot_reaches_every_feature_token(mode):
+    """Causally, feature positions cannot see the trailing id element: only the one-hot can change them."""
+    model = small(task_id_mode=mode)
+    x, ids = inputs(6)
+    before, after = model.facet1(x, ids)[:, :D], model.facet1(x, ids % N_TASKS + 1)[:, :D]
+    assert (not torch.allclose(before, after, atol=1e-6)) == (mode == "encoding")
+
+
+@pytest.mark.parametrize("switch,width", [(True, D + 1 + N_TASKS + 1), (False, D + 1)])
+def test_facet2_task_encoding_switch(switch, width):
+    model = small(facet2_task_encoding=switch)
+    assert model.facet2.wte.in_features == width
+
+
+def test_block_size_one_equals_rows_one_by_one():
+    model = small()
+    x, ids = inputs(7)
+    one_by_one = torch.cat([model(x[i:i + 1], ids[i:i + 1]) for i in range(7)])
+    assert torch.allclose(model(x, ids, block_size=1), one_by_one, atol=1e-6)
+
+
+@pytest.mark.parametrize("attention", ["causal", "full"])
+def test_short_last_block_is_its_own_block(attention):
+    model = small(attention=attention)
+    x, ids = inputs(10)  # blocks of 4, 4 and a remainder of 2
+    pieces = torch.cat([model(x[:4], ids[:4]), model(x[4:8], ids[4:8]), model(x[8:], ids[8:])])
+    assert torch.allclose(model(x, ids), pieces, atol=1e-6)
+
+
+def test_block_size_above_the_position_table_is_refused():
+    model = small()
+    x, ids = inputs(8)
+    with pytest.raises(ValueError, match="block_size"):
+        model(x, ids, block_size=8)
+
+
+def test_task_id_dropout_only_in_training():
+    model = small(task_id_dropout=0.5)
+    ids = torch.ones(10_000, dtype=torch.long)
+    assert torch.equal(model.drop_task_ids(ids), ids)  # eval mode
+    model.train()
+    dropped = (model.drop_task_ids(ids) == 0).float().mean().item()
+    assert 0.45 < dropped < 0.55
+
+
+@pytest.mark.parametrize("bad,message", [
+    ({"n_head1": 3}, "n_head1=3 does not divide e1"),
+    ({"n_head2": 7}, "n_head2=7 does not divide e2"),
+    ({"task_id_mode": "onehot"}, "task_id_mode must be one of"),
+    ({"fusion": "mean"}, "fusion must be one of"),
+    ({"attention": "sparse"}, "attention must be one of"),
+    ({"e1": 0}, "e1 must be a positive integer"),
+    ({"block_size": -1}, "block_size must be a positive integer"),
+    ({"dropout1": 1.0}, r"dropout1 must be in \[0, 1\)"),
+    ({"task_id_dropout": -0.1}, "task_id_dropout must be in"),
+])
+def test_config_validation(bad, message):
+    with pytest.raises(ValueError, match=message):
+        AutoTaskConfig(**{"d": 12, "n_tasks": 9, **bad})
+
+
+def test_dnn_config_validation_and_data_check():
+    with pytest.raises(ValueError, match="hidden must be"):
+        MultiTaskDNNConfig(d=3, n_tasks=2, hidden=(8, 0))
+    assert MultiTaskDNNConfig(d=3, n_tasks=2, hidden=[8, 4]).hidden == (8, 4)
+    check_matches_data(AutoTaskConfig(d=12, n_tasks=9), d=12, n_tasks=9)
+    with pytest.raises(ValueError, match="d=12 but the data has d=11"):
+        check_matches_data(AutoTaskConfig(d=12, n_tasks=9), d=11, n_tasks=9)
+
+
+def models_under_test():
+    torch.manual_seed(0)
+    return [AutoTask(AutoTaskConfig(d=D, n_tasks=N_TASKS)),
+            AutoTask(AutoTaskConfig(d=D, n_tasks=N_TASKS, fusion="sum")),
+            MultiTaskDNN(MultiTaskDNNConfig(d=D, n_tasks=N_TASKS))]
+
+
+@pytest.mark.parametrize("model", models_under_test(), ids=["autotask", "autotask-sum", "dnn"])
+def test_param_groups_cover_every_parameter_once(model):
+    groups = model.param_groups(1e-3, 2e-3, 3e-3, weight_decay=0.01)
+    ids = [id(p) for group in groups for p in group["params"]]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == {id(p) for p in model.parameters()}
+    if isinstance(model, AutoTask):
+        assert [(g["name"], g["lr"]) for g in groups] == [("facet1", 1e-3), ("facet2", 2e-3), ("head", 3e-3)]
+
+
+@pytest.mark.parametrize("kind", ["autotask", "dnn"])
+def test_overfits_64_rows(kind):
+    torch.manual_seed(0)
+    x, ids = inputs(64, seed=1)
+    y = (torch.rand(64) < 0.5).float()
+    if kind == "autotask":
+        model = AutoTask(AutoTaskConfig(d=D, n_tasks=N_TASKS))
+    else:
+        model = MultiTaskDNN(MultiTaskDNNConfig(d=D, n_tasks=N_TASKS))
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(400):
+        optimizer.zero_grad()
+        loss = model.training_loss(x, ids, y)
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.05
+
+
+def test_dnn_branches():
+    torch.manual_seed(0)
+    model = MultiTaskDNN(MultiTaskDNNConfig(d=D, n_tasks=N_TASKS)).eval()
+    x, ids = inputs(8)
+    ids[:3] = 0
+    general, task = model(x, ids)
+    assert torch.equal(task[:3], general[:3])
+    assert not torch.allclose(task[3:], general[3:])
+    scores = model.score(x, ids)
+    assert set(scores) == {"score", "score_task"}
+    assert torch.allclose(scores["score"], torch.sigmoid(general))
+
+
+def test_default_model_size_and_single_row_latency():
+    """Prints the default AutoTask's parameter count and single-row CPU latency (no assertion on time)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = AutoTask(AutoTaskConfig(d=12, n_tasks=9)).eval()
+        x, ids = torch.randn(1, 12), torch.tensor([3])
+        times = []
+        with torch.inference_mode():
+            for _ in range(20):
+                model(x, ids)
+            for _ in range(300):
+                started = time.perf_counter()
+                model(x, ids)
+                times.append(time.perf_counter() - started)
+    finally:
+        torch.set_num_threads(threads)
+    n_params = sum(p.numel() for p in model.parameters())
+    p50, p99 = np.percentile(times, [50, 99]) * 1e3
+    print(f"\ndefault AutoTask(d=12, n_tasks=9): {n_params:,} parameters; single-row CPU latency "
+          f"p50 {p50:.3f} ms, p99 {p99:.3f} ms (1 thread)")
+    assert n_params > 0
