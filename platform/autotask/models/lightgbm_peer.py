@@ -1,0 +1,75 @@
+"""A LightGBM peer: the d features plus the task id as a categorical feature
+(id 0 = unseen, never seen in training).
+
+Targets may be soft (teacher probabilities) or hard labels: the default objective is cross-entropy, which
+accepts any label in [0, 1]. Early stopping watches the validation set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+
+from autotask.storage import atomic_write
+
+
+def _design(features, task_ids) -> np.ndarray:
+    """[features | task id] as one float matrix; the last column is declared categorical."""
+    return np.column_stack([np.asarray(features, dtype=np.float64), np.asarray(task_ids, dtype=np.float64)])
+
+
+class LightGBMPeer:
+    """fit / predict_proba / save / load around a LightGBM booster (model text file, no pickle)."""
+
+    def __init__(self, seed: int = 0, num_boost_round: int = 1000, early_stopping_rounds: int = 50,
+                 learning_rate: float = 0.05, num_leaves: int = 31, min_data_in_leaf: int = 50,
+                 feature_fraction: float = 0.9, bagging_fraction: float = 0.8, lambda_l2: float = 1.0,
+                 num_threads: int = 0, objective: str = "cross_entropy", params: dict | None = None):
+        self.seed = seed
+        self.num_boost_round = num_boost_round
+        self.early_stopping_rounds = early_stopping_rounds
+        self.params = {
+            "objective": objective, "learning_rate": learning_rate, "num_leaves": num_leaves,
+            "min_data_in_leaf": min_data_in_leaf, "feature_fraction": feature_fraction,
+            "bagging_fraction": bagging_fraction, "bagging_freq": 1, "lambda_l2": lambda_l2,
+            "num_threads": num_threads, "seed": seed, "deterministic": True, "verbosity": -1,
+            **(params or {}),
+        }
+        self.booster: lgb.Booster | None = None
+
+    def fit(self, features, task_ids, labels, valid: tuple | None = None) -> LightGBMPeer:
+        """Train; `valid=(features, task_ids, labels)` enables early stopping on that set."""
+        categorical = [np.asarray(features).shape[1]]
+        train = lgb.Dataset(_design(features, task_ids), np.asarray(labels, dtype=np.float64),
+                            categorical_feature=categorical, free_raw_data=True)
+        valid_sets, callbacks = [], []
+        if valid is not None:
+            v_features, v_ids, v_labels = valid
+            valid_sets = [lgb.Dataset(_design(v_features, v_ids), np.asarray(v_labels, dtype=np.float64),
+                                      categorical_feature=categorical, reference=train)]
+            callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
+        self.booster = lgb.train(self.params, train, num_boost_round=self.num_boost_round,
+                                 valid_sets=valid_sets, callbacks=callbacks)
+        return self
+
+    def predict_proba(self, features, task_ids) -> np.ndarray:
+        """Probability of the positive class per row (best iteration when early stopping ran)."""
+        if self.booster is None:
+            raise RuntimeError("LightGBMPeer.predict_proba called before fit or load")
+        iteration = self.booster.best_iteration or None
+        return self.booster.predict(_design(features, task_ids), num_iteration=iteration)
+
+    def save(self, path: str | Path) -> None:
+        """Write LightGBM's model text file (atomically), truncated to the best iteration."""
+        if self.booster is None:
+            raise RuntimeError("LightGBMPeer.save called before fit")
+        iteration = self.booster.best_iteration or None
+        atomic_write(path, lambda tmp: self.booster.save_model(tmp, num_iteration=iteration))
+
+    @classmethod
+    def load(cls, path: str | Path) -> LightGBMPeer:
+        peer = cls()
+        peer.booster = lgb.Booster(model_file=str(path))
+        return peer
