@@ -1,0 +1,79 @@
+"""Framework-free training and evaluation steps (plain torch; Ray wiring lives elsewhere).
+
+Every model implements the interface in `autotask.models.interface`, so nothing here branches on the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+
+def make_optimizer(model: nn.Module, lr_facet1: float, lr_facet2: float, lr_head: float,
+                   weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """One optimizer over the model's parameter groups: Adam, or AdamW when weight_decay > 0."""
+    groups = model.param_groups(lr_facet1, lr_facet2, lr_head, weight_decay)
+    optimizer_cls = torch.optim.AdamW if weight_decay > 0 else torch.optim.Adam
+    return optimizer_cls(groups, lr=lr_head)
+
+
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, features: Tensor, task_ids: Tensor,
+               targets: Tensor) -> float:
+    """One gradient step on one batch; returns the batch loss."""
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    loss = model.training_loss(features, task_ids, targets)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
+def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer,
+                batches: Iterable[tuple[Tensor, Tensor, Tensor]]) -> float:
+    """train_step over (features, task_ids, targets) batches; returns the row-weighted mean loss."""
+    total, rows = 0.0, 0
+    for features, task_ids, targets in batches:
+        total += train_step(model, optimizer, features, task_ids, targets) * len(targets)
+        rows += len(targets)
+    return total / max(rows, 1)
+
+
+def group_chunks(groups: np.ndarray, chunk_rows: int) -> Iterator[np.ndarray]:
+    """Row indices in chunks that each hold one group only, in original order within the group.
+
+    chunk_rows is a multiple of the block size, so blocks formed inside a chunk never cross a group boundary
+    (only a group's last block can be shorter).
+    """
+    order = np.argsort(groups, kind="stable")
+    starts = np.flatnonzero(np.r_[True, groups[order][1:] != groups[order][:-1]])
+    for rows in np.split(order, starts[1:]):
+        yield from np.split(rows, np.arange(chunk_rows, len(rows), chunk_rows))
+
+
+@torch.no_grad()
+def predict(model: nn.Module, features, task_ids, groups=None, block_size: int | None = None,
+            batch_size: int = 8192) -> dict[str, np.ndarray]:
+    """Score rows in eval mode; returns {score name: probabilities} in the ORIGINAL row order.
+
+    Facet-2 blocks at inference hold rows of one scenario only: rows are grouped by `groups` (scenario codes;
+    two unseen scenarios share task id 0, so the ids alone cannot tell them apart; defaults to task_ids) and
+    blocks of `block_size` rows (default: the model config's) are formed inside each group.
+    """
+    features, task_ids = np.asarray(features, dtype=np.float32), np.asarray(task_ids, dtype=np.int64)
+    groups = task_ids if groups is None else np.asarray(groups)
+    t = block_size or getattr(model.config, "block_size", 1)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    outputs: dict[str, np.ndarray] = {}
+    for rows in group_chunks(groups, max(batch_size // t, 1) * t):
+        scores = model.score(torch.from_numpy(features[rows]).to(device),
+                             torch.from_numpy(task_ids[rows]).to(device), block_size=t)
+        for name, values in scores.items():
+            column = outputs.setdefault(name, np.empty(len(task_ids), dtype=np.float32))
+            column[rows] = values.float().cpu().numpy()
+    model.train(was_training)
+    return outputs

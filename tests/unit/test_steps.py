@@ -1,0 +1,105 @@
+"""Framework-free steps: optimizer groups, train step/epoch, and predict's grouping, blocking and ordering."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from autotask.models import AutoTask, AutoTaskConfig, MultiTaskDNN, MultiTaskDNNConfig
+from autotask.training.steps import group_chunks, make_optimizer, predict, train_epoch, train_step
+
+D, N_TASKS = 4, 3
+
+
+class BlockSpy(nn.Module):
+    """Scores each row with its own row number (feature 1) and records every block the model would form."""
+
+    def __init__(self, block_size: int):
+        super().__init__()
+        self.config = SimpleNamespace(block_size=block_size)
+        self.weight = nn.Parameter(torch.zeros(()))
+        self.blocks: list[torch.Tensor] = []
+
+    def score(self, features, task_ids, block_size=None):
+        self.blocks += list(features[:, 0].split(block_size))
+        return {"score": features[:, 1]}
+
+
+def shuffled_rows(n: int, n_groups: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    groups = rng.integers(0, n_groups, size=n)
+    features = np.column_stack([groups, np.arange(n), rng.normal(size=(n, D - 2))]).astype(np.float32)
+    return features, np.minimum(groups, N_TASKS), groups  # groups 3 and 4 share task id 3
+
+
+@pytest.mark.parametrize("block_size,batch_size", [(4, 8192), (4, 6), (3, 1), (1, 5)])
+def test_predict_keeps_order_and_never_mixes_groups_in_a_block(block_size, batch_size):
+    features, task_ids, groups = shuffled_rows(101, n_groups=5)
+    spy = BlockSpy(block_size)
+    scores = predict(spy, features, task_ids, groups=groups, batch_size=batch_size)["score"]
+    assert np.array_equal(scores, np.arange(101))
+    assert all(len(set(block.tolist())) == 1 for block in spy.blocks)
+    assert sum(len(block) for block in spy.blocks) == 101
+    assert max(len(block) for block in spy.blocks) == block_size
+
+
+def test_group_chunks_cover_rows_once_in_order_within_groups():
+    groups = np.array([2, 0, 2, 1, 0, 2, 2, 2])
+    chunks = list(group_chunks(groups, chunk_rows=2))
+    assert [c.tolist() for c in chunks] == [[1, 4], [3], [0, 2], [5, 6], [7]]
+
+
+def test_predict_equals_scoring_each_group_in_blocks():
+    torch.manual_seed(0)
+    model = AutoTask(AutoTaskConfig(d=D, n_tasks=N_TASKS, e1=4, block_size=4)).eval()
+    features, task_ids, groups = shuffled_rows(30, n_groups=4, seed=1)
+    scores = predict(model, features, task_ids, groups=groups)["score"]
+    with torch.no_grad():
+        for g in np.unique(groups):
+            rows = np.flatnonzero(groups == g)
+            expected = model.score(torch.from_numpy(features[rows]), torch.from_numpy(task_ids[rows]))
+            assert np.allclose(scores[rows], expected["score"].numpy(), atol=1e-6)
+    one_row = predict(model, features, task_ids, groups=groups, block_size=1)["score"]
+    with torch.no_grad():
+        rowwise = model(torch.from_numpy(features), torch.from_numpy(task_ids), block_size=1).sigmoid()
+    assert np.allclose(one_row, rowwise.numpy(), atol=1e-6)
+
+
+def test_predict_returns_every_dnn_score_and_restores_train_mode():
+    model = MultiTaskDNN(MultiTaskDNNConfig(d=D, n_tasks=N_TASKS)).train()
+    features, task_ids, _ = shuffled_rows(20, n_groups=3)
+    scores = predict(model, features, task_ids)
+    assert set(scores) == {"score", "score_task"} and scores["score"].shape == (20,)
+    assert model.training
+
+
+def test_make_optimizer_groups():
+    model = AutoTask(AutoTaskConfig(d=D, n_tasks=N_TASKS, e1=4))
+    adam = make_optimizer(model, 1e-3, 2e-3, 3e-3)
+    assert isinstance(adam, torch.optim.Adam) and [g["lr"] for g in adam.param_groups] == [1e-3, 2e-3, 3e-3]
+    dnn = MultiTaskDNN(MultiTaskDNNConfig(d=D, n_tasks=N_TASKS))
+    adamw = make_optimizer(dnn, 1e-3, 2e-3, 3e-3, weight_decay=0.01)
+    assert isinstance(adamw, torch.optim.AdamW) and [g["lr"] for g in adamw.param_groups] == [3e-3]
+
+
+@pytest.mark.parametrize("kind", ["autotask", "dnn"])
+def test_train_epoch_lowers_the_loss(kind):
+    torch.manual_seed(0)
+    if kind == "autotask":
+        model = AutoTask(AutoTaskConfig(d=D, n_tasks=N_TASKS, e1=4, block_size=8))
+    else:
+        model = MultiTaskDNN(MultiTaskDNNConfig(d=D, n_tasks=N_TASKS))
+    x = torch.randn(256, D)
+    ids = torch.randint(1, N_TASKS + 1, (256,))
+    y = (x[:, 0] > 0).float()
+    optimizer = make_optimizer(model, 3e-3, 3e-3, 3e-3)
+    batches = list(zip(x.split(32), ids.split(32), y.split(32), strict=True))
+    first = train_epoch(model, optimizer, batches)
+    for _ in range(4):
+        last = train_epoch(model, optimizer, batches)
+    assert last < first
+    assert isinstance(train_step(model, optimizer, x[:32], ids[:32], y[:32]), float)
