@@ -26,5 +26,6 @@ def scenario_metrics(predictions: pd.DataFrame, score_col: str = "score") -> pd.
     for (scenario, split), group in predictions.groupby(["scenario", "split"], sort=False, observed=True):
         labels = group["label"].to_numpy()
         roc, pr = binary_aucs(labels, group[score_col].to_numpy(dtype=np.float64))
-        rows.append((str(scenario), str(split), bool(group["seen"].iloc[0]), len(group), int(labels.sum()), roc, pr))
+        seen = bool(group["seen"].iloc[0])
+        rows.append((str(scenario), str(split), seen, len(group), int(labels.sum()), roc, pr))
     return pd.DataFrame(rows, columns=COLUMNS)
