@@ -1,0 +1,94 @@
+"""Models of a report: runs grouped by (variant, score column); seeds of one variant form one model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from autotask.reporting.runs import DEFAULT_SCORE, Run, RunDirError, load_run, split_column, study_run_dirs
+
+ORACLE = "oracle_p"
+
+
+@dataclass(frozen=True)
+class Model:
+    """One row of the report tables: one or more runs (seeds) scored with one column."""
+
+    label: str
+    score_col: str
+    runs: tuple[Run, ...]
+
+    def predictions(self, split: str) -> list[pd.DataFrame]:
+        return [run.predictions[run.predictions["split"] == split] for run in self.runs]
+
+
+def group_models(choices: list[tuple[Run, str]]) -> list[Model]:
+    """Group (run, score column) choices by (variant, column), keeping the first appearance order."""
+    groups: dict[tuple[str, str], list[Run]] = {}
+    for run, column in choices:
+        run.require(column)
+        members = groups.setdefault((run.variant, column), [])
+        if all(m.path.resolve() != run.path.resolve() for m in members):
+            members.append(run)
+    return [Model(_label(variant, column), column, tuple(runs)) for (variant, column), runs in groups.items()]
+
+
+def _label(variant: str, column: str) -> str:
+    return variant if column == DEFAULT_SCORE else f"{variant} [{column}]"
+
+
+def oracle_model(models: list[Model]) -> Model:
+    """The oracle row: ROC/PR of `oracle_p` from the first run that has it."""
+    for model in models:
+        for run in model.runs:
+            if ORACLE in run.predictions.columns:
+                return Model("Oracle (oracle_p)", ORACLE, (run,))
+    raise RunDirError(f"--oracle: no run's predictions.parquet has an {ORACLE!r} column")
+
+
+def select_models(run_args: list[str], baseline_args: list[str], study: str | None = None,
+                  score_col: str = DEFAULT_SCORE, baseline_score_col: str | None = None,
+                  oracle: bool = False) -> tuple[list[Model], Model]:
+    """Resolve the CLI's run and baseline arguments into models; the baseline model comes first.
+
+    A run argument is RUN_DIR or RUN_DIR:COLUMN. A baseline argument is the same, or (with a study) the
+    run_name, variant or folder name of the study's runs (all their seeds).
+    """
+    if not baseline_args:
+        raise RunDirError("a baseline is required (--baseline)")
+    cache: dict[Path, Run] = {}
+
+    def run_at(path: str | Path) -> Run:
+        key = Path(path).resolve()
+        if key not in cache:
+            cache[key] = load_run(path)
+        return cache[key]
+
+    study_dirs = [(str(p), None) for p in study_run_dirs(study)] if study else []
+    candidates = [split_column(a) for a in run_args] + study_dirs
+    runs = [(run_at(path), column or score_col) for path, column in candidates]
+    base_col = baseline_score_col or score_col
+    baseline = [pair for arg in baseline_args for pair in _baseline_runs(arg, runs, run_at, base_col)]
+    models = group_models(baseline + runs)
+    owners = {m.label for m in models for run, col in baseline if run in m.runs and col == m.score_col}
+    if len(owners) != 1:
+        raise RunDirError(f"the baseline runs must share one variant and score column, got {sorted(owners)}")
+    base = next(m for m in models if m.label in owners)
+    others = [m for m in models if m is not base]
+    if not others and not oracle:
+        raise RunDirError("nothing to compare: give at least one run besides the baseline")
+    return [base, *others, *([oracle_model([base, *others])] if oracle else [])], base
+
+
+def _baseline_runs(arg: str, runs: list[tuple[Run, str]], run_at, default_col: str) -> list[tuple[Run, str]]:
+    """The runs an argument of --baseline names: a run directory, or a name matching runs already listed."""
+    target, column = split_column(arg)
+    if Path(target).is_dir():
+        return [(run_at(target), column or default_col)]
+    matches = list({id(r): r for r, _ in runs if target in (r.name, r.variant, r.path.name)}.values())
+    if not matches:
+        names = sorted({r.name for r, _ in runs})
+        raise RunDirError(f"--baseline {arg!r}: not a run directory, nor a run name among {names}")
+    return [(run, column or default_col) for run in matches]

@@ -1,0 +1,72 @@
+"""Build a report from models and write its folder (markdown, HTML, CSV tables, PNG figures) atomically."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from autotask.evaluation.bootstrap import MEAN_SEEN
+from autotask.reporting.display import PANELS, Panel, notes, panels
+from autotask.reporting.html import render_html
+from autotask.reporting.markdown import render_markdown
+from autotask.reporting.models import Model
+from autotask.reporting.plots import figures
+from autotask.reporting.tables import ReportOptions, Results, compute_results
+from autotask.storage import discard_dir, publish_dir, staging_dir
+
+FIGURE_CAPTIONS = {
+    "delta_roc_auc.png": "ROC AUC delta to the baseline per scenario",
+    "delta_pr_auc.png": "PR AUC delta to the baseline per scenario",
+    "roc_curves.png": "ROC curves per scenario (first run of each model)",
+    "pr_curves.png": "PR curves per scenario (first run of each model)",
+}
+
+
+@dataclass(frozen=True)
+class Report:
+    """A computed report: its numbers, text panels, notes and figures."""
+
+    title: str
+    results: Results
+    panels: list[Panel]
+    notes: list[str]
+    figures: dict[str, bytes]
+
+
+def build_report(models: list[Model], baseline: Model, options: ReportOptions | None = None,
+                 title: str | None = None) -> Report:
+    """Compute AUCs, deltas with intervals, text panels and figures."""
+    results = compute_results(models, baseline, options)
+    title = title or f"AutoTask report: per-scenario AUCs against {baseline.label} ({results.options.split})"
+    return Report(title, results, panels(results), notes(results), figures(results))
+
+
+def metric_csv(results: Results, metric: str) -> pd.DataFrame:
+    """One row per model and scenario (in table order): runs, mean and std (AUC %)."""
+    order = {s: i for i, s in enumerate([*results.scenarios, MEAN_SEEN])}
+    frame = results.summary[results.summary["metric"] == metric].drop(columns="metric")
+    return frame.sort_values("scenario", key=lambda s: s.map(order), kind="stable")
+
+
+def write_report(report: Report, out: str | Path, overwrite: bool = False) -> Path:
+    """Write report.md, report.html, roc_auc.csv, pr_auc.csv, deltas.csv and figures/ under `out` at once."""
+    out = Path(out)
+    staging = staging_dir(out)
+    try:
+        (staging / "figures").mkdir()
+        for name, png in report.figures.items():
+            (staging / "figures" / name).write_bytes(png)
+        captions = {FIGURE_CAPTIONS.get(name, name): png for name, png in report.figures.items()}
+        paths = {FIGURE_CAPTIONS.get(name, name): f"figures/{name}" for name in report.figures}
+        (staging / "report.md").write_text(render_markdown(report.title, report.panels, report.notes, paths))
+        (staging / "report.html").write_text(render_html(report.title, report.panels, report.notes, captions))
+        for metric in PANELS:
+            metric_csv(report.results, metric).to_csv(staging / f"{metric}.csv", index=False)
+        report.results.deltas.to_csv(staging / "deltas.csv", index=False)
+    except BaseException:
+        discard_dir(staging)
+        raise
+    publish_dir(staging, out, overwrite=overwrite)
+    return out
