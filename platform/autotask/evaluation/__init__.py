@@ -1,0 +1,2 @@
+"""Evaluation: per-scenario metrics (metrics), fast weighted AUCs (fast_auc), paired bootstrap deltas
+(bootstrap), the model-selection metric (selection)."""

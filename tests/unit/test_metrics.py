@@ -1,0 +1,43 @@
+"""scenario_metrics: one row per (scenario, split), equal to sklearn on the gathered scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from autotask.evaluation.metrics import COLUMNS, scenario_metrics
+
+
+@pytest.fixture
+def predictions() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    n = 900
+    scenario = rng.choice(["Hotel", "Store", "Clinic"], n)
+    label = rng.integers(0, 2, n)
+    frame = pd.DataFrame({"scenario": scenario, "split": rng.choice(["valid", "test"], n),
+                          "seen": scenario != "Clinic", "label": label, "score": label + rng.normal(size=n)})
+    frame["score_calibrated"] = 1 / (1 + np.exp(-frame["score"]))
+    return frame
+
+
+def test_one_row_per_scenario_and_split_equal_to_sklearn(predictions):
+    metrics = scenario_metrics(predictions)
+    assert list(metrics.columns) == COLUMNS and len(metrics) == 6
+    for row in metrics.itertuples():
+        rows = predictions[(predictions["scenario"] == row.scenario) & (predictions["split"] == row.split)]
+        assert (row.n, row.positives, row.seen) == (len(rows), rows["label"].sum(), row.scenario != "Clinic")
+        assert row.roc_auc == roc_auc_score(rows["label"], rows["score"])
+        assert row.pr_auc == average_precision_score(rows["label"], rows["score"])
+
+
+def test_score_column_and_single_class(predictions):
+    predictions.loc[predictions["scenario"] == "Clinic", "label"] = 1
+    metrics = scenario_metrics(predictions, score_col="score_calibrated").set_index(["scenario", "split"])
+    assert metrics.loc[("Clinic", "test"), ["roc_auc", "pr_auc"]].isna().all()
+    hotel = predictions[(predictions["scenario"] == "Hotel") & (predictions["split"] == "test")]
+    expected = roc_auc_score(hotel["label"], hotel["score_calibrated"])
+    assert metrics.loc[("Hotel", "test"), "roc_auc"] == expected
+    with pytest.raises(KeyError, match="score_task"):
+        scenario_metrics(predictions, score_col="score_task")
