@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import shlex
 from pathlib import Path
 
 import click
@@ -36,6 +37,17 @@ def test_config_is_valid(name):
     assert "~/autotask" in config["file_mounts"]
     setup = " ".join(config["setup_commands"] + config.get("head_setup_commands", []))
     assert "-e ~/autotask" in setup
+    assert "export AUTOTASK_CLUSTER=1 PATH=$HOME/venv/bin:$PATH RAY_AUTH_MODE=token' >> ~/.bashrc" in setup
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_commands_are_complete_shell_lines(name):
+    """A ` #` inside a YAML plain scalar starts a comment and silently cuts the command (seen here)."""
+    config = check(load(name))
+    commands = [c for key, value in config.items() if key.endswith("_commands") for c in value]
+    commands += [c for t in config["available_node_types"].values() for c in t.get("worker_setup_commands", [])]
+    for command in commands:
+        shlex.split(command)  # raises on an unbalanced quote
 
 
 def test_aws_node_types():
