@@ -181,7 +181,8 @@ def _cluster_config(box: dict) -> tuple[dict, int]:
     config["auth"] = {"ssh_user": box["user"], "ssh_private_key": str(base / "key")}
     token = base / "auth_token"
     token.write_text(generate_new_authentication_token())
-    config["file_mounts"] = {"~/autotask": str(ROOT), "~/.ray/auth_token": str(token)}
+    assert config["file_mounts"]["~/autotask"] == "."  # relative to the repository root, where `ray` runs
+    config["file_mounts"]["~/.ray/auth_token"] = str(token)
     # No pip installs: ~/venv/bin holds python/python3 wrappers of this checkout's .venv (the project is
     # installed there, editable) and the ray shim; the template's PATH line makes them the cluster's commands.
     setup = config["setup_commands"]
