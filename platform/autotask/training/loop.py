@@ -14,6 +14,7 @@ import ray.train.torch
 import torch
 from torch import nn
 
+from autotask.data.contract import ROW_ID
 from autotask.data.manifest import Manifest
 from autotask.evaluation.selection import mean_seen_roc_auc
 from autotask.training.batches import FEATURES, GROUP, TARGET, TASK_ID
@@ -93,22 +94,39 @@ def train_loop_per_worker(config: dict) -> None:
 def _train_epoch(wrapped, optimizer, shard, run: RunConfig, device) -> tuple[float, dict]:
     wrapped.train()
     total, rows, row_id_sum = 0.0, 0, 0
-    batches = shard.iter_torch_batches(
-        batch_size=run.training.batch_size,
+    for features, task_ids, targets, row_ids in minibatches(shard, run, device):
+        optimizer.zero_grad(set_to_none=True)
+        loss = wrapped(features, task_ids, targets)
+        loss.backward()
+        optimizer.step()
+        n = len(targets)
+        total += float(loss.detach()) * n
+        rows += n
+        row_id_sum += int(row_ids.sum())
+    return total / max(rows, 1), {"rows": rows, "row_id_sum": row_id_sum}
+
+
+def chunk_rows(batch_size: int, shuffle_buffer: int) -> int:
+    """Rows fetched from Ray Data at a time: the largest multiple of batch_size within the shuffle buffer."""
+    return batch_size * max(1, shuffle_buffer // batch_size)
+
+
+def minibatches(shard, run: RunConfig, device):
+    """(features, task_ids, targets, row_ids) minibatches of `batch_size` rows from a Ray Data shard.
+
+    Ray Data hands over shuffle-buffer-sized chunks, which are cut into minibatches as tensor views: the per-batch
+    cost of Ray's batching, shuffling and tensor conversion is paid once per chunk instead of once per step (the
+    minibatch sizes are unchanged: only the epoch's last minibatch can be short).
+    """
+    chunks = shard.iter_torch_batches(
+        batch_size=chunk_rows(run.training.batch_size, run.training.shuffle_buffer),
         local_shuffle_buffer_size=run.training.shuffle_buffer,
         local_shuffle_seed=run.seed,
         device=device,
     )
-    for batch in batches:
-        optimizer.zero_grad(set_to_none=True)
-        loss = wrapped(batch[FEATURES], batch[TASK_ID], batch[TARGET])
-        loss.backward()
-        optimizer.step()
-        n = len(batch[TARGET])
-        total += float(loss.detach()) * n
-        rows += n
-        row_id_sum += int(batch["row_id"].sum())
-    return total / max(rows, 1), {"rows": rows, "row_id_sum": row_id_sum}
+    size = run.training.batch_size
+    for chunk in chunks:
+        yield from zip(*(chunk[key].split(size) for key in (FEATURES, TASK_ID, TARGET, ROW_ID)), strict=True)
 
 
 def _collect(shard) -> dict[str, np.ndarray]:

@@ -18,9 +18,14 @@ TRAIN_NAME = "train"
 
 
 def threads_per_worker(run: RunConfig) -> int:
-    """Torch threads per worker: the cluster's CPUs shared among workers, at least one."""
+    """Torch threads per worker: the cluster's CPUs but one shared among workers, at least one, at most eight.
+
+    One CPU is left to Ray Data's batch prefetching, the driver and Ray's own processes: on a 2-core machine a
+    single worker runs one thread, which trained this small model (batches of 256) as fast as two threads
+    and without their slowdowns when the cores are busy (docs/benchmarks.md).
+    """
     cpus = int(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
-    return max(1, min(8, cpus // run.training.workers))
+    return max(1, min(8, (cpus - 1) // run.training.workers))
 
 
 def storage_path(run_dir: str | Path, storage: str | None = None) -> str:
