@@ -1,0 +1,51 @@
+"""The serving wrapper: z-scored features [b, d] float32 and task ids [b] int64 -> probabilities [b].
+
+Serving scores each row on its own (facet-2 block size 1), so a request's answer never depends on the rows that
+happen to arrive with it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from autotask.models import AutoTask, AutoTaskConfig, MultiTaskDNN, MultiTaskDNNConfig
+
+MODELS = {"autotask": (AutoTask, AutoTaskConfig), "dnn": (MultiTaskDNN, MultiTaskDNNConfig)}
+SERVING_BLOCK_SIZE = 1
+
+
+class ServingModel(nn.Module):
+    """Probabilities of the model's `score` output at block size 1, in eval mode."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.eval()
+
+    def forward(self, features: Tensor, task_ids: Tensor) -> Tensor:
+        return self.model.score(features, task_ids, block_size=SERVING_BLOCK_SIZE)["score"]
+
+
+def load_run_model(run_dir: str | Path) -> nn.Module:
+    """The trained torch model of a run directory (RUN_DIR/model/weights.pt + model_config.json), in eval mode."""
+    model_dir = Path(run_dir) / "model"
+    config = json.loads((model_dir / "model_config.json").read_text())
+    kind = config.pop("kind")
+    if kind not in MODELS:
+        raise ValueError(f"{model_dir}: model kind {kind!r} cannot be served (torch models: {sorted(MODELS)})")
+    model_cls, config_cls = MODELS[kind]
+    model = model_cls(config_cls(**config))
+    model.load_state_dict(torch.load(model_dir / "weights.pt", weights_only=True, map_location="cpu"))
+    return model.eval()
+
+
+def example_inputs(d: int, n_tasks: int, rows: int = 4, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Random z-scored features and task ids (0..n_tasks), for tracing, export checks and benchmarks."""
+    generator = torch.Generator().manual_seed(seed)
+    features = torch.randn(rows, d, generator=generator)
+    task_ids = torch.randint(0, n_tasks + 1, (rows,), generator=generator)
+    return features, task_ids
