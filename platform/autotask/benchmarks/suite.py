@@ -1,0 +1,118 @@
+"""The whole benchmark: simulated data, training paths, serving forms, targets; returns one result dict."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+
+from autotask.benchmarks import targets
+from autotask.benchmarks.inference import inference_rows
+from autotask.benchmarks.machine import machine_info
+from autotask.benchmarks.stats import steady_rows_per_s
+from autotask.benchmarks.training import (
+    FEATURES,
+    TASK_ID,
+    Feed,
+    bench_run,
+    in_memory_tensors,
+    interleaved_epochs,
+    ray_data_batches,
+    ray_train_epochs,
+    shuffled_batches,
+)
+from autotask.data.build import build_simulated
+from autotask.data.simulator import SimulatorConfig
+from autotask.training.ray_data import training_datasets
+from autotask.training.ray_trainer import threads_per_worker
+from autotask.training.session import ensure_ray
+
+BARE = "bare PyTorch loop"
+
+
+@dataclass
+class BenchConfig:
+    """Sizes of one benchmark run (`quick` keeps the whole run near a minute)."""
+
+    rows: int = 120_000  # simulated rows; the pre-training split (55 %) is what an epoch trains on
+    epochs: int = 4  # the first is warm-up and not counted
+    latency_calls: int = 3_000
+    batch_rows: int = 4_096
+    throughput_seconds: float = 3.0
+    device: str = "cpu"
+
+    @classmethod
+    def quick(cls, device: str = "cpu") -> BenchConfig:
+        return cls(rows=12_000, epochs=2, latency_calls=300, throughput_seconds=0.5, device=device)
+
+
+def training_feeds(tensors: dict, dataset, config: BenchConfig) -> dict[str, Feed]:
+    """The in-process paths: the bare loop at 1 thread and at torch's default, and the two Ray Data feeds."""
+    run = bench_run("", config.epochs)
+    bare = partial(shuffled_batches, tensors, run.training.batch_size)
+    return {
+        f"{BARE}, 1 thread": Feed(1, bare),
+        f"{BARE}, {os.cpu_count()} threads": Feed(os.cpu_count() or 1, bare),
+        "Ray Data feed (as the Train loop now)": Feed(1, lambda _: ray_data_batches(dataset, run, config.device)),
+        "Ray Data feed, a Ray batch per step (before)": Feed(
+            1, lambda _: ray_data_batches(dataset, run, config.device, per_step=True)),
+    }
+
+
+def training_rows(data: Path, manifest, counts: dict, config: BenchConfig, workdir: Path) -> tuple[list, dict]:
+    """Steady-state rows/s of every training path, with ratios to the faster bare loop; and the inputs used."""
+    datasets = training_datasets(str(data), manifest, counts)
+    tensors = in_memory_tensors(str(data), manifest, config.device)
+    feeds = training_feeds(tensors, datasets["pretrain"], config)
+    timings, models = interleaved_epochs(feeds, manifest, len(tensors["target"]), config.epochs, config.device)
+    rows = [{"section": "training", "name": name, "threads": str(feed.threads),
+             "rows_per_s": steady_rows_per_s(timings[name])} for name, feed in feeds.items()]
+    for workers in (1, 2):
+        if config.device == "cuda" and workers > 1:
+            continue  # one GPU per worker: a second worker needs a second GPU
+        epochs = ray_train_epochs(str(data), manifest, datasets, workers, config.epochs, workdir / "ray", config.device)
+        threads = threads_per_worker(bench_run(str(data), config.epochs, workers))
+        rows.append({"section": "training", "name": f"Ray Train, {workers} worker{'s' * (workers > 1)}",
+                     "threads": f"{threads} per worker", "rows_per_s": steady_rows_per_s(epochs)})
+    reference = max(row["rows_per_s"] for row in rows if row["name"].startswith(BARE))
+    for row in rows:
+        row["ratio"] = row["rows_per_s"] / reference
+    first_model = models[next(iter(models))]
+    return rows, {"model": first_model, "features": tensors[FEATURES], "task_ids": tensors[TASK_ID]}
+
+
+def run_benchmarks(config: BenchConfig, workdir: Path) -> dict:
+    """Every section of the benchmark; the result holds the machine, the config, the rows and the targets."""
+    workdir = Path(workdir)
+    machine = machine_info(config.device)
+    clock = Clock()
+    report = build_simulated(SimulatorConfig(rows=config.rows, seed=0), workdir / "data").raise_if_invalid()
+    counts = report.summary.groupby("split")["rows"].sum().to_dict()
+    ensure_ray()
+    clock.lap("data and Ray start")
+    rows, trained = training_rows(workdir / "data", report.manifest, counts, config, workdir)
+    clock.lap("training")
+    features = trained["features"][:20_000].cpu().numpy()
+    task_ids = trained["task_ids"][:20_000].cpu().numpy()
+    rows += inference_rows(trained["model"], features, task_ids, workdir / "serving", config.device,
+                           config.latency_calls, config.batch_rows, config.throughput_seconds)
+    clock.lap("inference")
+    if config.device == "cpu":
+        rows.append({"section": "gpu", "name": "GPU path", "note": "not measured: no GPU in this session"})
+    return {"machine": machine, "config": asdict(config), "rows": rows, "targets": targets.check(rows),
+            "phase_seconds": clock.laps}
+
+
+class Clock:
+    """Wall-clock seconds per benchmark phase."""
+
+    def __init__(self):
+        self.laps: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self.last, 1)
+        self.last = now

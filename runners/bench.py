@@ -1,0 +1,42 @@
+"""Benchmark training throughput (bare PyTorch, Ray Data, Ray Train 1 and 2 workers) and serving latency and
+throughput (eager, TorchScript, ONNX Runtime) on simulated data; print a table and write it.
+
+  python runners/bench.py [--quick] [--device cpu|cuda] --out FILE.json|FILE.csv [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+
+from rich.console import Console
+
+from autotask.benchmarks.report import results_table, targets_table, write_result
+from autotask.benchmarks.suite import BenchConfig, run_benchmarks
+
+console = Console(width=None if sys.stdout.isatty() else 160)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", required=True, help="result file: .json (everything) or .csv (one line per row)")
+    p.add_argument("--quick", action="store_true", help="small data and few calls (about a minute)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--workdir", help="keep data, artefacts and Ray storage here (default: a temporary folder)")
+    args = p.parse_args(argv)
+    config = BenchConfig.quick(args.device) if args.quick else BenchConfig(device=args.device)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="autotask-bench-") as tmp:
+        result = run_benchmarks(config, args.workdir or tmp)
+    result["command"] = " ".join(["python runners/bench.py", *(argv if argv is not None else sys.argv[1:])])
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    console.print(results_table(result))
+    console.print(targets_table(result))
+    console.print(f"written to {write_result(result, args.out)} ({result['seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
