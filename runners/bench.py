@@ -7,6 +7,7 @@ throughput (eager, TorchScript, ONNX Runtime) on simulated data; print a table a
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import tempfile
 import time
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--workdir", help="keep data, artefacts and Ray storage here (default: a temporary folder)")
     args = p.parse_args(argv)
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-dataset execution plans among the results
     config = BenchConfig.quick(args.device) if args.quick else BenchConfig(device=args.device)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="autotask-bench-") as tmp:

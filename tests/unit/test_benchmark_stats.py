@@ -1,0 +1,40 @@
+"""Benchmark arithmetic: steady-state throughput, parallel epochs, latency percentiles, target checks; chunking."""
+
+from __future__ import annotations
+
+import pytest
+
+from autotask.benchmarks import targets
+from autotask.benchmarks.stats import latency_ms, parallel_epoch, steady_rows_per_s
+from autotask.training.loop import chunk_rows
+
+
+def test_steady_state_skips_the_first_epoch():
+    assert steady_rows_per_s([(100, 10.0), (100, 1.0), (100, 1.0)]) == pytest.approx(100.0)
+    assert steady_rows_per_s([(100, 2.0)]) == pytest.approx(50.0)  # a single epoch is all there is
+
+
+def test_parallel_epoch_waits_for_the_slowest_worker():
+    shards = [{"rows": 60, "train_seconds": 1.0}, {"rows": 40, "train_seconds": 2.0}]
+    assert parallel_epoch(shards) == (100, 2.0)
+
+
+def test_latency_percentiles_in_milliseconds():
+    result = latency_ms([0.001] * 99 + [0.1])
+    assert result["p50_ms"] == pytest.approx(1.0) and result["p99_ms"] > 1.0
+
+
+def test_targets_are_checked_against_the_rows():
+    rows = [{"section": "training", "name": "Ray Train, 1 worker", "rows_per_s": 90.0, "ratio": 0.9},
+            {"section": "training", "name": "Ray Train, 2 workers", "rows_per_s": 130.0, "ratio": 1.3},
+            {"section": "inference", "name": "onnx", "rows_per_s": 2e5, "p99_ms": 0.5, "max_abs_diff": 1e-7}]
+    met = {t["target"].split(",")[0]: t["met"] for t in targets.check(rows)}
+    assert met["Ray Train 1 worker >= 0.85 x bare loop rows/s"]
+    assert not met["Ray Train 2 workers >= 1.6 x 1 worker"]
+    assert met["single-row p99 < 1 ms"] and met["batch > 100"] and met["export matches eager within 1e-5"]
+
+
+def test_chunks_are_whole_batches_within_the_shuffle_buffer():
+    assert chunk_rows(256, 4096) == 4096
+    assert chunk_rows(300, 4096) == 3900
+    assert chunk_rows(8192, 4096) == 8192

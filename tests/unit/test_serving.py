@@ -1,0 +1,89 @@
+"""Serving: exported artefacts match eager PyTorch at block size 1; runners/export.py on a real run directory."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+import torch
+
+from autotask.data.io import read_frame
+from autotask.data.manifest import load_manifest
+from autotask.models import AutoTask, AutoTaskConfig
+from autotask.serving.export import export_model
+from autotask.serving.model import ServingModel, example_inputs, load_run_model
+from autotask.serving.runtime import eager_predictor, load_predictor
+from autotask.training.batches import FEATURES, TARGET, TASK_ID, to_model_inputs
+from autotask.training.factory import build_model, model_config
+from autotask.training.steps import make_optimizer, train_epoch
+
+FORMATS = {"torchscript": "model.pt", "onnx": "model.onnx"}
+
+
+@pytest.fixture(scope="module")
+def model() -> AutoTask:
+    torch.manual_seed(0)
+    return AutoTask(AutoTaskConfig(d=5, n_tasks=3, e1=4, block_size=4, n_head2=4)).eval()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_export_matches_eager_within_1e_5(model, fmt, tmp_path):
+    path = export_model(model, tmp_path / FORMATS[fmt], fmt)
+    predictor = load_predictor(path)
+    for rows in (1, 3, 37):  # any batch size, each row scored on its own
+        features, task_ids = example_inputs(5, 3, rows, seed=rows)
+        with torch.no_grad():
+            eager = model.score(features, task_ids, block_size=1)["score"].numpy()
+        served = predictor(features.numpy(), task_ids.numpy())
+        assert served.shape == (rows,)
+        np.testing.assert_allclose(served, eager, rtol=0, atol=1e-5)
+
+
+def test_serving_rows_do_not_depend_on_each_other(model):
+    features, task_ids = example_inputs(5, 3, 8)
+    with torch.no_grad():
+        together = ServingModel(model)(features, task_ids)
+        alone = torch.cat([ServingModel(model)(features[i:i + 1], task_ids[i:i + 1]) for i in range(8)])
+    torch.testing.assert_close(together, alone, rtol=0, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def run_dir(sim_dataset, tmp_path_factory):
+    """A run directory's model/ as runners/train.py writes it, from a model trained in-process for one epoch."""
+    manifest = load_manifest(sim_dataset)
+    inputs = to_model_inputs(read_frame(sim_dataset, splits=("train",)), manifest)
+    torch.manual_seed(0)
+    model = build_model("autotask", {}, manifest)
+    tensors = [torch.from_numpy(inputs[key]) for key in (FEATURES, TASK_ID, TARGET)]
+    train_epoch(model, make_optimizer(model, 1e-3, 1e-3, 1e-3), zip(*(t.split(256) for t in tensors), strict=True))
+    out = tmp_path_factory.mktemp("run") / "autotask"
+    (out / "model").mkdir(parents=True)
+    torch.save(model.state_dict(), out / "model" / "weights.pt")
+    typed = model_config("autotask", {}, manifest)
+    (out / "model" / "model_config.json").write_text(json.dumps({"kind": "autotask", **asdict(typed)}, indent=2))
+    return out, inputs
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_export_runner_writes_a_loadable_artefact(run_dir, fmt, repo_root, tmp_path):
+    directory, inputs = run_dir
+    out = tmp_path / FORMATS[fmt]
+    done = subprocess.run([sys.executable, str(repo_root / "runners" / "export.py"), "--run", str(directory),
+                           "--out", str(out), "--format", fmt], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert out.exists()
+    features, task_ids = inputs[FEATURES][:500], inputs[TASK_ID][:500]
+    served = load_predictor(out)(features, task_ids)
+    eager = eager_predictor(load_run_model(directory))(features, task_ids)
+    np.testing.assert_allclose(served, eager, rtol=0, atol=1e-5)
+    assert served.min() > 0.0 and served.max() < 1.0
+
+
+def test_export_runner_refuses_a_run_without_a_model(repo_root, tmp_path):
+    done = subprocess.run([sys.executable, str(repo_root / "runners" / "export.py"), "--run", str(tmp_path),
+                           "--out", str(tmp_path / "m.pt")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "model_config.json" in done.stderr
