@@ -19,6 +19,7 @@ from autotask.data.manifest import Manifest
 from autotask.evaluation.selection import mean_seen_roc_auc
 from autotask.training.batches import FEATURES, GROUP, TARGET, TASK_ID
 from autotask.training.config import RunConfig
+from autotask.training.early_stop import should_continue
 from autotask.training.factory import build_model
 from autotask.training.steps import make_optimizer, predict
 
@@ -84,6 +85,7 @@ def train_loop_per_worker(config: dict) -> None:
         elif stage == "finetune":
             state.bad_epochs += 1
         state.stopped_early = stage == "finetune" and state.bad_epochs >= run.training.patience > 0
+        state.stopped_early |= not should_continue(config.get("early_stop"), state.epoch + 1, auc)
         metrics = {"epoch": state.epoch, "stage": stage, "train_loss": loss, "valid_roc_auc": auc,
                    "best_valid_roc_auc": state.best_auc, "n_params": n_params, "shard_rows": _gather(lineage, context)}
         state.history.append(metrics)

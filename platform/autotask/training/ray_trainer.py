@@ -34,12 +34,15 @@ def storage_path(run_dir: str | Path, storage: str | None = None) -> str:
 
 
 def make_trainer(
-    run: RunConfig, manifest: Manifest, datasets: dict, storage: str, name: str = TRAIN_NAME, callbacks=None
+    run: RunConfig, manifest: Manifest, datasets: dict, storage: str, name: str = TRAIN_NAME, callbacks=None,
+    early_stop: dict | None = None,
 ) -> TorchTrainer:
+    """`early_stop`: {"actor": name, "run_id": id} of an external stopper (see training/early_stop.py)."""
     training = run.training
     return TorchTrainer(
         train_loop_per_worker=train_loop_per_worker,
-        train_loop_config={"run": run.to_dict(), "manifest": manifest.to_dict(), "threads": threads_per_worker(run)},
+        train_loop_config={"run": run.to_dict(), "manifest": manifest.to_dict(), "threads": threads_per_worker(run),
+                           "early_stop": early_stop},
         torch_config=TorchConfig(backend="nccl" if training.use_gpu else "gloo"),
         scaling_config=ScalingConfig(
             num_workers=training.workers,

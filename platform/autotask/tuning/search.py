@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import optuna
 import ray
 from ray import tune
-from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from autotask.data.manifest import Manifest
 from autotask.training.config import RunConfig
+from autotask.tuning.asha import registry_name, start_registry
 from autotask.tuning.space import SearchSpace
 from autotask.tuning.trial import run_trial
 
@@ -64,17 +65,10 @@ def make_searcher(space: SearchSpace, manifest: Manifest, config: SearchConfig) 
 def make_tuner(base: RunConfig, space: SearchSpace, manifest: Manifest, config: SearchConfig, out: Path,
                row_counts: dict, callbacks=None) -> tune.Tuner:
     """A new search; every trial is a TorchTrainer run whose storage lives under OUT/ray/trials."""
-    scheduler = None
-    if config.scheduler == "asha" and not config.multi_objective:
-        metric, mode = config.metrics_and_modes()
-        epochs = base.training.epochs_pretrain + base.training.epochs_finetune
-        scheduler = ASHAScheduler(metric=metric, mode=mode, time_attr="training_iteration", max_t=max(epochs, 2),
-                                  grace_period=1, reduction_factor=2)
     return tune.Tuner(
-        _trainable(base, space, manifest, row_counts, out),
+        _trainable(base, space, manifest, row_counts, out, stopper=start_stopper(base, config, out)),
         tune_config=tune.TuneConfig(
             search_alg=make_searcher(space, manifest, config),
-            scheduler=scheduler,
             num_samples=config.trials,
             max_concurrent_trials=config.concurrent or default_concurrency(base),
         ),
@@ -82,11 +76,12 @@ def make_tuner(base: RunConfig, space: SearchSpace, manifest: Manifest, config: 
     )
 
 
-def restore_tuner(base: RunConfig, space: SearchSpace, manifest: Manifest, out: Path, row_counts: dict) -> tune.Tuner:
+def restore_tuner(base: RunConfig, space: SearchSpace, manifest: Manifest, config: SearchConfig, out: Path,
+                  row_counts: dict) -> tune.Tuner:
     """Continue an interrupted search: finished trials and the searcher's state are kept."""
     return tune.Tuner.restore(
         str(Path(_storage(out)) / EXPERIMENT),
-        trainable=_trainable(base, space, manifest, row_counts, out),
+        trainable=_trainable(base, space, manifest, row_counts, out, stopper=start_stopper(base, config, out)),
         resume_unfinished=True,
         resume_errored=True,
     )
@@ -100,9 +95,21 @@ def _storage(out: Path) -> str:
     return str((Path(out) / "ray").resolve())
 
 
-def _trainable(base: RunConfig, space: SearchSpace, manifest: Manifest, row_counts: dict, out: Path):
+def start_stopper(base: RunConfig, config: SearchConfig, out: Path) -> str | None:
+    """Start the ASHA rung registry trials consult after each epoch (tuning/asha.py explains why not Tune's)."""
+    if config.scheduler != "asha" or config.multi_objective:
+        return None
+    metric, mode = config.metrics_and_modes()
+    epochs = base.training.epochs_pretrain + base.training.epochs_finetune
+    name = registry_name(hashlib.sha1(str(Path(out).resolve()).encode()).hexdigest()[:12])
+    start_registry(name, mode=mode, grace_period=1, reduction_factor=2, max_t=max(epochs, 2))
+    return name
+
+
+def _trainable(base: RunConfig, space: SearchSpace, manifest: Manifest, row_counts: dict, out: Path,
+               stopper: str | None):
     function = functools.partial(
         run_trial, base=base.to_dict(), manifest=manifest.to_dict(), model=space.model, row_counts=row_counts,
-        storage=str(Path(_storage(out)) / "trials"),
+        storage=str(Path(_storage(out)) / "trials"), stopper=stopper,
     )
     return tune.with_resources(function, {"CPU": TRIAL_CPUS})

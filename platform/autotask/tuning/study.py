@@ -33,7 +33,7 @@ def run_search(base: RunConfig, space_path: str | Path, config: SearchConfig, ou
     ensure_ray(address)
     callbacks = [LiveTrialTable(config.metric, SHOWN_PARAMS)] if console.is_terminal else []
     if resume and can_resume(out):
-        tuner = restore_tuner(base, space, manifest, out, row_counts)
+        tuner = restore_tuner(base, space, manifest, config, out, row_counts)
     elif resume:
         raise ValueError(f"{out}: no search to resume")
     else:

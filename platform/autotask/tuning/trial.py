@@ -11,6 +11,7 @@ from autotask.data.manifest import Manifest
 from autotask.training.config import RunConfig, TrainingConfig
 from autotask.training.ray_data import training_datasets
 from autotask.training.ray_trainer import make_trainer
+from autotask.tuning.asha import NAMESPACE
 from autotask.tuning.space import split_params
 
 
@@ -28,12 +29,17 @@ def trial_run_config(base: RunConfig, params: dict, model: str) -> RunConfig:
     )
 
 
-def run_trial(params: dict, base: dict, manifest: dict, model: str, row_counts: dict, storage: str) -> None:
-    """Tune calls this with the sampled parameters; Train workers' reports reach Tune via the callback."""
+def run_trial(params: dict, base: dict, manifest: dict, model: str, row_counts: dict, storage: str,
+              stopper: str | None = None) -> None:
+    """Tune calls this with the sampled parameters; Train workers' reports reach Tune via the callback.
+
+    `stopper` names the search's ASHA rung registry (tuning/asha.py) when early stopping is on.
+    """
     run = trial_run_config(RunConfig.from_dict(base), params, model)
     manifest = Manifest.from_dict(manifest)
     datasets = training_datasets(run.data, manifest, row_counts)
     trial_id = tune.get_context().get_trial_id()
+    early_stop = {"actor": stopper, "namespace": NAMESPACE, "run_id": trial_id} if stopper else None
     trainer = make_trainer(run, manifest, datasets, str(Path(storage)), name=f"trial_{trial_id}",
-                           callbacks=[TuneReportCallback()])
+                           callbacks=[TuneReportCallback()], early_stop=early_stop)
     trainer.fit()
