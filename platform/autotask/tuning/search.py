@@ -110,6 +110,6 @@ def _trainable(base: RunConfig, space: SearchSpace, manifest: Manifest, row_coun
                stopper: str | None):
     function = functools.partial(
         run_trial, base=base.to_dict(), manifest=manifest.to_dict(), model=space.model, row_counts=row_counts,
-        storage=str(Path(_storage(out)) / "trials"), stopper=stopper,
+        storage=str(Path(_storage(out)) / "trials"), stopper=stopper, auxiliary=space.auxiliary,
     )
     return tune.with_resources(function, {"CPU": TRIAL_CPUS})

@@ -3,7 +3,8 @@
 A space file defines `space(trial, d) -> dict | None`: it samples with `trial.suggest_*` and returns derived
 constants (e.g. `{"e2": d * e1}`). Sampled and returned names are run-config fields: training fields
 (`lr_facet1`, `epochs_finetune`, ...) or model fields (`e1`, `block_size`, ...). It may also set
-`MODEL = "autotask" | "dnn"`.
+`MODEL = "autotask" | "dnn"` and `AUXILIARY = {"width"}`: sampled names that only serve to derive returned
+constants and are not config fields.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class SearchSpace:
     path: Path
     model: str
     function: object  # space(trial, d)
+    auxiliary: frozenset = frozenset()
 
     def bound(self, d: int):
         """The picklable define-by-run function OptunaSearch calls."""
@@ -53,11 +55,13 @@ def load_space(path: str | Path) -> SearchSpace:
     cloudpickle.register_pickle_by_value(module)  # trials and resumed searches unpickle it without the file
     if not callable(getattr(module, "space", None)):
         raise SearchSpaceError(f"{path}: defines no function space(trial, d)")
-    return SearchSpace(path=path, model=getattr(module, "MODEL", "autotask"), function=module.space)
+    return SearchSpace(path=path, model=getattr(module, "MODEL", "autotask"), function=module.space,
+                       auxiliary=frozenset(getattr(module, "AUXILIARY", ())))
 
 
-def split_params(params: dict) -> tuple[dict, dict, dict]:
+def split_params(params: dict, auxiliary=frozenset()) -> tuple[dict, dict, dict]:
     """(training fields, model fields, derived constants) of one trial's parameters."""
+    params = {k: v for k, v in params.items() if k not in auxiliary}
     training = {k: v for k, v in params.items() if k in TRAINING_FIELDS}
     derived = {k: v for k, v in params.items() if k in DERIVED}
     model = {k: v for k, v in params.items() if k not in TRAINING_FIELDS and k not in DERIVED}
@@ -66,7 +70,7 @@ def split_params(params: dict) -> tuple[dict, dict, dict]:
 
 def check_params(params: dict, space: SearchSpace, manifest: Manifest) -> None:
     """Raise SearchSpaceError when one sampled config breaks d·e1 = e2 or cannot build a model."""
-    training, model, derived = split_params(params)
+    training, model, derived = split_params(params, space.auxiliary)
     try:
         typed = model_config(space.model, model, manifest)
         TrainingConfig(**training)

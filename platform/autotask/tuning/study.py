@@ -43,7 +43,7 @@ def run_search(base: RunConfig, space_path: str | Path, config: SearchConfig, ou
     atomic_write_parquet(frame, out / "trials.parquet")
     best_row = frame.sort_values(f"best_{config.metric}", ascending=False).iloc[0]
     params = {k: v for k, v in grid[int(best_row.name)].config.items()}
-    best = trial_run_config(base, params, space.model)
+    best = trial_run_config(base, params, space.model, space.auxiliary)
     atomic_write_text(out / "best_config.json", best.to_json())
     if config.multi_objective:
         front = pareto_front(frame, {f"best_{config.metric}": config.mode, "n_params": "min"})

@@ -15,9 +15,9 @@ from autotask.tuning.asha import NAMESPACE
 from autotask.tuning.space import split_params
 
 
-def trial_run_config(base: RunConfig, params: dict, model: str) -> RunConfig:
+def trial_run_config(base: RunConfig, params: dict, model: str, auxiliary=frozenset()) -> RunConfig:
     """The base run with one trial's parameters applied (derived constants such as e2 are dropped)."""
-    training, model_fields, _ = split_params(params)
+    training, model_fields, _ = split_params(params, auxiliary)
     return RunConfig(
         data=base.data,
         model=model,
@@ -30,12 +30,12 @@ def trial_run_config(base: RunConfig, params: dict, model: str) -> RunConfig:
 
 
 def run_trial(params: dict, base: dict, manifest: dict, model: str, row_counts: dict, storage: str,
-              stopper: str | None = None) -> None:
+              stopper: str | None = None, auxiliary=frozenset()) -> None:
     """Tune calls this with the sampled parameters; Train workers' reports reach Tune via the callback.
 
     `stopper` names the search's ASHA rung registry (tuning/asha.py) when early stopping is on.
     """
-    run = trial_run_config(RunConfig.from_dict(base), params, model)
+    run = trial_run_config(RunConfig.from_dict(base), params, model, auxiliary)
     manifest = Manifest.from_dict(manifest)
     datasets = training_datasets(run.data, manifest, row_counts)
     trial_id = tune.get_context().get_trial_id()
