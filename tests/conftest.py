@@ -113,3 +113,29 @@ def find_message(messages: list[str], *needles: str) -> str:
     hits = [m for m in messages if all(n in m for n in needles)]
     assert hits, f"no message with {needles} among:\n" + "\n".join(messages)
     return hits[0]
+
+
+@pytest.fixture(scope="session")
+def python() -> str:
+    return sys.executable
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    """A 6,000-row simulated dataset for training runs (every scenario in every split it belongs to)."""
+    from autotask.data.build import build_simulated
+    from autotask.data.simulator import SimulatorConfig
+
+    out = tmp_path_factory.mktemp("data") / "tiny"
+    build_simulated(SimulatorConfig(rows=6_000, seed=3), out).raise_if_invalid()
+    return out
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """A local Ray with 2 CPUs, started once for every test that needs it (a fit costs ~15 s of overhead)."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
