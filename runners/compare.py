@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         run_study(configs, args.out, args.concurrent, address=args.address,
                   on_done=lambda run_dir: console.print(f"finished {run_dir}"))
     except (ContractError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return 2
     console.print(f"{len(configs)} runs in {args.out}/; report: python runners/report.py --study {args.out} ...")
     return 0

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         report = build_report(models, baseline, options, args.title)
         write_report(report, args.out, overwrite=args.overwrite)
     except (RunDirError, ValueError, FileExistsError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return 2
     for table in console_tables(report.panels):
         console.print(table)

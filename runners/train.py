@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(args.out, ignore_errors=True)
         metrics = train_run(run, args.out, address=args.address, storage=args.storage)
     except (ContractError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return 2
     console.print(side_by_side({run.run_name: metrics}))
     console.print(f"results in {args.out}/ (config.json, metrics.parquet, predictions.parquet, model/)")

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         frame = run_search(base, args.space, config, args.out, resume=args.resume, retrain_best=args.retrain_best,
                            address=args.address, console=console)
     except (ContractError, SearchSpaceError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return 2
     console.print(frame.to_string(max_cols=20))
     console.print(f"results in {args.out}/ (trials.parquet, best_config.json)")

@@ -16,30 +16,42 @@ from autotask.training.config import RunConfig, TrainingConfig
 from autotask.training.run import train_run
 
 
+def nodes_with_train_workers() -> set[str]:
+    """Node ids hosting a live Train worker, read from the GCS actor table (no dashboard needed)."""
+    actors = ray._private.state.actors().values()
+    return {a["Address"]["NodeID"] for a in actors if a["ActorClassName"] == "RayTrainWorker" and a["State"] == "ALIVE"}
+
+
 def kill_a_worker_node_after_first_checkpoint(cluster: Cluster, storage: Path, killed: dict) -> None:
+    """Once a checkpoint exists, remove (ungracefully) a node that hosts a Train worker."""
     deadline = time.time() + 240
     while time.time() < deadline:
         if list(storage.rglob("checkpoint_*")):
+            busy = nodes_with_train_workers()
+            print(f"checkpoint seen; train workers on {sorted(busy)}", file=sys.stderr)
             for node in list(cluster.worker_nodes):
-                cluster.remove_node(node, allow_graceful=False)
-                killed["node"] = True
-                return
+                if node.node_id in busy:
+                    cluster.remove_node(node, allow_graceful=False)
+                    killed["node"] = node.node_id
+                    return
         time.sleep(0.2)
 
 
 def main(data: str, run_dir: str) -> None:
+    # Four 1-CPU nodes (head + 3 workers): the two Train workers take 1 CPU each; after a worker node dies, two
+    # CPUs host the restarted workers and one is left for Ray Data to rebuild the blocks the dead node held.
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
-    first = cluster.add_node(num_cpus=1)
-    cluster.add_node(num_cpus=1)
+    for _ in range(3):
+        cluster.add_node(num_cpus=1)
     ray.init(address=cluster.address, log_to_driver=False)
     cluster.wait_for_nodes()
     run = RunConfig(data=data, model="autotask", seed=0, training=TrainingConfig(
-        workers=2, epochs_pretrain=1, epochs_finetune=5, patience=10, batch_size=64, max_failures=3))
-    killed = {"node": False}
+        workers=2, cpus_per_worker=1, epochs_pretrain=1, epochs_finetune=5, patience=10, batch_size=64,
+        max_failures=3))
+    killed = {"node": None}
     watcher = threading.Thread(
         target=kill_a_worker_node_after_first_checkpoint, args=(cluster, Path(run_dir) / "ray", killed), daemon=True
     )
-    del first
     watcher.start()
     started = time.time()
     train_run(run, run_dir)
