@@ -22,11 +22,11 @@ def nodes_with_train_workers() -> set[str]:
     return {a["Address"]["NodeID"] for a in actors if a["ActorClassName"] == "RayTrainWorker" and a["State"] == "ALIVE"}
 
 
-def kill_a_worker_node_after_first_checkpoint(cluster: Cluster, storage: Path, killed: dict) -> None:
-    """Once a checkpoint exists, remove (ungracefully) a node that hosts a Train worker."""
+def kill_a_worker_node_after_checkpoints(cluster: Cluster, storage: Path, killed: dict) -> None:
+    """Once checkpoints exist, remove (ungracefully) a node that hosts a Train worker."""
     deadline = time.time() + 240
     while time.time() < deadline:
-        if list(storage.rglob("checkpoint_*")):
+        if len(list(storage.rglob("checkpoint_*"))) >= 2:  # the first one is surely registered by then
             busy = nodes_with_train_workers()
             print(f"checkpoint seen; train workers on {sorted(busy)}", file=sys.stderr)
             for node in list(cluster.worker_nodes):
@@ -50,7 +50,7 @@ def main(data: str, run_dir: str) -> None:
         max_failures=3))
     killed = {"node": None}
     watcher = threading.Thread(
-        target=kill_a_worker_node_after_first_checkpoint, args=(cluster, Path(run_dir) / "ray", killed), daemon=True
+        target=kill_a_worker_node_after_checkpoints, args=(cluster, Path(run_dir) / "ray", killed), daemon=True
     )
     watcher.start()
     started = time.time()
