@@ -43,7 +43,9 @@ PAPER_STUDY = [
     StudyRun("autotask-full-attention", "autotask", "Full (unmasked) attention", {"attention": "full"}),
     StudyRun("lightgbm", "lightgbm", "LightGBM"),
 ]
-STUDIES = {"paper": PAPER_STUDY}
+# The headline comparison only: AutoTask, the DNN baseline, task-id dropout and LightGBM (real data, quick looks).
+COMPACT_STUDY = [PAPER_STUDY[i] for i in (0, 1, 4, 7)]
+STUDIES = {"paper": PAPER_STUDY, "compact": COMPACT_STUDY}
 
 
 def load_study(name_or_path: str) -> list[StudyRun]:
