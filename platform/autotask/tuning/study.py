@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -26,6 +27,8 @@ def run_search(base: RunConfig, space_path: str | Path, config: SearchConfig, ou
     """Returns the trials frame; writes trials.parquet, best_config.json (and pareto.parquet, best/)."""
     out = Path(out)
     console = console or Console()
+    if "://" not in base.data:  # trials run in their own working directories
+        base = dataclasses.replace(base, data=str(Path(base.data).resolve()))
     manifest = validate_dataset(base.data).raise_if_invalid().manifest
     space = load_space(space_path)
     check_space(space, manifest)  # before any trial starts
