@@ -1,6 +1,6 @@
 """Search AutoTask's (or the DNN's) hyperparameters with Ray Tune + Optuna, under d·e1 = e2.
 
-  python runners/tune.py --data data/sim --space search_spaces/autotask.py --trials 8 --out runs/tune
+python runners/tune.py --data data/sim --space search_spaces/autotask.py --trials 8 --out runs/tune
 """
 
 from __future__ import annotations
@@ -36,7 +36,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue an interrupted search in --out")
     p.add_argument("--retrain-best", action="store_true", help="train the best config into OUT/best")
-    p.add_argument("--address")
+    p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or a local Ray)")
+    p.add_argument(
+        "--storage",
+        help="shared path or URI (s3://, gs://) for trials and checkpoints (default: OUT/ray); "
+        "the finished OUT is copied to STORAGE/results",
+    )
     return p
 
 
@@ -44,12 +49,33 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
     try:
-        base = RunConfig(data=args.data, seed=args.seed, training=TrainingConfig(
-            epochs_pretrain=args.epochs_pretrain, epochs_finetune=args.epochs_finetune, workers=args.workers))
-        config = SearchConfig(trials=args.trials, metric=args.metric, objectives=objectives, scheduler=args.scheduler,
-                              sampler=args.sampler, concurrent=args.concurrent, seed=args.seed)
-        frame = run_search(base, args.space, config, args.out, resume=args.resume, retrain_best=args.retrain_best,
-                           address=args.address, console=console)
+        base = RunConfig(
+            data=args.data,
+            seed=args.seed,
+            training=TrainingConfig(
+                epochs_pretrain=args.epochs_pretrain, epochs_finetune=args.epochs_finetune, workers=args.workers
+            ),
+        )
+        config = SearchConfig(
+            trials=args.trials,
+            metric=args.metric,
+            objectives=objectives,
+            scheduler=args.scheduler,
+            sampler=args.sampler,
+            concurrent=args.concurrent,
+            seed=args.seed,
+        )
+        frame = run_search(
+            base,
+            args.space,
+            config,
+            args.out,
+            resume=args.resume,
+            retrain_best=args.retrain_best,
+            address=args.address,
+            console=console,
+            storage=args.storage,
+        )
     except (ContractError, SearchSpaceError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return 2

@@ -10,6 +10,7 @@ from rich.progress import Progress
 from autotask.data.contract import MANIFEST_NAME, ContractError
 from autotask.data.simulator import SimulatorConfig, write_simulated
 from autotask.data.validate import ValidationReport, validate_dataset
+from autotask.location import Location
 from autotask.storage import discard_dir, publish_dir, staging_dir
 
 
@@ -48,6 +49,6 @@ def build_simulated(config: SimulatorConfig, out: str | Path, overwrite: bool = 
 
 def _moved(report: ValidationReport, staging: Path, out: Path) -> ValidationReport:
     """The staging folder's report, re-pointed at the published folder (saves re-reading a large build)."""
-    report.path = out
-    report.files = [out / f.relative_to(staging) for f in report.files]
+    report.path = Location.of(out)
+    report.files = [report.path / Path(f.path).relative_to(Path(staging).absolute()).as_posix() for f in report.files]
     return report

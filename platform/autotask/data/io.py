@@ -1,4 +1,4 @@
-"""Finding, reading and writing a contract dataset's Parquet files."""
+"""Finding and reading a contract dataset's Parquet files, on local disk or any pyarrow filesystem."""
 
 from __future__ import annotations
 
@@ -9,34 +9,45 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from autotask.data.contract import ROW_ID, SPLIT, TRAINING_SPLITS, ContractError
+from autotask.location import Location
 
 
-def dataset_files(dataset: str | Path) -> list[Path]:
+def dataset_files(dataset: str | Path | Location) -> list[Location]:
     """The dataset's Parquet files in a stable order (a single file, or every *.parquet under a folder)."""
-    path = Path(dataset)
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise ContractError(f"{path}: no such dataset file or folder")
-    files = sorted(
-        p for p in path.rglob("*.parquet") if not any(part.startswith(".") for part in p.relative_to(path).parts)
-    )
+    location = Location.of(dataset)
+    if location.is_file():
+        return [location]
+    if not location.is_dir():
+        raise ContractError(f"{location}: no such dataset file or folder")
+    files = location.files(".parquet")
     if not files:
-        raise ContractError(f"{path}: no Parquet files found")
+        raise ContractError(f"{location}: no Parquet files found")
     return files
+
+
+def column_names(file: Location) -> list[str]:
+    return pq.read_schema(file.path, filesystem=file.filesystem).names
+
+
+def read_table(file: Location, columns: list[str] | None = None) -> pd.DataFrame:
+    return pq.read_table(file.path, columns=columns, filesystem=file.filesystem).to_pandas()
+
+
+def row_count(file: Location) -> int:
+    return pq.read_metadata(file.path, filesystem=file.filesystem).num_rows
 
 
 def read_frame(dataset: str | Path, columns: list[str] | None = None, splits=None) -> pd.DataFrame:
     """Read a (small) dataset into pandas, with `row_id` derived from file order when absent."""
     frames, offset = [], 0
-    for path in dataset_files(dataset):
-        names = pq.read_schema(path).names
+    for file in dataset_files(dataset):
+        names = column_names(file)
         extra = [ROW_ID] if splits is None else [ROW_ID, SPLIT]  # the split filter needs the split column
         wanted = None if columns is None else [c for c in dict.fromkeys([*columns, *extra]) if c in names]
-        frame = pq.read_table(path, columns=wanted).to_pandas()
+        frame = read_table(file, columns=wanted)
         if ROW_ID not in frame.columns:
             frame.insert(0, ROW_ID, np.arange(offset, offset + len(frame), dtype=np.int64))
-        offset += pq.ParquetFile(path).metadata.num_rows
+        offset += row_count(file)
         if splits is not None:
             frame = frame[frame[SPLIT].isin(list(splits))]
         frames.append(frame)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from autotask.data.contract import MANIFEST_NAME, UNSEEN_TASK_ID, ContractError
+from autotask.location import Location
 from autotask.storage import atomic_write_text
 
 
@@ -104,9 +105,9 @@ class Manifest:
             raise ContractError(problems)
 
 
-def load_manifest(dataset: str | Path) -> Manifest:
-    """Read DIR/manifest.json (or the manifest beside a single Parquet file)."""
-    path = Path(dataset)
+def load_manifest(dataset) -> Manifest:
+    """Read DIR/manifest.json (or the manifest beside a single Parquet file); DIR may be a URI (see location.py)."""
+    path = Location.of(dataset)
     manifest_path = (path.parent if path.is_file() else path) / MANIFEST_NAME
     if not manifest_path.exists():
         raise ContractError(f"{manifest_path}: no manifest.json (every dataset needs one)")

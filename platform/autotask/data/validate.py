@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from autotask.data.contract import (
     LABEL,
@@ -22,8 +21,9 @@ from autotask.data.contract import (
     ContractError,
     format_rows,
 )
-from autotask.data.io import RunningStats, dataset_files
+from autotask.data.io import RunningStats, column_names, dataset_files, read_table
 from autotask.data.manifest import Manifest, load_manifest
+from autotask.location import Location
 
 REQUIRED = (SCENARIO, LABEL, SPLIT)
 STATS_TOLERANCE = 1e-3
@@ -33,9 +33,9 @@ STATS_TOLERANCE = 1e-3
 class ValidationReport:
     """Outcome of `validate_dataset`: a per-scenario/split summary and any contract errors."""
 
-    path: Path
+    path: Location
     manifest: Manifest | None
-    files: list[Path] = field(default_factory=list)
+    files: list[Location] = field(default_factory=list)
     summary: pd.DataFrame = field(default_factory=pd.DataFrame)
     errors: list[str] = field(default_factory=list)
 
@@ -55,12 +55,12 @@ class ValidationReport:
 
 def validate_dataset(dataset: str | Path) -> ValidationReport:
     """Validate every file of a dataset against its manifest; never raises for contract errors."""
-    path = Path(dataset)
     try:
+        path = Location.of(dataset)
         manifest = load_manifest(path)
         files = dataset_files(path)
     except ContractError as exc:
-        return ValidationReport(path, None, errors=exc.messages)
+        return ValidationReport(str(dataset), None, errors=exc.messages)
     report = ValidationReport(path, manifest, files)
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     query_split: dict = {}
@@ -83,8 +83,8 @@ def validate_dataset(dataset: str | Path) -> ValidationReport:
     return report
 
 
-def _read_checked_columns(file: Path, manifest: Manifest, errors: list[str]) -> pd.DataFrame | None:
-    names = pq.read_schema(file).names
+def _read_checked_columns(file: Location, manifest: Manifest, errors: list[str]) -> pd.DataFrame | None:
+    names = column_names(file)
     missing = [c for c in REQUIRED if c not in names]
     missing_features = [c for c in manifest.features if c not in names]
     for column in missing:
@@ -94,10 +94,10 @@ def _read_checked_columns(file: Path, manifest: Manifest, errors: list[str]) -> 
     if missing or missing_features:
         return None
     optional = [c for c in (SOFT_LABEL, QUERY_ID) if c in names]
-    return pq.read_table(file, columns=[*REQUIRED, *manifest.features, *optional]).to_pandas()
+    return read_table(file, columns=[*REQUIRED, *manifest.features, *optional])
 
 
-def _check_frame(file: Path, frame: pd.DataFrame, manifest: Manifest) -> list[str]:
+def _check_frame(file: Location, frame: pd.DataFrame, manifest: Manifest) -> list[str]:
     errors = []
     for column in manifest.features:
         errors += _check_feature(file, frame[column], column)
@@ -128,7 +128,7 @@ def _check_frame(file: Path, frame: pd.DataFrame, manifest: Manifest) -> list[st
     return errors
 
 
-def _check_feature(file: Path, values: pd.Series, column: str) -> list[str]:
+def _check_feature(file: Location, values: pd.Series, column: str) -> list[str]:
     if not (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
         coerced = pd.to_numeric(values, errors="coerce") if not pd.api.types.is_bool_dtype(values) else values
         bad = np.flatnonzero(coerced.isna().to_numpy() & values.notna().to_numpy())
@@ -143,7 +143,7 @@ def _check_feature(file: Path, values: pd.Series, column: str) -> list[str]:
     return []
 
 
-def _check_labels(file: Path, frame: pd.DataFrame) -> list[str]:
+def _check_labels(file: Location, frame: pd.DataFrame) -> list[str]:
     errors = []
     label = pd.to_numeric(frame[LABEL], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     raw_null = frame[LABEL].isna().to_numpy()
@@ -177,7 +177,7 @@ def _check_labels(file: Path, frame: pd.DataFrame) -> list[str]:
     return errors
 
 
-def _check_queries(file: Path, frame: pd.DataFrame, seen: dict, errors: list[str]) -> None:
+def _check_queries(file: Location, frame: pd.DataFrame, seen: dict, errors: list[str]) -> None:
     """A query's rows never cross splits, within or across files."""
     if QUERY_ID not in frame.columns:
         return
@@ -215,7 +215,7 @@ def _summary_frame(counts: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["scenario", "split", "rows", "positives", "labelled"])
 
 
-def _check_coverage(path: Path, manifest: Manifest, summary: pd.DataFrame) -> list[str]:
+def _check_coverage(path: Location, manifest: Manifest, summary: pd.DataFrame) -> list[str]:
     """Every scenario has test rows; every seen scenario has labelled train rows."""
     errors = []
     rows = summary.pivot_table(index="scenario", columns="split", values="labelled", aggfunc="sum", fill_value=0)
@@ -231,7 +231,7 @@ def _check_coverage(path: Path, manifest: Manifest, summary: pd.DataFrame) -> li
     return errors
 
 
-def _check_stats(path: Path, manifest: Manifest, stats: RunningStats) -> list[str]:
+def _check_stats(path: Location, manifest: Manifest, stats: RunningStats) -> list[str]:
     """The manifest's z-score statistics must be those of the training splits."""
     mean, std = stats.result()
     errors = []

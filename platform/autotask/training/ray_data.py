@@ -1,11 +1,11 @@
-"""Ray Data wiring: read the contract's Parquet lazily and turn each split into a model-input dataset."""
+"""Ray Data wiring: read the contract's Parquet lazily (local or a pyarrow URI), one model-input dataset per split."""
 
 from __future__ import annotations
 
 import ray.data
 
 from autotask.data.contract import LABEL, QUERY_ID, ROW_ID, SCENARIO, SOFT_LABEL, SPLIT
-from autotask.data.io import dataset_files
+from autotask.data.io import column_names, dataset_files
 from autotask.data.manifest import Manifest
 from autotask.training.batches import SplitPreprocessor
 
@@ -16,12 +16,12 @@ MATERIALIZE_BELOW_ROWS = 2_000_000  # small data is materialised once instead of
 
 def read_split(data: str, manifest: Manifest, split: str, soft: bool) -> ray.data.Dataset:
     """A lazy dataset of one split's model inputs (features z-scored with the manifest's statistics)."""
-    files = [str(p) for p in dataset_files(data)]
+    files = dataset_files(data)
     columns = [ROW_ID, SCENARIO, SPLIT, LABEL, *manifest.features]
-    present = _columns_present(files[0])
+    present = set(column_names(files[0]))
     columns += [c for c in (SOFT_LABEL, QUERY_ID) if c in present and c not in columns]
     columns = [c for c in columns if c in present]
-    dataset = ray.data.read_parquet(files, columns=columns)
+    dataset = ray.data.read_parquet([f.path for f in files], filesystem=files[0].filesystem, columns=columns)
     if ROW_ID not in present:
         raise ValueError(f"{data}: Ray training needs a '{ROW_ID}' column (datasets built by this project have one)")
     preprocess = SplitPreprocessor(manifest.to_dict(), split, soft)
@@ -35,9 +35,3 @@ def training_datasets(data: str, manifest: Manifest, row_counts: dict[str, int])
     if sum(row_counts.values()) < MATERIALIZE_BELOW_ROWS:
         datasets = {name: ds.materialize() for name, ds in datasets.items()}
     return datasets
-
-
-def _columns_present(path: str) -> set[str]:
-    import pyarrow.parquet as pq
-
-    return set(pq.read_schema(path).names)

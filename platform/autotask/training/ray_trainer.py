@@ -1,4 +1,4 @@
-"""Ray Train wiring: one TorchTrainer per run, its storage under RUN_DIR/ray, resumable and fault tolerant."""
+"""Ray Train wiring: one TorchTrainer per run, storage under RUN_DIR/ray or --storage, resumable, fault tolerant."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from ray.train import CheckpointConfig, DataConfig, FailureConfig, ScalingConfig
 from ray.train.torch import TorchConfig, TorchTrainer
 
 from autotask.data.manifest import Manifest
+from autotask.location import Location
 from autotask.training.config import RunConfig
 from autotask.training.loop import train_loop_per_worker
 
@@ -29,20 +30,30 @@ def threads_per_worker(run: RunConfig) -> int:
 
 
 def storage_path(run_dir: str | Path, storage: str | None = None) -> str:
-    """Where Ray Train keeps checkpoints: a shared URI when given, else RUN_DIR/ray."""
-    return storage.rstrip("/") if storage else str((Path(run_dir) / "ray").resolve())
+    """Where Ray Train keeps checkpoints: a shared path or URI (s3://, gs://) when given, else RUN_DIR/ray."""
+    return Location.of(storage).uri if storage else str((Path(run_dir) / "ray").resolve())
 
 
 def make_trainer(
-    run: RunConfig, manifest: Manifest, datasets: dict, storage: str, name: str = TRAIN_NAME, callbacks=None,
+    run: RunConfig,
+    manifest: Manifest,
+    datasets: dict,
+    storage: str,
+    name: str = TRAIN_NAME,
+    callbacks=None,
     early_stop: dict | None = None,
 ) -> TorchTrainer:
     """`early_stop`: {"actor": name, "run_id": id} of an external stopper (see training/early_stop.py)."""
     training = run.training
+    storage = Location.of(storage)
     return TorchTrainer(
         train_loop_per_worker=train_loop_per_worker,
-        train_loop_config={"run": run.to_dict(), "manifest": manifest.to_dict(), "threads": threads_per_worker(run),
-                           "early_stop": early_stop},
+        train_loop_config={
+            "run": run.to_dict(),
+            "manifest": manifest.to_dict(),
+            "threads": threads_per_worker(run),
+            "early_stop": early_stop,
+        },
         torch_config=TorchConfig(backend="nccl" if training.use_gpu else "gloo"),
         scaling_config=ScalingConfig(
             num_workers=training.workers,
@@ -53,7 +64,8 @@ def make_trainer(
         dataset_config=DataConfig(datasets_to_split=["pretrain", "train"]),
         run_config=ray.train.RunConfig(
             name=name,
-            storage_path=storage,
+            storage_path=storage.path,
+            storage_filesystem=storage.filesystem,
             failure_config=FailureConfig(max_failures=training.max_failures),
             checkpoint_config=CheckpointConfig(num_to_keep=2),
             callbacks=callbacks or [],

@@ -12,6 +12,7 @@ import torch
 from autotask.data.contract import ContractError
 from autotask.data.manifest import Manifest, load_manifest
 from autotask.data.validate import validate_dataset
+from autotask.location import Location, check_reachable, copy_folder
 from autotask.storage import atomic_write_text
 from autotask.training import outputs
 from autotask.training.config import RunConfig
@@ -21,6 +22,8 @@ from autotask.training.ray_data import training_datasets
 from autotask.training.ray_trainer import fit, storage_path
 from autotask.training.session import ensure_ray
 from autotask.training.steps import predict
+
+RESULTS = "results"  # STORAGE/results: the published copy of RUN_DIR
 
 
 def is_finished(run_dir: str | Path, run: RunConfig) -> bool:
@@ -49,11 +52,17 @@ def check_compatible(run_dir: Path, run: RunConfig, manifest: Manifest) -> None:
 def train_run(
     run: RunConfig, run_dir: str | Path, address: str | None = None, storage: str | None = None
 ) -> pd.DataFrame:
-    """Train (or resume, or reuse when finished) one run; returns its metrics frame."""
+    """Train (or resume, or reuse when finished) one run; returns its metrics frame.
+
+    `storage`: a shared path or URI for Ray's checkpoints (STORAGE/train); the finished run is copied to
+    STORAGE/results as well.
+    """
     run_dir = Path(run_dir)
     report = validate_dataset(run.data).raise_if_invalid()
     manifest = report.manifest
     check_compatible(run_dir, run, manifest)
+    if storage:
+        check_reachable(storage)
     if is_finished(run_dir, run):
         return pd.read_parquet(run_dir / "metrics.parquet")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -64,7 +73,17 @@ def train_run(
     else:
         predictions, model_files = _train_torch(run, manifest, run_dir, report, storage)
     predictions, calibration = outputs.calibrate(predictions, run.training.calibration)
-    return outputs.write_results(run_dir, predictions, calibration, model_files, manifest)
+    metrics = outputs.write_results(run_dir, predictions, calibration, model_files, manifest)
+    if storage:
+        publish_results(run_dir, storage)
+    return metrics
+
+
+def publish_results(out: Path, storage: str) -> Location:
+    """Copy the finished run or search folder (not its local Ray storage) to STORAGE/results."""
+    target = Location.of(storage) / RESULTS
+    copy_folder(out, target, skip=("ray",))
+    return target
 
 
 def _train_torch(run: RunConfig, manifest: Manifest, run_dir: Path, report, storage: str | None):

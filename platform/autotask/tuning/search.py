@@ -13,6 +13,7 @@ from ray import tune
 from ray.tune.search.optuna import OptunaSearch
 
 from autotask.data.manifest import Manifest
+from autotask.location import Location
 from autotask.training.config import RunConfig
 from autotask.tuning.asha import registry_name, start_registry
 from autotask.tuning.space import SearchSpace
@@ -62,37 +63,63 @@ def make_searcher(space: SearchSpace, manifest: Manifest, config: SearchConfig) 
     return OptunaSearch(space=space.bound(manifest.d), metric=metric, mode=mode, sampler=sampler, seed=config.seed)
 
 
-def make_tuner(base: RunConfig, space: SearchSpace, manifest: Manifest, config: SearchConfig, out: Path,
-               row_counts: dict, callbacks=None) -> tune.Tuner:
-    """A new search; every trial is a TorchTrainer run whose storage lives under OUT/ray/trials."""
+def make_tuner(
+    base: RunConfig,
+    space: SearchSpace,
+    manifest: Manifest,
+    config: SearchConfig,
+    out: Path,
+    row_counts: dict,
+    callbacks=None,
+    storage: str | None = None,
+) -> tune.Tuner:
+    """A new search; every trial is a TorchTrainer run whose storage lives under STORAGE/trials (default OUT/ray)."""
+    storage = search_storage(out, storage)
     return tune.Tuner(
-        _trainable(base, space, manifest, row_counts, out, stopper=start_stopper(base, config, out)),
+        _trainable(base, space, manifest, row_counts, storage, stopper=start_stopper(base, config, out)),
         tune_config=tune.TuneConfig(
             search_alg=make_searcher(space, manifest, config),
             num_samples=config.trials,
             max_concurrent_trials=config.concurrent or default_concurrency(base),
         ),
-        run_config=tune.RunConfig(name=EXPERIMENT, storage_path=_storage(out), verbose=0, callbacks=callbacks),
+        run_config=tune.RunConfig(
+            name=EXPERIMENT,
+            storage_path=storage.path,
+            storage_filesystem=storage.filesystem,
+            verbose=0,
+            callbacks=callbacks,
+        ),
     )
 
 
-def restore_tuner(base: RunConfig, space: SearchSpace, manifest: Manifest, config: SearchConfig, out: Path,
-                  row_counts: dict) -> tune.Tuner:
+def restore_tuner(
+    base: RunConfig,
+    space: SearchSpace,
+    manifest: Manifest,
+    config: SearchConfig,
+    out: Path,
+    row_counts: dict,
+    storage: str | None = None,
+) -> tune.Tuner:
     """Continue an interrupted search: finished trials and the searcher's state are kept."""
+    storage = search_storage(out, storage)
     return tune.Tuner.restore(
-        str(Path(_storage(out)) / EXPERIMENT),
-        trainable=_trainable(base, space, manifest, row_counts, out, stopper=start_stopper(base, config, out)),
+        (storage / EXPERIMENT).path,
+        trainable=_trainable(base, space, manifest, row_counts, storage, stopper=start_stopper(base, config, out)),
         resume_unfinished=True,
         resume_errored=True,
+        storage_filesystem=storage.filesystem,
     )
 
 
-def can_resume(out: Path) -> bool:
-    return tune.Tuner.can_restore(str(Path(_storage(out)) / EXPERIMENT))
+def can_resume(out: Path, storage: str | None = None) -> bool:
+    experiment = search_storage(out, storage) / EXPERIMENT
+    return tune.Tuner.can_restore(experiment.path, storage_filesystem=experiment.filesystem)
 
 
-def _storage(out: Path) -> str:
-    return str((Path(out) / "ray").resolve())
+def search_storage(out: Path, storage: str | None) -> Location:
+    """Where Tune keeps the experiment and the trials' checkpoints: a shared path or URI, else OUT/ray."""
+    return Location.of(storage or Path(out) / "ray")
 
 
 def start_stopper(base: RunConfig, config: SearchConfig, out: Path) -> str | None:
@@ -106,10 +133,17 @@ def start_stopper(base: RunConfig, config: SearchConfig, out: Path) -> str | Non
     return name
 
 
-def _trainable(base: RunConfig, space: SearchSpace, manifest: Manifest, row_counts: dict, out: Path,
-               stopper: str | None):
+def _trainable(
+    base: RunConfig, space: SearchSpace, manifest: Manifest, row_counts: dict, storage: Location, stopper: str | None
+):
     function = functools.partial(
-        run_trial, base=base.to_dict(), manifest=manifest.to_dict(), model=space.model, row_counts=row_counts,
-        storage=str(Path(_storage(out)) / "trials"), stopper=stopper, auxiliary=space.auxiliary,
+        run_trial,
+        base=base.to_dict(),
+        manifest=manifest.to_dict(),
+        model=space.model,
+        row_counts=row_counts,
+        storage=(storage / "trials").uri,
+        stopper=stopper,
+        auxiliary=space.auxiliary,
     )
     return tune.with_resources(function, {"CPU": TRIAL_CPUS})

@@ -9,22 +9,36 @@ from pathlib import Path
 from rich.console import Console
 
 from autotask.data.validate import validate_dataset
+from autotask.location import check_reachable
 from autotask.storage import atomic_write_parquet, atomic_write_text
 from autotask.training.config import RunConfig
-from autotask.training.run import train_run
+from autotask.training.run import publish_results, train_run
 from autotask.training.session import ensure_ray
 from autotask.tuning.progress import LiveTrialTable
 from autotask.tuning.results import pareto_front, trials_frame
-from autotask.tuning.search import SearchConfig, can_resume, make_tuner, restore_tuner
+from autotask.tuning.search import SearchConfig, can_resume, make_tuner, restore_tuner, search_storage
 from autotask.tuning.space import check_space, load_space
 from autotask.tuning.trial import trial_run_config
 
 SHOWN_PARAMS = ["lr_facet1", "lr_facet2", "e1", "e2", "block_size"]
 
 
-def run_search(base: RunConfig, space_path: str | Path, config: SearchConfig, out: str | Path, resume: bool = False,
-               retrain_best: bool = False, address: str | None = None, console: Console | None = None):
-    """Returns the trials frame; writes trials.parquet, best_config.json (and pareto.parquet, best/)."""
+def run_search(
+    base: RunConfig,
+    space_path: str | Path,
+    config: SearchConfig,
+    out: str | Path,
+    resume: bool = False,
+    retrain_best: bool = False,
+    address: str | None = None,
+    console: Console | None = None,
+    storage: str | None = None,
+):
+    """Returns the trials frame; writes trials.parquet, best_config.json (and pareto.parquet, best/).
+
+    `storage`: a shared path or URI for Tune's experiment and the trials' checkpoints (default OUT/ray); the
+    finished OUT is copied to STORAGE/results as well.
+    """
     out = Path(out)
     console = console or Console()
     if "://" not in base.data:  # trials run in their own working directories
@@ -32,15 +46,17 @@ def run_search(base: RunConfig, space_path: str | Path, config: SearchConfig, ou
     manifest = validate_dataset(base.data).raise_if_invalid().manifest
     space = load_space(space_path)
     check_space(space, manifest)  # before any trial starts
+    if storage:
+        check_reachable(storage)
     row_counts = validate_dataset(base.data).summary.groupby("split")["rows"].sum().to_dict()
     ensure_ray(address)
     callbacks = [LiveTrialTable(config.metric, SHOWN_PARAMS)] if console.is_terminal else []
-    if resume and can_resume(out):
-        tuner = restore_tuner(base, space, manifest, config, out, row_counts)
+    if resume and can_resume(out, storage):
+        tuner = restore_tuner(base, space, manifest, config, out, row_counts, storage)
     elif resume:
-        raise ValueError(f"{out}: no search to resume")
+        raise ValueError(f"{search_storage(out, storage)}: no search to resume")
     else:
-        tuner = make_tuner(base, space, manifest, config, out, row_counts, callbacks)
+        tuner = make_tuner(base, space, manifest, config, out, row_counts, callbacks, storage)
     grid = tuner.fit()
     frame = trials_frame(grid, config.metric, manifest)
     atomic_write_parquet(frame, out / "trials.parquet")
@@ -52,6 +68,8 @@ def run_search(base: RunConfig, space_path: str | Path, config: SearchConfig, ou
         front = pareto_front(frame, {f"best_{config.metric}": config.mode, "n_params": "min"})
         atomic_write_parquet(front, out / "pareto.parquet")
     if retrain_best:
-        train_run(best, out / "best", address=address)
+        train_run(best, out / "best", address=address, storage=(search_storage(out, storage) / "best").uri)
     (out / "search.json").write_text(json.dumps({"space": str(space_path), **config.__dict__}, indent=2))
+    if storage:
+        publish_results(out, storage)
     return frame

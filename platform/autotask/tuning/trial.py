@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ray import tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
@@ -29,8 +27,16 @@ def trial_run_config(base: RunConfig, params: dict, model: str, auxiliary=frozen
     )
 
 
-def run_trial(params: dict, base: dict, manifest: dict, model: str, row_counts: dict, storage: str,
-              stopper: str | None = None, auxiliary=frozenset()) -> None:
+def run_trial(
+    params: dict,
+    base: dict,
+    manifest: dict,
+    model: str,
+    row_counts: dict,
+    storage: str,
+    stopper: str | None = None,
+    auxiliary=frozenset(),
+) -> None:
     """Tune calls this with the sampled parameters; Train workers' reports reach Tune via the callback.
 
     `stopper` names the search's ASHA rung registry (tuning/asha.py) when early stopping is on.
@@ -40,6 +46,13 @@ def run_trial(params: dict, base: dict, manifest: dict, model: str, row_counts: 
     datasets = training_datasets(run.data, manifest, row_counts)
     trial_id = tune.get_context().get_trial_id()
     early_stop = {"actor": stopper, "namespace": NAMESPACE, "run_id": trial_id} if stopper else None
-    trainer = make_trainer(run, manifest, datasets, str(Path(storage)), name=f"trial_{trial_id}",
-                           callbacks=[TuneReportCallback()], early_stop=early_stop)
+    trainer = make_trainer(
+        run,
+        manifest,
+        datasets,
+        storage,
+        name=f"trial_{trial_id}",
+        callbacks=[TuneReportCallback()],
+        early_stop=early_stop,
+    )
     trainer.fit()
