@@ -2,6 +2,7 @@
 throughput (eager, TorchScript, ONNX Runtime) on simulated data; print a table and write it.
 
   python runners/bench.py [--quick] [--device cpu|cuda] --out FILE.json|FILE.csv [--workdir DIR]
+  python runners/bench.py --suite gpu --out FILE.json     # CUDA vs CPU training and CUDA serving, needs no Ray
 """
 
 from __future__ import annotations
@@ -14,10 +15,21 @@ import time
 
 from rich.console import Console
 
+from autotask.benchmarks.config import BenchConfig
 from autotask.benchmarks.report import results_table, targets_table, write_result
-from autotask.benchmarks.suite import BenchConfig, run_benchmarks
 
 console = Console(width=None if sys.stdout.isatty() else 160)
+
+
+def suite(name: str):
+    """The suite's entry point, imported on demand: the GPU suite must import without Ray."""
+    if name == "gpu":
+        from autotask.benchmarks.gpu import run_gpu_benchmarks
+
+        return run_gpu_benchmarks
+    from autotask.benchmarks.suite import run_benchmarks
+
+    return run_benchmarks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,13 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="result file: .json (everything) or .csv (one line per row)")
     p.add_argument("--quick", action="store_true", help="small data and few calls (about a minute)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--suite", choices=("full", "gpu"), default="full",
+                   help="full: every path incl. Ray (default); gpu: bare loop CUDA vs CPU and CUDA serving, no Ray")
     p.add_argument("--workdir", help="keep data, artefacts and Ray storage here (default: a temporary folder)")
     args = p.parse_args(argv)
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-dataset execution plans among the results
     config = BenchConfig.quick(args.device) if args.quick else BenchConfig(device=args.device)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="autotask-bench-") as tmp:
-        result = run_benchmarks(config, args.workdir or tmp)
+        result = suite(args.suite)(config, args.workdir or tmp)
     result["command"] = " ".join(["python runners/bench.py", *(argv if argv is not None else sys.argv[1:])])
     result["seconds"] = round(time.perf_counter() - started, 1)
     console.print(results_table(result))

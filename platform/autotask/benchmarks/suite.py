@@ -4,27 +4,20 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
 from autotask.benchmarks import targets
+from autotask.benchmarks.config import BenchConfig
 from autotask.benchmarks.inference import inference_rows
+from autotask.benchmarks.loops import Feed, bench_run, in_memory_tensors, interleaved_epochs, shuffled_batches
 from autotask.benchmarks.machine import machine_info
 from autotask.benchmarks.stats import steady_rows_per_s
-from autotask.benchmarks.training import (
-    FEATURES,
-    TASK_ID,
-    Feed,
-    bench_run,
-    in_memory_tensors,
-    interleaved_epochs,
-    ray_data_batches,
-    ray_train_epochs,
-    shuffled_batches,
-)
+from autotask.benchmarks.training import ray_data_batches, ray_train_epochs
 from autotask.data.build import build_simulated
 from autotask.data.simulator import SimulatorConfig
+from autotask.training.batches import FEATURES, TARGET, TASK_ID
 from autotask.training.ray_data import training_datasets
 from autotask.training.ray_trainer import threads_per_worker
 from autotask.training.session import ensure_ray
@@ -32,32 +25,17 @@ from autotask.training.session import ensure_ray
 BARE = "bare PyTorch loop"
 
 
-@dataclass
-class BenchConfig:
-    """Sizes of one benchmark run (`quick` keeps the whole run near a minute)."""
-
-    rows: int = 120_000  # simulated rows; the pre-training split (55 %) is what an epoch trains on
-    epochs: int = 4  # the first is warm-up and not counted
-    latency_calls: int = 3_000
-    batch_rows: int = 4_096
-    throughput_seconds: float = 3.0
-    device: str = "cpu"
-
-    @classmethod
-    def quick(cls, device: str = "cpu") -> BenchConfig:
-        return cls(rows=12_000, epochs=2, latency_calls=300, throughput_seconds=0.5, device=device)
-
-
 def training_feeds(tensors: dict, dataset, config: BenchConfig) -> dict[str, Feed]:
     """The in-process paths: the bare loop at 1 thread and at torch's default, and the two Ray Data feeds."""
     run = bench_run("", config.epochs)
     bare = partial(shuffled_batches, tensors, run.training.batch_size)
+    device = config.device
     return {
-        f"{BARE}, 1 thread": Feed(1, bare),
-        f"{BARE}, {os.cpu_count()} threads": Feed(os.cpu_count() or 1, bare),
-        "Ray Data feed (as the Train loop now)": Feed(1, lambda _: ray_data_batches(dataset, run, config.device)),
+        f"{BARE}, 1 thread": Feed(1, bare, device),
+        f"{BARE}, {os.cpu_count()} threads": Feed(os.cpu_count() or 1, bare, device),
+        "Ray Data feed (as the Train loop now)": Feed(1, lambda _: ray_data_batches(dataset, run, device), device),
         "Ray Data feed, a Ray batch per step (before)": Feed(
-            1, lambda _: ray_data_batches(dataset, run, config.device, per_step=True)),
+            1, lambda _: ray_data_batches(dataset, run, device, per_step=True), device),
     }
 
 
@@ -66,7 +44,7 @@ def training_rows(data: Path, manifest, counts: dict, config: BenchConfig, workd
     datasets = training_datasets(str(data), manifest, counts)
     tensors = in_memory_tensors(str(data), manifest, config.device)
     feeds = training_feeds(tensors, datasets["pretrain"], config)
-    timings, models = interleaved_epochs(feeds, manifest, len(tensors["target"]), config.epochs, config.device)
+    timings, models = interleaved_epochs(feeds, manifest, len(tensors[TARGET]), config.epochs)
     rows = [{"section": "training", "name": name, "threads": str(feed.threads),
              "rows_per_s": steady_rows_per_s(timings[name])} for name, feed in feeds.items()]
     for workers in (1, 2):

@@ -7,6 +7,7 @@ threads used (torch's are per process); on `cuda`, eager inference runs under fl
 from __future__ import annotations
 
 import contextlib
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,8 @@ class OnnxPredictor:
 
 
 def eager_predictor(model: nn.Module, threads: int = 1, device: str = "cpu") -> TorchPredictor:
-    return TorchPredictor(ServingModel(model), threads, device, autocast=True)
+    """Eager inference on a copy of `model` (the caller's model stays on its device)."""
+    return TorchPredictor(ServingModel(copy.deepcopy(model)), threads, device, autocast=True)
 
 
 def load_predictor(path: str | Path, threads: int = 1, device: str = "cpu", fmt: str | None = None):

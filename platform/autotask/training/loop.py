@@ -105,7 +105,8 @@ def _train_epoch(wrapped, optimizer, shard, run: RunConfig, device) -> tuple[flo
         total += float(loss.detach()) * n
         rows += n
         row_id_sum += int(row_ids.sum())
-    return total / max(rows, 1), {"rows": rows, "row_id_sum": row_id_sum}
+    node = ray.get_runtime_context().get_node_id()
+    return total / max(rows, 1), {"rows": rows, "row_id_sum": row_id_sum, "node": node}
 
 
 def chunk_rows(batch_size: int, shuffle_buffer: int) -> int:
@@ -143,7 +144,7 @@ def _valid_auc(model, valid: dict, manifest: Manifest) -> float:
 
 
 def _gather(lineage: dict, context) -> list:
-    """Every worker's (rows, row-id sum) for this epoch, so tests can see that shards differ."""
+    """Every worker's rows, row-id sum and node for this epoch: shards must differ, and runs show where they ran."""
     if context.get_world_size() == 1:
         return [lineage]
     gathered = [None] * context.get_world_size()

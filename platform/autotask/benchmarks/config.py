@@ -1,0 +1,21 @@
+"""Sizes of one benchmark run (shared by the full suite and the Ray-free GPU suite)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class BenchConfig:
+    """Sizes of one benchmark run (`quick` keeps the whole run near a minute)."""
+
+    rows: int = 120_000  # simulated rows; the pre-training split (55 %) is what an epoch trains on
+    epochs: int = 4  # the first is warm-up and not counted
+    latency_calls: int = 3_000
+    batch_rows: int = 4_096
+    throughput_seconds: float = 3.0
+    device: str = "cpu"
+
+    @classmethod
+    def quick(cls, device: str = "cpu") -> BenchConfig:
+        return cls(rows=12_000, epochs=2, latency_calls=300, throughput_seconds=0.5, device=device)

@@ -1,0 +1,75 @@
+"""Ray-free training loops for the benchmarks: in-memory tensors, shuffled batches, epochs interleaved across feeds
+(the GPU suite runs on machines without Ray)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from autotask.data.io import read_frame
+from autotask.data.manifest import Manifest
+from autotask.training.batches import FEATURES, TARGET, TASK_ID, to_model_inputs
+from autotask.training.config import RunConfig, TrainingConfig
+from autotask.training.factory import build_model
+from autotask.training.steps import make_optimizer, train_epoch
+
+SPLIT, SOFT = "pretrain", True  # the benchmark trains on the soft-label pre-training split, as epoch 1 does
+Batches = Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+
+
+@dataclass
+class Feed:
+    """One in-process path: its torch thread count, its batches for a given epoch, and the device it trains on."""
+
+    threads: int
+    batches: Callable[[int], Batches]
+    device: str = "cpu"
+
+
+def bench_run(data: str, epochs: int, workers: int = 1, device: str = "cpu") -> RunConfig:
+    """The default AutoTask run config, pre-training only for `epochs` epochs."""
+    training = TrainingConfig(epochs_pretrain=epochs, epochs_finetune=0, workers=workers, use_gpu=device == "cuda")
+    return RunConfig(data=data, model="autotask", seed=0, training=training)
+
+
+def in_memory_tensors(data: str, manifest: Manifest, device: str) -> dict[str, torch.Tensor]:
+    """The benchmark split's model inputs as tensors on `device` (read with pandas, no Ray)."""
+    inputs = to_model_inputs(read_frame(data, splits=(SPLIT,)), manifest, soft=SOFT)
+    return {key: torch.from_numpy(np.ascontiguousarray(inputs[key])).to(device) for key in (FEATURES, TASK_ID, TARGET)}
+
+
+def shuffled_batches(tensors: dict[str, torch.Tensor], batch_size: int, epoch: int) -> Batches:
+    """A fresh random permutation per epoch, cut into batches (the bare loop's data feed)."""
+    order = torch.randperm(len(tensors[TARGET]), generator=torch.Generator().manual_seed(epoch))
+    order = order.to(tensors[TARGET].device)
+    for rows in order.split(batch_size):
+        yield tensors[FEATURES][rows], tensors[TASK_ID][rows], tensors[TARGET][rows]
+
+
+def interleaved_epochs(feeds: dict[str, Feed], manifest: Manifest, rows: int, epochs: int
+                       ) -> tuple[dict[str, list[tuple[int, float]]], dict[str, torch.nn.Module]]:
+    """(rows, seconds) per epoch for every feed, each training its own default AutoTask, epochs round-robin.
+
+    Returns the timings and the trained models (by feed name).
+    """
+    run = bench_run("", epochs)
+    models = {}
+    for name in feeds:
+        torch.manual_seed(run.seed)
+        model = build_model(run.model, run.model_config, manifest).to(feeds[name].device)
+        t = run.training
+        models[name] = (model, make_optimizer(model, t.lr_facet1, t.lr_facet2, t.lr_head, t.weight_decay))
+    timings: dict[str, list[tuple[int, float]]] = {name: [] for name in feeds}
+    for epoch in range(epochs):
+        for name, feed in feeds.items():
+            torch.set_num_threads(feed.threads)
+            started = time.perf_counter()
+            train_epoch(*models[name], feed.batches(epoch))
+            if feed.device == "cuda":
+                torch.cuda.synchronize()
+            timings[name].append((rows, time.perf_counter() - started))
+    return timings, {name: model for name, (model, _) in models.items()}
