@@ -3,7 +3,7 @@ training run or a small search spread over them, and a node hosting a Train work
 Prints a JSON summary as its last line.
 
   python fault_run.py train DATA OUT      # head + 3 worker nodes, one 2-worker training run
-  python fault_run.py search DATA OUT     # head + 2 worker nodes, two trials at once; a fresh node joins after the kill
+  python fault_run.py search DATA OUT     # 2-CPU head + 2 worker nodes, two trials at once
 """
 
 from __future__ import annotations
@@ -25,33 +25,40 @@ from autotask.tuning.study import run_search
 REPO = Path(__file__).resolve().parents[2]
 
 
-def nodes_with_train_workers() -> set[str]:
-    """Node ids hosting a live Train worker, read from the GCS actor table (no dashboard needed)."""
-    actors = ray._private.state.actors().values()
-    return {a["Address"]["NodeID"] for a in actors if a["ActorClassName"] == "RayTrainWorker" and a["State"] == "ALIVE"}
+def nodes_of_a_checkpointed_run(storage: Path, checkpoints: int) -> set[str]:
+    """Nodes whose Train workers ran the last epoch of runs (or trials) that have `checkpoints` checkpoints saved.
+
+    The nodes come from the newest checkpoint's own history, so the run killed is one whose earlier checkpoint is
+    surely registered with Ray Train (a just-written one may not be yet, and a restart would ignore it).
+    """
+    runs: dict[Path, list[Path]] = {}
+    for path in storage.rglob("checkpoint_*"):
+        if (path / "state.json").exists():
+            runs.setdefault(path.parent, []).append(path)
+    nodes = set()
+    for saved in runs.values():
+        if len(saved) >= checkpoints:
+            history = json.loads(max(saved).joinpath("state.json").read_text())["history"]
+            nodes |= {worker["node"] for worker in history[-1]["shard_rows"]}
+    return nodes
 
 
-def kill_a_worker_node_after_checkpoints(cluster: Cluster, storage: Path, killed: dict, checkpoints: int,
-                                         replace: bool = False) -> None:
-    """Once `checkpoints` exist under `storage`, remove (ungracefully) a worker node hosting a Train worker; with
-    `replace`, a fresh node joins afterwards (as an autoscaler would bring one up)."""
+def kill_a_worker_node_after_checkpoints(cluster: Cluster, storage: Path, killed: dict, checkpoints: int = 2) -> None:
+    """Once a run has `checkpoints` checkpoints, remove (ungracefully) a worker node hosting one of its workers."""
     deadline = time.time() + 240
     while time.time() < deadline:
-        if len(list(storage.rglob("checkpoint_*"))) >= checkpoints:
-            busy = nodes_with_train_workers()
-            print(f"checkpoints seen; train workers on {sorted(busy)}", file=sys.stderr)
-            for node in list(cluster.worker_nodes):
-                if node.node_id in busy:
-                    cluster.remove_node(node, allow_graceful=False)
-                    killed["node"] = node.node_id
-                    if replace:
-                        cluster.add_node(num_cpus=1)
-                    return
+        busy = nodes_of_a_checkpointed_run(storage, checkpoints)
+        for node in list(cluster.worker_nodes):
+            if node.node_id in busy:
+                print(f"killing node {node.node_id} (train workers on {sorted(busy)})", file=sys.stderr)
+                cluster.remove_node(node, allow_graceful=False)
+                killed["node"] = node.node_id
+                return
         time.sleep(0.2)
 
 
-def start_cluster(worker_nodes: int) -> Cluster:
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+def start_cluster(worker_nodes: int, head_cpus: int = 1) -> Cluster:
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": head_cpus})
     for _ in range(worker_nodes):
         cluster.add_node(num_cpus=1)
     ray.init(address=cluster.address, log_to_driver=False)
@@ -64,10 +71,9 @@ def stop(cluster: Cluster) -> None:
     cluster.shutdown()
 
 
-def watch(cluster: Cluster, storage: Path, checkpoints: int, replace: bool = False) -> dict:
+def watch(cluster: Cluster, storage: Path) -> dict:
     killed = {"node": None}
-    threading.Thread(target=kill_a_worker_node_after_checkpoints, args=(cluster, storage, killed, checkpoints, replace),
-                     daemon=True).start()
+    threading.Thread(target=kill_a_worker_node_after_checkpoints, args=(cluster, storage, killed), daemon=True).start()
     return killed
 
 
@@ -78,7 +84,7 @@ def train(data: str, out: str) -> dict:
     run = RunConfig(data=data, model="autotask", seed=0, training=TrainingConfig(
         workers=2, cpus_per_worker=1, epochs_pretrain=1, epochs_finetune=5, patience=10, batch_size=64,
         max_failures=3))
-    killed = watch(cluster, Path(out) / "ray", checkpoints=2)  # the first one is surely registered by then
+    killed = watch(cluster, Path(out) / "ray")
     started = time.time()
     train_run(run, out)
     history = json.loads((Path(out) / "model" / "history.json").read_text())
@@ -89,13 +95,14 @@ def train(data: str, out: str) -> dict:
 
 
 def search(data: str, out: str) -> dict:
-    # Three 1-CPU nodes: the two trials' own processes (0.25 CPU each) and Ray Data share the head, and each
-    # trial's 1-CPU Train worker needs a worker node of its own, so the trials run on different nodes.
-    cluster = start_cluster(worker_nodes=2)
+    # A 2-CPU head and two 1-CPU worker nodes: the trials' own processes (0.25 CPU each) sit on the head, which
+    # has room for one 1-CPU Train worker besides, so the two trials' workers run on at least two nodes. After a
+    # worker node dies, the other one hosts the restarted worker.
+    cluster = start_cluster(worker_nodes=2, head_cpus=2)
     base = RunConfig(data=data, model="autotask", seed=0, training=TrainingConfig(
-        workers=1, cpus_per_worker=1, epochs_pretrain=1, epochs_finetune=3, batch_size=64, max_failures=3))
+        workers=1, cpus_per_worker=1, epochs_pretrain=2, epochs_finetune=3, batch_size=64, max_failures=3))
     config = SearchConfig(trials=2, concurrent=2, scheduler="none", seed=0)
-    killed = watch(cluster, Path(out) / "ray" / "trials", checkpoints=2, replace=True)
+    killed = watch(cluster, Path(out) / "ray" / "trials")
     started = time.time()
     frame = run_search(base, REPO / "search_spaces" / "autotask.py", config, out)
     trials = {}

@@ -7,10 +7,15 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from autotask.data.io import read_frame
+from autotask.data.manifest import load_manifest
 from autotask.training.config import RunConfig, TrainingConfig
+from autotask.training.factory import build_model
+from autotask.training.outputs import read_eval_frame
 from autotask.training.run import train_run
+from autotask.training.steps import predict
 
 pytestmark = pytest.mark.ray
 
@@ -72,3 +77,16 @@ def test_lightgbm_runs_as_a_ray_task(ray_session, tiny_dataset, tmp_path):
     assert np.isfinite(predictions["score"]).all()
     test = metrics[(metrics["split"] == "test") & metrics["seen"]]
     assert test["roc_auc"].mean() > 0.6
+
+
+def test_ray_data_scores_are_the_saved_models(two_worker_run, tiny_dataset):
+    """Scoring ran on Ray Data actors; the saved weights, scored in the driver, give the same scores (one block)."""
+    _, run_dir, _ = two_worker_run
+    manifest = load_manifest(tiny_dataset)
+    config = json.loads((run_dir / "model" / "model_config.json").read_text())
+    model = build_model(config.pop("kind"), config, manifest)
+    model.load_state_dict(torch.load(run_dir / "model" / "weights.pt", weights_only=True))
+    frame, inputs = read_eval_frame(str(tiny_dataset), manifest)
+    expected = predict(model, inputs["features"], inputs["task_id"], groups=inputs["group"])["score"]
+    predictions = pd.read_parquet(run_dir / "predictions.parquet").set_index("row_id").loc[frame["row_id"]]
+    np.testing.assert_allclose(predictions["score"].to_numpy(), expected, atol=1e-6)

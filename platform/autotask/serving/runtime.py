@@ -66,4 +66,6 @@ def load_predictor(path: str | Path, threads: int = 1, device: str = "cpu", fmt:
     """A predictor for an artefact written by `autotask.serving.export` (format told by its suffix by default)."""
     if (fmt or artefact_format(path)) == "onnx":
         return OnnxPredictor(path, threads, device)
+    if device != "cpu":  # the trace froze CPU weights and CPU-built index tensors into its graph
+        raise RuntimeError(f"{path}: TorchScript artefacts are traced for the CPU; on {device} use the eager model")
     return TorchPredictor(torch.jit.load(str(path), map_location="cpu"), threads, device)

@@ -20,8 +20,8 @@ from autotask.training.factory import build_model, model_config
 from autotask.training.lightgbm_task import train_lightgbm
 from autotask.training.ray_data import training_datasets
 from autotask.training.ray_trainer import fit, storage_path
+from autotask.training.scoring import score_eval_splits
 from autotask.training.session import ensure_ray
-from autotask.training.steps import predict
 
 RESULTS = "results"  # STORAGE/results: the published copy of RUN_DIR
 
@@ -102,8 +102,6 @@ def _train_torch(run: RunConfig, manifest: Manifest, run_dir: Path, report, stor
     typed = model_config(run.model, run.model_config, manifest)
     (staging / "model_config.json").write_text(json.dumps({"kind": run.model, **asdict(typed)}, indent=2))
     (staging / "history.json").write_text(json.dumps(history, indent=2))
-    frame, inputs = outputs.read_eval_frame(run.data, manifest)
-    model.eval()
-    scores = predict(model, inputs["features"], inputs["task_id"], groups=inputs["group"])
+    predictions = score_eval_splits(run.data, manifest, run.model, run.model_config, model.state_dict())
     files = {name: staging / name for name in ("weights.pt", "model_config.json", "history.json")}
-    return outputs.prediction_frame(frame, inputs, scores), files
+    return predictions, files

@@ -1,0 +1,66 @@
+"""Score the evaluation splits on Ray Data: features stay in the cluster, the driver receives prediction columns only
+(row id, scenario, split, label, query id, oracle, scores), so no split's features are ever loaded into the driver."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import ray
+import ray.data
+import torch
+
+from autotask.data.contract import LABEL, ORACLE_P, QUERY_ID, ROW_ID, SCENARIO, SPLIT
+from autotask.data.io import column_names, dataset_files
+from autotask.data.manifest import Manifest
+from autotask.training.batches import to_model_inputs
+from autotask.training.factory import build_model
+from autotask.training.outputs import EVAL_SPLITS, prediction_frame
+from autotask.training.steps import predict
+
+MAX_SCORERS = 4
+
+
+class EvalScorer:
+    """Ray Data `map_batches` actor (the model is built once per actor): a block's eval rows -> prediction columns.
+
+    A batch is a whole input block, so facet-2 blocks form within it (rows of one scenario, in file order) and the
+    scores do not depend on the order in which Ray executes the blocks.
+    """
+
+    def __init__(self, kind: str, model_config: dict, manifest: dict, state: dict, threads: int = 1):
+        torch.set_num_threads(threads)
+        self.manifest = Manifest.from_dict(manifest)
+        self.model = build_model(kind, model_config, self.manifest)
+        self.model.load_state_dict(state)
+        self.model.eval()
+        probe = predict(self.model, np.zeros((1, self.manifest.d), np.float32), np.zeros(1, np.int64))
+        self.score_names = list(probe)
+
+    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        frame = batch[batch[SPLIT].isin(EVAL_SPLITS)].reset_index(drop=True)
+        inputs = to_model_inputs(frame, self.manifest)
+        if len(frame) == 0:
+            scores = {name: np.empty(0, np.float32) for name in self.score_names}
+        else:
+            scores = predict(self.model, inputs["features"], inputs["task_id"], groups=inputs["group"])
+        return prediction_frame(frame, inputs, scores)
+
+
+def score_eval_splits(data: str, manifest: Manifest, kind: str, model_config: dict, state: dict) -> pd.DataFrame:
+    """predictions.parquet's rows for valid/calib/test, sorted by row id, scored by a few actors."""
+    files = dataset_files(data)
+    present = set(column_names(files[0]))
+    columns = [c for c in (ROW_ID, SCENARIO, SPLIT, LABEL, QUERY_ID, ORACLE_P) if c in present] + manifest.features
+    dataset = ray.data.read_parquet([f.path for f in files], filesystem=files[0].filesystem, columns=columns)
+    scorers = max(1, min(MAX_SCORERS, int(ray.cluster_resources().get("CPU", 1)) // 2))
+    state = {key: value.detach().cpu() for key, value in state.items()}
+    scored = dataset.map_batches(
+        EvalScorer,
+        fn_constructor_kwargs={"kind": kind, "model_config": model_config, "manifest": manifest.to_dict(),
+                               "state": state},
+        batch_size=None,
+        batch_format="pandas",
+        concurrency=scorers,
+        num_cpus=1,
+    )
+    return scored.to_pandas().sort_values(ROW_ID, kind="stable").reset_index(drop=True)
