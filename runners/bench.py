@@ -3,11 +3,13 @@ throughput (eager, TorchScript, ONNX Runtime) on simulated data; print a table a
 
   python runners/bench.py [--quick] [--device cpu|cuda] --out FILE.json|FILE.csv [--workdir DIR]
   python runners/bench.py --suite gpu --out FILE.json     # CUDA vs CPU training and CUDA serving, needs no Ray
+  python runners/bench.py --suite large --workdir data/bench-large --out FILE.json   # 10M rows, 1 and 2 workers
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 import tempfile
@@ -15,7 +17,7 @@ import time
 
 from rich.console import Console
 
-from autotask.benchmarks.config import BenchConfig
+from autotask.benchmarks.config import LARGE_ROWS, BenchConfig
 from autotask.benchmarks.report import results_table, targets_table, write_result
 
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -27,6 +29,10 @@ def suite(name: str):
         from autotask.benchmarks.gpu import run_gpu_benchmarks
 
         return run_gpu_benchmarks
+    if name == "large":
+        from autotask.benchmarks.large import run_large_benchmarks
+
+        return run_large_benchmarks
     from autotask.benchmarks.suite import run_benchmarks
 
     return run_benchmarks
@@ -37,12 +43,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="result file: .json (everything) or .csv (one line per row)")
     p.add_argument("--quick", action="store_true", help="small data and few calls (about a minute)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--suite", choices=("full", "gpu"), default="full",
-                   help="full: every path incl. Ray (default); gpu: bare loop CUDA vs CPU and CUDA serving, no Ray")
+    p.add_argument("--suite", choices=("full", "gpu", "large"), default="full",
+                   help="full: every path incl. Ray (default); gpu: bare loop CUDA vs CPU and CUDA serving, no Ray; "
+                   "large: the partitioned 10M-row dataset, 1 and 2 workers, rows/s and peak memory")
+    p.add_argument("--rows", type=int, help="simulated rows (default: 120,000; 10,000,000 for --suite large)")
     p.add_argument("--workdir", help="keep data, artefacts and Ray storage here (default: a temporary folder)")
     args = p.parse_args(argv)
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-dataset execution plans among the results
     config = BenchConfig.quick(args.device) if args.quick else BenchConfig(device=args.device)
+    if args.rows or args.suite == "large":
+        config = dataclasses.replace(config, rows=args.rows or LARGE_ROWS)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="autotask-bench-") as tmp:
         result = suite(args.suite)(config, args.workdir or tmp)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+LARGE_ROWS = 10_000_000  # the large-data suite's default
+
 
 @dataclass
 class BenchConfig:

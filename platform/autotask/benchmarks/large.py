@@ -1,0 +1,61 @@
+"""The large-data suite: the simulator's partitioned dataset (10M rows by default) trained with 1 and 2 workers,
+streamed from Parquet by Ray Data, with rows/s per stage and peak memory of the driver, the Ray worker processes
+and the object store."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from autotask.benchmarks.machine import machine_info
+from autotask.benchmarks.memory import MemorySampler
+from autotask.benchmarks.stats import parallel_epoch
+from autotask.data.build import build_simulated
+from autotask.data.simulator import SimulatorConfig
+from autotask.training.config import RunConfig, TrainingConfig
+from autotask.training.run import train_run
+from autotask.training.session import ensure_ray
+
+WORKER_COUNTS = (1, 2)
+
+
+def large_run(data: Path, workers: int) -> RunConfig:
+    """One epoch of each stage, 1024-row batches (the 10M measurement in README's open work)."""
+    training = TrainingConfig(epochs_pretrain=1, epochs_finetune=1, batch_size=1024, workers=workers, patience=0)
+    return RunConfig(data=str(data), model="autotask", seed=0, training=training)
+
+
+def large_rows(data: Path, workdir: Path) -> list[dict]:
+    rows = []
+    for workers in WORKER_COUNTS:
+        run_dir = workdir / f"run-{workers}-workers"
+        started = time.perf_counter()
+        with MemorySampler() as sampler:
+            metrics = train_run(large_run(data, workers), run_dir)
+        seconds = time.perf_counter() - started
+        history = json.loads((run_dir / "model" / "history.json").read_text())["history"]
+        peaks = sampler.peaks()
+        for epoch in history:
+            done, train_seconds = parallel_epoch(epoch["shard_rows"])
+            rows.append({"section": "large data", "name": f"{workers} worker(s), {epoch['stage']}",
+                         "threads": str(workers), "rows_per_s": done / train_seconds,
+                         "note": f"{done:,} rows in {train_seconds:.0f} s"})
+        test = metrics[(metrics["split"] == "test") & metrics["seen"] & (metrics["score_col"] == "score")]
+        rows.append({"section": "large data", "name": f"{workers} worker(s), whole run", "threads": str(workers),
+                     "note": (f"{seconds:.0f} s wall; peak MiB: driver {peaks['driver_mib']:.0f}, Ray workers "
+                              f"{peaks['ray_workers_total_mib']:.0f} together, object store "
+                              f"{peaks['object_store_mib']:.0f}; test ROC seen {test['roc_auc'].mean():.3f}"),
+                     "memory": peaks, "seconds": seconds})
+    return rows
+
+
+def run_large_benchmarks(config, workdir: Path) -> dict:
+    """Build (or reuse) the partitioned dataset in WORKDIR/data, then train on it once per worker count."""
+    workdir = Path(workdir)
+    report = build_simulated(SimulatorConfig(rows=config.rows, seed=0), workdir / "data")
+    ensure_ray()
+    rows = large_rows(workdir / "data", workdir)
+    return {"machine": machine_info("cpu"), "config": {**asdict(config), "files": len(report.files)}, "rows": rows,
+            "targets": []}
