@@ -44,8 +44,8 @@ def large_rows(data: Path, workdir: Path) -> list[dict]:
                          "note": f"{done:,} rows in {train_seconds:.0f} s"})
         test = metrics[(metrics["split"] == "test") & metrics["seen"] & (metrics["score_col"] == "score")]
         rows.append({"section": "large data", "name": f"{workers} worker(s), whole run", "threads": str(workers),
-                     "note": (f"{seconds:.0f} s wall; peak MiB: driver {peaks['driver_mib']:.0f}, Ray workers "
-                              f"{peaks['ray_workers_total_mib']:.0f} together, object store "
+                     "note": (f"{seconds:.0f} s wall; peak MiB: driver {peaks['driver_mib']:.0f}, Ray workers' private "
+                              f"{peaks['ray_workers_private_mib']:.0f} together, object store (shared memory) "
                               f"{peaks['object_store_mib']:.0f}; test ROC seen {test['roc_auc'].mean():.3f}"),
                      "memory": peaks, "seconds": seconds})
     return rows

@@ -1,28 +1,32 @@
-"""Peak memory while a run trains, read from /proc and Ray's object store: the driver, every Ray worker process
-(Train workers, Ray Data tasks and actors, grouped by their `ray::` name) and the object store's plasma usage."""
+"""Peak memory while a run trains, read from /proc: the driver's peak RSS, the private (anonymous) memory of every
+Ray worker process (Train workers, Ray Data tasks and actors, grouped by their `ray::` name), and the growth of the
+machine's shared memory, where Ray's object store lives (/dev/shm). Shared pages are counted once, in the last."""
 
 from __future__ import annotations
 
-import re
 import threading
-import time
 from collections import defaultdict
 from pathlib import Path
 
-import ray
-
-PLASMA = re.compile(r"Plasma memory usage (\d+) MiB")
 MIB = 2**20
 
 
-def rss_bytes(pid: int | str) -> int:
-    """Resident memory of one process (0 when it is gone)."""
+def status_kib(pid: int | str, field: str) -> int:
+    """One `/proc/PID/status` field in KiB (0 when the process is gone)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
     except OSError:
         pass
+    return 0
+
+
+def shared_memory_kib() -> int:
+    """The machine's shared memory in use (`Shmem` in /proc/meminfo): tmpfs and /dev/shm, so Ray's object store."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("Shmem:"):
+            return int(line.split()[1])
     return 0
 
 
@@ -36,27 +40,20 @@ def ray_processes() -> dict[int, str]:
             except OSError:
                 continue
             if command.startswith("ray::"):
-                found[int(entry.name)] = command.split()[0]
+                found[int(entry.name)] = command.split()[0].split(".")[0]  # ray::RayTrainWorker.run_train_fn -> actor
     return found
 
 
-def plasma_bytes() -> int:
-    """Bytes in Ray's object store over the cluster, as its memory summary reports them."""
-    from ray._private.internal_api import memory_summary
-
-    found = PLASMA.search(memory_summary(stats_only=True))
-    return int(found.group(1)) * MIB if found else 0
-
-
 class MemorySampler:
-    """Samples every `interval` seconds in a thread; `peaks()` gives the maxima in MiB."""
+    """Samples every `interval` seconds in a thread while in its `with` block; `peaks()` gives maxima in MiB."""
 
     def __init__(self, interval: float = 1.0):
         self.interval = interval
-        self.driver = 0
         self.workers_total = 0
         self.by_name: dict[str, int] = defaultdict(int)
-        self.plasma = 0
+        self.shared_growth = 0
+        self.samples = 0
+        self._baseline = shared_memory_kib()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -70,17 +67,16 @@ class MemorySampler:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self.driver = max(self.driver, rss_bytes("self"))
-            sizes = {pid: (name, rss_bytes(pid)) for pid, name in ray_processes().items()}
-            self.workers_total = max(self.workers_total, sum(size for _, size in sizes.values()))
-            for name, size in sizes.values():
+            sizes = [(name, status_kib(pid, "RssAnon")) for pid, name in ray_processes().items()]
+            self.workers_total = max(self.workers_total, sum(size for _, size in sizes))
+            for name, size in sizes:
                 self.by_name[name] = max(self.by_name[name], size)
-            if ray.is_initialized():
-                self.plasma = max(self.plasma, plasma_bytes())
-            time.sleep(self.interval)
+            self.shared_growth = max(self.shared_growth, shared_memory_kib() - self._baseline)
+            self.samples += 1
+            self._stop.wait(self.interval)
 
-    def peaks(self) -> dict[str, float]:
+    def peaks(self) -> dict:
         largest = sorted(self.by_name.items(), key=lambda item: -item[1])[:4]
-        return {"driver_mib": self.driver / MIB, "ray_workers_total_mib": self.workers_total / MIB,
-                "object_store_mib": self.plasma / MIB,
-                "largest_workers": {name: round(size / MIB) for name, size in largest}}
+        return {"driver_mib": status_kib("self", "VmHWM") / 1024, "ray_workers_private_mib": self.workers_total / 1024,
+                "object_store_mib": self.shared_growth / 1024, "samples": self.samples,
+                "largest_workers_mib": {name: round(size / 1024) for name, size in largest}}

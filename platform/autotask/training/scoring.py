@@ -60,7 +60,7 @@ def score_eval_splits(data: str, manifest: Manifest, kind: str, model_config: di
                                "state": state},
         batch_size=None,
         batch_format="pandas",
-        concurrency=scorers,
+        compute=ray.data.ActorPoolStrategy(size=scorers),
         num_cpus=1,
     )
     return scored.to_pandas().sort_values(ROW_ID, kind="stable").reset_index(drop=True)
