@@ -15,12 +15,11 @@ import sys
 import tempfile
 import time
 
-from rich.console import Console
-
 from autotask.benchmarks.config import LARGE_ROWS, BenchConfig
 from autotask.benchmarks.report import results_table, targets_table, write_result
+from autotask.cli import runner_console
 
-console = Console(width=None if sys.stdout.isatty() else 160)
+console = runner_console(160)
 
 
 def suite(name: str):

@@ -14,8 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from rich.console import Console
-
+from autotask.cli import report_input_error, runner_console
 from autotask.data.build import build_simulated
 from autotask.data.contract import ContractError
 from autotask.data.importer import ImportSpec, import_table
@@ -25,7 +24,7 @@ from autotask.data.text import LabelScale, TextSpec, build_text_dataset, home_de
 from autotask.data.text.builder import SCENARIO_RULES
 from autotask.data.validate import validate_dataset
 
-console = Console(width=None if sys.stdout.isatty() else 130)
+console = runner_console(130)
 
 
 def _csv(value: str | None) -> list[str]:
@@ -186,10 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except (ContractError, FileExistsError, ValueError) as exc:
-        console.print("[red]error:[/red]", highlight=False)
-        for message in getattr(exc, "messages", [str(exc)]):
-            console.print(f"  - {message}", markup=False, highlight=False, soft_wrap=True)
-        return 2
+        return report_input_error(console, exc)
 
 
 if __name__ == "__main__":

@@ -10,12 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rich.console import Console
-
+from autotask.cli import report_input_error, runner_console
 from autotask.data.contract import ContractError
 from autotask.experiments.study import load_study, run_study, study_configs
 
-console = Console(width=None if sys.stdout.isatty() else 140)
+console = runner_console(140)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,8 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         run_study(configs, args.out, args.concurrent, address=args.address,
                   on_done=lambda run_dir: console.print(f"finished {run_dir}"))
     except (ContractError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        return 2
+        return report_input_error(console, exc)
     console.print(f"{len(configs)} runs in {args.out}/; report: python runners/report.py --study {args.out} ...")
     return 0
 

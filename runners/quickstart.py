@@ -10,8 +10,7 @@ import argparse
 import sys
 import time
 
-from rich.console import Console
-
+from autotask.cli import runner_console
 from autotask.data.build import build_simulated
 from autotask.data.simulator import SimulatorConfig
 from autotask.data.summary import print_report
@@ -20,7 +19,7 @@ from autotask.training.config import RunConfig, TrainingConfig
 from autotask.training.run import train_run
 from autotask.training.summary import side_by_side
 
-console = Console(width=None if sys.stdout.isatty() else 140)
+console = runner_console(140)
 MODELS = {"AutoTask": "autotask", "DNN general": "dnn", "LightGBM": "lightgbm"}
 
 

@@ -19,15 +19,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rich.console import Console
-
+from autotask.cli import report_input_error, runner_console
 from autotask.reporting.console import console_tables
 from autotask.reporting.models import select_models
 from autotask.reporting.report import build_report, write_report
 from autotask.reporting.runs import RunDirError
 from autotask.reporting.tables import ReportOptions
 
-console = Console(width=None if sys.stdout.isatty() else 160)
+console = runner_console(160)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         report = build_report(models, baseline, options, args.title)
         write_report(report, args.out, overwrite=args.overwrite)
     except (RunDirError, ValueError, FileExistsError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        return 2
+        return report_input_error(console, exc)
     for table in console_tables(report.panels):
         console.print(table)
     for note in report.notes:

@@ -13,14 +13,13 @@ import shutil
 import sys
 from pathlib import Path
 
-from rich.console import Console
-
+from autotask.cli import report_input_error, runner_console
 from autotask.data.contract import ContractError
 from autotask.training.config import CALIBRATIONS, MODEL_KINDS, RunConfig, TrainingConfig
 from autotask.training.run import train_run
 from autotask.training.summary import side_by_side
 
-console = Console(width=None if sys.stdout.isatty() else 130)
+console = runner_console(130)
 
 TRAINING_FLAGS = {  # flag dest -> TrainingConfig field
     "epochs_pretrain": int, "epochs_finetune": int, "batch_size": int, "lr_facet1": float, "lr_facet2": float,
@@ -92,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(args.out, ignore_errors=True)
         metrics = train_run(run, args.out, address=args.address, storage=args.storage)
     except (ContractError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        return 2
+        return report_input_error(console, exc)
     console.print(side_by_side({run.run_name: metrics}))
     console.print(f"results in {args.out}/ (config.json, metrics.parquet, predictions.parquet, model/)")
     return 0

@@ -8,15 +8,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rich.console import Console
-
+from autotask.cli import report_input_error, runner_console
 from autotask.data.contract import ContractError
 from autotask.training.config import RunConfig, TrainingConfig
 from autotask.tuning.search import SearchConfig
 from autotask.tuning.space import SearchSpaceError
 from autotask.tuning.study import run_search
 
-console = Console(width=None if sys.stdout.isatty() else 140)
+console = runner_console(140)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -77,8 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             storage=args.storage,
         )
     except (ContractError, SearchSpaceError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        return 2
+        return report_input_error(console, exc)
     console.print(frame.to_string(max_cols=20))
     console.print(f"results in {args.out}/ (trials.parquet, best_config.json)")
     return 0
