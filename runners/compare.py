@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--epochs-pretrain", type=int)
     p.add_argument("--epochs-finetune", type=int)
-    p.add_argument("--address")
+    p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or a local Ray)")
+    p.add_argument("--storage", help="shared path or URI (s3://, gs://): each run's checkpoints and a copy of its "
+                   "results under STORAGE/RUN_NAME (needed on multi-node clusters)")
     args = p.parse_args(argv)
     training = {"workers": args.workers}
     for key in ("epochs_pretrain", "epochs_finetune"):
@@ -36,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         configs = study_configs(load_study(args.study), args.data, args.seeds, training)
         run_study(configs, args.out, args.concurrent, address=args.address,
-                  on_done=lambda run_dir: console.print(f"finished {run_dir}"))
+                  on_done=lambda run_dir: console.print(f"finished {run_dir}"), storage=args.storage)
     except (ContractError, ValueError) as exc:
         return report_input_error(console, exc)
     console.print(f"{len(configs)} runs in {args.out}/; report: python runners/report.py --study {args.out} ...")

@@ -13,6 +13,7 @@ from pathlib import Path
 import ray
 
 from autotask.data.validate import validate_dataset
+from autotask.location import Location, check_reachable
 from autotask.storage import atomic_write_text
 from autotask.training.config import RunConfig, TrainingConfig
 from autotask.training.run import is_finished, train_run
@@ -75,26 +76,33 @@ def study_configs(runs: list[StudyRun], data: str, seeds: int, training: dict) -
 
 
 @ray.remote(num_cpus=RUN_TASK_CPUS)
-def _train_remote(config: dict, run_dir: str) -> str:
-    train_run(RunConfig.from_dict(config), run_dir)
+def _train_remote(config: dict, run_dir: str, storage: str | None = None) -> str:
+    train_run(RunConfig.from_dict(config), run_dir, storage=storage)
     return run_dir
 
 
 def run_study(configs: dict[str, RunConfig], out: str | Path, concurrent: int, address: str | None = None,
-              on_done=None) -> list[str]:
-    """Train every unfinished run, at most `concurrent` at a time; returns the run directories."""
+              on_done=None, storage: str | None = None) -> list[str]:
+    """Train every unfinished run, at most `concurrent` at a time; returns the run directories.
+
+    Runs are Ray tasks on any node; with `storage` (a shared path or URI) each run keeps its checkpoints in
+    STORAGE/NAME and publishes its results to STORAGE/NAME/results, wherever it ran.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "study.json", json.dumps({k: v.to_dict() for k, v in configs.items()}, indent=2))
     for config in {c.data for c in configs.values()}:
         validate_dataset(config).raise_if_invalid()  # before Ray starts
+    if storage:
+        check_reachable(storage)
     pending = [(name, c) for name, c in configs.items() if not is_finished(out / name, c)]
     ensure_ray(address)
     running = []
     while pending or running:
         while pending and len(running) < concurrent:
             name, config = pending.pop(0)
-            running.append(_train_remote.remote(config.to_dict(), str(out / name)))
+            run_storage = (Location.of(storage) / name).uri if storage else None
+            running.append(_train_remote.remote(config.to_dict(), str(out / name), run_storage))
         done, running = ray.wait(running, num_returns=1)
         finished = ray.get(done[0])
         if on_done:

@@ -21,7 +21,8 @@ def read_split(data: str, manifest: Manifest, split: str, soft: bool) -> ray.dat
     present = set(column_names(files[0]))
     columns += [c for c in (SOFT_LABEL, QUERY_ID) if c in present and c not in columns]
     columns = [c for c in columns if c in present]
-    dataset = ray.data.read_parquet([f.path for f in files], filesystem=files[0].filesystem, columns=columns)
+    dataset = ray.data.read_parquet([f.path for f in files], filesystem=files[0].filesystem, columns=columns,
+                                    num_cpus=PREPROCESS_CPUS)
     if ROW_ID not in present:
         raise ValueError(f"{data}: Ray training needs a '{ROW_ID}' column (datasets built by this project have one)")
     preprocess = SplitPreprocessor(manifest.to_dict(), split, soft)

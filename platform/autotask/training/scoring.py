@@ -15,9 +15,11 @@ from autotask.data.manifest import Manifest
 from autotask.training.batches import to_model_inputs
 from autotask.training.factory import build_model
 from autotask.training.outputs import EVAL_SPLITS, prediction_frame
+from autotask.training.ray_data import PREPROCESS_CPUS
 from autotask.training.steps import predict
 
 MAX_SCORERS = 4
+SCORER_CPUS = 0.5  # fractional, like the Train workers: a 2-core machine still has room for Ray Data's own tasks
 
 
 class EvalScorer:
@@ -51,7 +53,8 @@ def score_eval_splits(data: str, manifest: Manifest, kind: str, model_config: di
     files = dataset_files(data)
     present = set(column_names(files[0]))
     columns = [c for c in (ROW_ID, SCENARIO, SPLIT, LABEL, QUERY_ID, ORACLE_P) if c in present] + manifest.features
-    dataset = ray.data.read_parquet([f.path for f in files], filesystem=files[0].filesystem, columns=columns)
+    dataset = ray.data.read_parquet([f.path for f in files], filesystem=files[0].filesystem, columns=columns,
+                                    num_cpus=PREPROCESS_CPUS)
     scorers = max(1, min(MAX_SCORERS, int(ray.cluster_resources().get("CPU", 1)) // 2))
     state = {key: value.detach().cpu() for key, value in state.items()}
     scored = dataset.map_batches(
@@ -61,6 +64,6 @@ def score_eval_splits(data: str, manifest: Manifest, kind: str, model_config: di
         batch_size=None,
         batch_format="pandas",
         compute=ray.data.ActorPoolStrategy(size=scorers),
-        num_cpus=1,
+        num_cpus=SCORER_CPUS,
     )
     return scored.to_pandas().sort_values(ROW_ID, kind="stable").reset_index(drop=True)
