@@ -14,6 +14,7 @@ from autotask.training.config import RunConfig, TrainingConfig
 from autotask.tuning.search import SearchConfig
 from autotask.tuning.space import SearchSpaceError, check_space, load_space
 from autotask.tuning.study import run_search
+from autotask.tuning.trial import trial_run_config
 
 BAD_E2 = """
 def space(trial, d):
@@ -86,3 +87,11 @@ def _finished_trials(out) -> list[str]:
         if len(result.read_text().splitlines()) >= 2:
             done.append(result.parent.name.split("_")[2])
     return done
+
+
+def test_sampled_epochs_are_capped_by_the_base_run(tiny_dataset):
+    base = RunConfig(data=str(tiny_dataset), training=TrainingConfig(epochs_pretrain=1, epochs_finetune=2))
+    longer = trial_run_config(base, {"epochs_finetune": 6, "lr_facet1": 1e-3}, "autotask")
+    shorter = trial_run_config(base, {"epochs_finetune": 1}, "autotask")
+    assert (longer.training.epochs_finetune, shorter.training.epochs_finetune) == (2, 1)
+    assert longer.training.lr_facet1 == 1e-3 and longer.training.epochs_pretrain == 1

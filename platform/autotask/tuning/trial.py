@@ -12,10 +12,17 @@ from autotask.training.ray_trainer import make_trainer
 from autotask.tuning.asha import NAMESPACE
 from autotask.tuning.space import split_params
 
+EPOCH_FIELDS = frozenset({"epochs_pretrain", "epochs_finetune"})
+
 
 def trial_run_config(base: RunConfig, params: dict, model: str, auxiliary=frozenset()) -> RunConfig:
-    """The base run with one trial's parameters applied (derived constants such as e2 are dropped)."""
+    """The base run with one trial's parameters applied (derived constants such as e2 are dropped).
+
+    Sampled epoch counts are capped at the base run's (`runners/tune.py --epochs-finetune` is the upper bound).
+    """
     training, model_fields, _ = split_params(params, auxiliary)
+    for key in EPOCH_FIELDS.intersection(training):  # the base run's epochs are the search's budget
+        training[key] = min(training[key], getattr(base.training, key))
     return RunConfig(
         data=base.data,
         model=model,
