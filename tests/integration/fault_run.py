@@ -82,7 +82,7 @@ def train(data: str, out: str) -> dict:
     # CPUs host the restarted workers and one is left for Ray Data to rebuild the blocks the dead node held.
     cluster = start_cluster(worker_nodes=3)
     run = RunConfig(data=data, model="autotask", seed=0, training=TrainingConfig(
-        workers=2, cpus_per_worker=1, epochs_pretrain=1, epochs_finetune=5, patience=10, batch_size=64,
+        workers=2, cpus_per_worker=1, epochs_pretrain=1, epochs_finetune=3, patience=10, batch_size=64,
         max_failures=3))
     killed = watch(cluster, Path(out) / "ray")
     started = time.time()
@@ -100,7 +100,7 @@ def search(data: str, out: str) -> dict:
     # worker node dies, the other one hosts the restarted worker.
     cluster = start_cluster(worker_nodes=2, head_cpus=2)
     base = RunConfig(data=data, model="autotask", seed=0, training=TrainingConfig(
-        workers=1, cpus_per_worker=1, epochs_pretrain=2, epochs_finetune=3, batch_size=64, max_failures=3))
+        workers=1, cpus_per_worker=1, epochs_pretrain=1, epochs_finetune=3, batch_size=64, max_failures=3))
     config = SearchConfig(trials=2, concurrent=2, scheduler="none", seed=0)
     killed = watch(cluster, Path(out) / "ray" / "trials")
     started = time.time()

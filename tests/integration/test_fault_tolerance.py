@@ -36,7 +36,7 @@ def run_on_cluster(mode: str, data: Path, out: Path) -> dict:
 def test_training_survives_a_killed_worker_node(fault_data, tmp_path):
     summary = run_on_cluster("train", fault_data, tmp_path / "run")
     assert summary["restarts"] >= 1, "training did not resume from a checkpoint"
-    assert summary["epochs"] == list(range(6)), summary  # every epoch exactly once, none repeated or lost
+    assert summary["epochs"] == list(range(4)), summary  # every epoch exactly once, none repeated or lost
     assert len(summary["nodes"]) >= 2, summary  # the two Train workers ran on different nodes
     assert (tmp_path / "run" / "metrics.parquet").exists()
 

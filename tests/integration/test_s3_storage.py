@@ -102,11 +102,11 @@ def test_train_and_tune_runners_keep_results_on_s3(repo_root, s3_env, s3_dataset
     assert not any("/results/ray/" in f for f in files), "the local Ray folder is not published"
 
     searched = _runner(repo_root, s3_env, "runners/tune.py", "--data", s3_dataset, "--space",
-                       "search_spaces/autotask.py", "--trials", "2", "--epochs-finetune", "1", "--out",
-                       tmp_path / "tune", "--storage", "s3://runs/tune")
+                       "search_spaces/autotask.py", "--trials", "1", "--epochs-pretrain", "1", "--epochs-finetune", "1",
+                       "--out", tmp_path / "tune", "--storage", "s3://runs/tune")
     assert searched.returncode == 0, searched.stdout[-2000:] + searched.stderr[-3000:]
     files = _s3_files("s3://runs/tune")
     assert "runs/tune/results/trials.parquet" in files and "runs/tune/results/best_config.json" in files
     assert any(f.startswith("runs/tune/search/") and "experiment_state" in f for f in files), files
-    assert sum("/trials/trial_" in f and f.endswith("best_model.pt") for f in files) >= 2, files
+    assert any("/trials/trial_" in f and f.endswith("best_model.pt") for f in files), files
     assert not (tmp_path / "tune" / "ray").exists(), "with --storage nothing of Tune's stays on local disk"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import ray.data
 
 from autotask.data.contract import LABEL, QUERY_ID, ROW_ID, SCENARIO, SOFT_LABEL, SPLIT
@@ -14,6 +16,29 @@ PREPROCESS_CPUS = 0.25  # small tasks: leave room for the Train workers on a 2-c
 MATERIALIZE_BELOW_ROWS = 2_000_000  # small data is materialised once instead of re-read every epoch
 
 
+@contextmanager
+def _file_list_reader():
+    """Ray 2.60's default Parquet reader (DataSourceV2) lists the files again in a 1-CPU task per read, which cost
+    3-10 s per dataset here (30 % of a small run); the V1 reader takes the given file list as is."""
+    context = ray.data.DataContext.get_current()
+    saved, context.use_datasource_v2 = context.use_datasource_v2, False
+    try:
+        yield
+    finally:
+        context.use_datasource_v2 = saved
+
+
+def read_parquet_files(files: list, columns: list[str], blocks_per_file: bool = False) -> ray.data.Dataset:
+    """A lazy Ray dataset over the contract's Parquet files (a list of Locations on one filesystem).
+
+    `blocks_per_file`: one block per file, so block boundaries never depend on Ray's parallelism.
+    """
+    blocks = len(files) if blocks_per_file else None
+    with _file_list_reader():
+        return ray.data.read_parquet([f.path for f in files], filesystem=files[0].filesystem, columns=columns,
+                                     num_cpus=PREPROCESS_CPUS, override_num_blocks=blocks)
+
+
 def read_split(data: str, manifest: Manifest, split: str, soft: bool) -> ray.data.Dataset:
     """A lazy dataset of one split's model inputs (features z-scored with the manifest's statistics)."""
     files = dataset_files(data)
@@ -21,8 +46,7 @@ def read_split(data: str, manifest: Manifest, split: str, soft: bool) -> ray.dat
     present = set(column_names(files[0]))
     columns += [c for c in (SOFT_LABEL, QUERY_ID) if c in present and c not in columns]
     columns = [c for c in columns if c in present]
-    dataset = ray.data.read_parquet([f.path for f in files], filesystem=files[0].filesystem, columns=columns,
-                                    num_cpus=PREPROCESS_CPUS)
+    dataset = read_parquet_files(files, columns)
     if ROW_ID not in present:
         raise ValueError(f"{data}: Ray training needs a '{ROW_ID}' column (datasets built by this project have one)")
     preprocess = SplitPreprocessor(manifest.to_dict(), split, soft)
