@@ -4,6 +4,7 @@ throughput (eager, TorchScript, ONNX Runtime) on simulated data; print a table a
   python runners/bench.py [--quick] [--device cpu|cuda] --out FILE.json|FILE.csv [--workdir DIR]
   python runners/bench.py --suite gpu --out FILE.json     # CUDA vs CPU training and CUDA serving, needs no Ray
   python runners/bench.py --suite large --workdir data/bench-large --out FILE.json   # 10M rows, 1 and 2 workers
+  python runners/bench.py --suite readers --rows 3000000 --out FILE.json    # Ray Data's Parquet readers, A/B/A/B
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ def suite(name: str):
         from autotask.benchmarks.gpu import run_gpu_benchmarks
 
         return run_gpu_benchmarks
-    if name == "large":
-        from autotask.benchmarks.large import run_large_benchmarks
+    if name in ("large", "readers"):
+        from autotask.benchmarks.large import run_large_benchmarks, run_reader_benchmarks
 
-        return run_large_benchmarks
+        return run_large_benchmarks if name == "large" else run_reader_benchmarks
     from autotask.benchmarks.suite import run_benchmarks
 
     return run_benchmarks
@@ -42,15 +43,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="result file: .json (everything) or .csv (one line per row)")
     p.add_argument("--quick", action="store_true", help="small data and few calls (about a minute)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--suite", choices=("full", "gpu", "large"), default="full",
+    p.add_argument("--suite", choices=("full", "gpu", "large", "readers"), default="full",
                    help="full: every path incl. Ray (default); gpu: bare loop CUDA vs CPU and CUDA serving, no Ray; "
-                   "large: the partitioned 10M-row dataset, 1 and 2 workers, rows/s and peak memory")
+                   "large: the partitioned 10M-row dataset, 1 and 2 workers, rows/s and peak memory; "
+                   "readers: the same data, 1 worker, Ray Data's V1 and V2 Parquet readers interleaved twice")
     p.add_argument("--rows", type=int, help="simulated rows (default: 120,000; 10,000,000 for --suite large)")
     p.add_argument("--workdir", help="keep data, artefacts and Ray storage here (default: a temporary folder)")
     args = p.parse_args(argv)
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-dataset execution plans among the results
     config = BenchConfig.quick(args.device) if args.quick else BenchConfig(device=args.device)
-    if args.rows or args.suite == "large":
+    if args.rows or args.suite in ("large", "readers"):
         config = dataclasses.replace(config, rows=args.rows or LARGE_ROWS)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="autotask-bench-") as tmp:
