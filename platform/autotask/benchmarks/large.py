@@ -5,6 +5,7 @@ and the object store."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -30,7 +31,9 @@ def large_run(data: Path, workers: int) -> RunConfig:
 
 
 def measured_run(data: Path, run_dir: Path, label: str, workers: int) -> list[dict]:
-    """Train once: a row per stage (rows/s over the slowest worker) and one for the whole run (wall, peak memory)."""
+    """Train once, from scratch (a finished run in RUN_DIR would be reused, so it is removed first): a row per stage
+    (rows/s over the slowest worker) and one for the whole run (wall, peak memory)."""
+    shutil.rmtree(run_dir, ignore_errors=True)
     started = time.perf_counter()
     with MemorySampler() as sampler:
         metrics = train_run(large_run(data, workers), run_dir)
