@@ -71,7 +71,7 @@ def reader_rows(data: Path, workdir: Path) -> list[dict]:
             try:
                 rows += measured_run(data, workdir / f"run-{reader}-{round_}", f"{reader} reader, round {round_}", 1)
             finally:
-                ray_data.PARQUET_READER = "auto"
+                ray_data.PARQUET_READER = "v1"
     return rows
 
 

@@ -12,25 +12,19 @@ from autotask.training.batches import SplitPreprocessor
 TRAIN_STAGES = {"pretrain": ("pretrain", True), "train": ("train", False)}  # dataset name -> (split, soft)
 PREPROCESS_CPUS = 0.25  # small tasks: leave room for the Train workers on a 2-core machine
 MATERIALIZE_BELOW_ROWS = 2_000_000  # small data is materialised once instead of re-read every epoch
-# Ray Data's Parquet reader. "v1" takes the validated file list as is; "v2" (Ray 2.60's default, DataSourceV2) lists
-# the files again in a 1-CPU task per dataset (3-10 s each on 2 cores) but streamed 5-9 % faster at 3M rows
-# (`runners/bench.py --suite readers`). "auto": v1 for data materialised once and for scoring, v2 for streamed
-# training data. "v1"/"v2" force one everywhere (the benchmark's A/B).
-PARQUET_READER = "auto"
+# Ray Data's Parquet reader: "v1" takes the validated file list as is; "v2" (Ray 2.60's default, DataSourceV2) lists
+# the files again in a 1-CPU task per dataset (3-10 s each on 2 cores) and its read tasks held 3x the memory at 10M
+# rows for the same throughput. `runners/bench.py --suite readers` sets "v2" for its A/B.
+PARQUET_READER = "v1"
 
 
-def parquet_reader(auto: str) -> str:
-    """The reader to use where "auto" would pick `auto`."""
-    return auto if PARQUET_READER == "auto" else PARQUET_READER
-
-
-def read_parquet_files(files: list, columns: list[str], reader: str, blocks_per_file: bool = False) -> ray.data.Dataset:
-    """A lazy Ray dataset over the contract's Parquet files (a list of Locations on one filesystem), read by `reader`
-    ("v1" or "v2"). `blocks_per_file`: one block per file, so block boundaries never depend on Ray's parallelism.
+def read_parquet_files(files: list, columns: list[str], blocks_per_file: bool = False) -> ray.data.Dataset:
+    """A lazy Ray dataset over the contract's Parquet files (a list of Locations on one filesystem), read with
+    `PARQUET_READER`. `blocks_per_file`: one block per file, so block boundaries never depend on Ray's parallelism.
     """
     blocks = len(files) if blocks_per_file else None
     context = ray.data.DataContext.get_current()
-    saved, context.use_datasource_v2 = context.use_datasource_v2, reader == "v2"
+    saved, context.use_datasource_v2 = context.use_datasource_v2, PARQUET_READER == "v2"
     try:
         return ray.data.read_parquet([f.path for f in files], filesystem=files[0].filesystem, columns=columns,
                                      num_cpus=PREPROCESS_CPUS, override_num_blocks=blocks)
@@ -38,14 +32,14 @@ def read_parquet_files(files: list, columns: list[str], reader: str, blocks_per_
         context.use_datasource_v2 = saved
 
 
-def read_split(data: str, manifest: Manifest, split: str, soft: bool, reader: str) -> ray.data.Dataset:
+def read_split(data: str, manifest: Manifest, split: str, soft: bool) -> ray.data.Dataset:
     """A lazy dataset of one split's model inputs (features z-scored with the manifest's statistics)."""
     files = dataset_files(data)
     columns = [ROW_ID, SCENARIO, SPLIT, LABEL, *manifest.features]
     present = set(column_names(files[0]))
     columns += [c for c in (SOFT_LABEL, QUERY_ID) if c in present and c not in columns]
     columns = [c for c in columns if c in present]
-    dataset = read_parquet_files(files, columns, reader)
+    dataset = read_parquet_files(files, columns)
     if ROW_ID not in present:
         raise ValueError(f"{data}: Ray training needs a '{ROW_ID}' column (datasets built by this project have one)")
     preprocess = SplitPreprocessor(manifest.to_dict(), split, soft)
@@ -54,10 +48,8 @@ def read_split(data: str, manifest: Manifest, split: str, soft: bool, reader: st
 
 def training_datasets(data: str, manifest: Manifest, row_counts: dict[str, int]) -> dict[str, ray.data.Dataset]:
     """The datasets a training run consumes: `pretrain` and `train` are sharded, `valid` goes whole to every worker."""
-    small = sum(row_counts.values()) < MATERIALIZE_BELOW_ROWS
-    reader = parquet_reader("v1" if small else "v2")
-    datasets = {name: read_split(data, manifest, split, soft, reader) for name, (split, soft) in TRAIN_STAGES.items()}
-    datasets["valid"] = read_split(data, manifest, "valid", soft=False, reader=reader)
-    if small:
+    datasets = {name: read_split(data, manifest, split, soft) for name, (split, soft) in TRAIN_STAGES.items()}
+    datasets["valid"] = read_split(data, manifest, "valid", soft=False)
+    if sum(row_counts.values()) < MATERIALIZE_BELOW_ROWS:
         datasets = {name: ds.materialize() for name, ds in datasets.items()}
     return datasets

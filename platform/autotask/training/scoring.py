@@ -15,7 +15,7 @@ from autotask.data.manifest import Manifest
 from autotask.training.batches import to_model_inputs
 from autotask.training.factory import build_model
 from autotask.training.outputs import EVAL_SPLITS, prediction_frame
-from autotask.training.ray_data import parquet_reader, read_parquet_files
+from autotask.training.ray_data import read_parquet_files
 from autotask.training.steps import predict
 
 MAX_SCORERS = 4
@@ -53,7 +53,7 @@ def score_eval_splits(data: str, manifest: Manifest, kind: str, model_config: di
     files = dataset_files(data)
     present = set(column_names(files[0]))
     columns = [c for c in (ROW_ID, SCENARIO, SPLIT, LABEL, QUERY_ID, ORACLE_P) if c in present] + manifest.features
-    dataset = read_parquet_files(files, columns, parquet_reader("v1"), blocks_per_file=True)
+    dataset = read_parquet_files(files, columns, blocks_per_file=True)
     scorers = max(1, min(MAX_SCORERS, int(ray.cluster_resources().get("CPU", 1)) // 2))
     state = {key: value.detach().cpu() for key, value in state.items()}
     scored = dataset.map_batches(
