@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from autotask.cli import report_input_error, runner_console
 from autotask.serving.export import FORMATS, artefact_format, export_run
 
 
@@ -24,8 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         path = export_run(args.run, args.out, args.format or artefact_format(args.out))
     except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return report_input_error(runner_console(stderr=True), exc)
     print(f"wrote {path}")
     return 0
 

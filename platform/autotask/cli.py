@@ -10,9 +10,10 @@ from rich.markup import escape
 INPUT_ERROR = 2  # exit status for bad input: nothing was trained or written
 
 
-def runner_console(log_width: int = 140) -> Console:
+def runner_console(log_width: int = 140, stderr: bool = False) -> Console:
     """The terminal's width on a terminal; `log_width` columns when output goes to a file or a pipe."""
-    return Console(width=None if sys.stdout.isatty() else log_width)
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(width=None if stream.isatty() else log_width, stderr=stderr)
 
 
 def report_input_error(console: Console, exc: Exception) -> int:

@@ -32,15 +32,18 @@ def read_parquet_files(files: list, columns: list[str], blocks_per_file: bool = 
         context.use_datasource_v2 = saved
 
 
+def present_columns(files: list, wanted: list[str]) -> list[str]:
+    """The wanted columns the dataset's files hold, in the wanted order, each once."""
+    present = set(column_names(files[0]))
+    return [c for c in dict.fromkeys(wanted) if c in present]
+
+
 def read_split(data: str, manifest: Manifest, split: str, soft: bool) -> ray.data.Dataset:
     """A lazy dataset of one split's model inputs (features z-scored with the manifest's statistics)."""
     files = dataset_files(data)
-    columns = [ROW_ID, SCENARIO, SPLIT, LABEL, *manifest.features]
-    present = set(column_names(files[0]))
-    columns += [c for c in (SOFT_LABEL, QUERY_ID) if c in present and c not in columns]
-    columns = [c for c in columns if c in present]
+    columns = present_columns(files, [ROW_ID, SCENARIO, SPLIT, LABEL, *manifest.features, SOFT_LABEL, QUERY_ID])
     dataset = read_parquet_files(files, columns)
-    if ROW_ID not in present:
+    if ROW_ID not in columns:
         raise ValueError(f"{data}: Ray training needs a '{ROW_ID}' column (datasets built by this project have one)")
     preprocess = SplitPreprocessor(manifest.to_dict(), split, soft)
     return dataset.map_batches(preprocess, batch_format="pandas", num_cpus=PREPROCESS_CPUS)

@@ -10,12 +10,12 @@ import ray.data
 import torch
 
 from autotask.data.contract import LABEL, ORACLE_P, QUERY_ID, ROW_ID, SCENARIO, SPLIT
-from autotask.data.io import column_names, dataset_files
+from autotask.data.io import dataset_files
 from autotask.data.manifest import Manifest
 from autotask.training.batches import to_model_inputs
 from autotask.training.factory import build_model
 from autotask.training.outputs import EVAL_SPLITS, prediction_frame
-from autotask.training.ray_data import read_parquet_files
+from autotask.training.ray_data import present_columns, read_parquet_files
 from autotask.training.steps import predict
 
 MAX_SCORERS = 4
@@ -51,8 +51,7 @@ class EvalScorer:
 def score_eval_splits(data: str, manifest: Manifest, kind: str, model_config: dict, state: dict) -> pd.DataFrame:
     """predictions.parquet's rows for valid/calib/test, sorted by row id, scored by a few actors."""
     files = dataset_files(data)
-    present = set(column_names(files[0]))
-    columns = [c for c in (ROW_ID, SCENARIO, SPLIT, LABEL, QUERY_ID, ORACLE_P) if c in present] + manifest.features
+    columns = present_columns(files, [ROW_ID, SCENARIO, SPLIT, LABEL, QUERY_ID, ORACLE_P, *manifest.features])
     dataset = read_parquet_files(files, columns, blocks_per_file=True)
     scorers = max(1, min(MAX_SCORERS, int(ray.cluster_resources().get("CPU", 1)) // 2))
     state = {key: value.detach().cpu() for key, value in state.items()}
