@@ -5,6 +5,7 @@ throughput (eager, TorchScript, ONNX Runtime) on simulated data; print a table a
   python runners/bench.py --suite gpu --out FILE.json     # CUDA vs CPU training and CUDA serving, needs no Ray
   python runners/bench.py --suite large --workdir data/bench-large --out FILE.json   # 10M rows, 1 and 2 workers
   python runners/bench.py --suite readers --rows 3000000 --out FILE.json    # Ray Data's Parquet readers, A/B/A/B
+  python runners/bench.py --suite quality --workdir data/bench-quality --out FILE.json   # test ROC AUC, 3 seeds
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import tempfile
 import time
 
 from autotask.benchmarks.config import LARGE_ROWS, BenchConfig
-from autotask.benchmarks.report import results_table, targets_table, write_result
+from autotask.benchmarks.report import quality_tables, results_table, targets_table, write_result
 from autotask.cli import runner_console
 
 console = runner_console(160)
@@ -29,6 +30,10 @@ def suite(name: str):
         from autotask.benchmarks.gpu import run_gpu_benchmarks
 
         return run_gpu_benchmarks
+    if name == "quality":
+        from autotask.benchmarks.quality import run_quality_suite
+
+        return run_quality_suite
     if name in ("large", "readers"):
         from autotask.benchmarks.large import run_large_benchmarks, run_reader_benchmarks
 
@@ -43,10 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="result file: .json (everything) or .csv (one line per row)")
     p.add_argument("--quick", action="store_true", help="small data and few calls (about a minute)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--suite", choices=("full", "gpu", "large", "readers"), default="full",
+    p.add_argument("--suite", choices=("full", "gpu", "large", "readers", "quality"), default="full",
                    help="full: every path incl. Ray (default); gpu: bare loop CUDA vs CPU and CUDA serving, no Ray; "
                    "large: the partitioned 10M-row dataset, 1 and 2 workers, rows/s and peak memory; "
-                   "readers: the same data, 1 worker, Ray Data's V1 and V2 Parquet readers interleaved twice")
+                   "readers: the same data, 1 worker, Ray Data's V1 and V2 Parquet readers interleaved twice; "
+                   "quality: test ROC AUC of every model on 3 simulator seeds and Home Depot, 3 training seeds "
+                   "(resumes from --workdir)")
     p.add_argument("--rows", type=int, help="simulated rows (default: 120,000; 10,000,000 for --suite large)")
     p.add_argument("--workdir", help="keep data, artefacts and Ray storage here (default: a temporary folder)")
     args = p.parse_args(argv)
@@ -59,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         result = suite(args.suite)(config, args.workdir or tmp)
     result["command"] = " ".join(["python runners/bench.py", *(argv if argv is not None else sys.argv[1:])])
     result["seconds"] = round(time.perf_counter() - started, 1)
-    console.print(results_table(result))
+    for table in (quality_tables(result) if args.suite == "quality" else [results_table(result)]):
+        console.print(table)
     console.print(targets_table(result))
     console.print(f"written to {write_result(result, args.out)} ({result['seconds']} s)")
     return 0

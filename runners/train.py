@@ -15,7 +15,7 @@ from pathlib import Path
 
 from autotask.cli import report_input_error, runner_console
 from autotask.data.contract import ContractError
-from autotask.training.config import CALIBRATIONS, MODEL_KINDS, RunConfig, TrainingConfig
+from autotask.training.config import CALIBRATIONS, MODEL_KINDS, PRESETS, RunConfig, TrainingConfig
 from autotask.training.run import train_run
 from autotask.training.summary import side_by_side
 
@@ -24,10 +24,12 @@ console = runner_console(130)
 TRAINING_FLAGS = {  # flag dest -> TrainingConfig field
     "epochs_pretrain": int, "epochs_finetune": int, "batch_size": int, "lr_facet1": float, "lr_facet2": float,
     "lr_head": float, "weight_decay": float, "patience": int, "workers": int, "cpus_per_worker": float,
-    "max_failures": int, "calibration": str,
+    "max_failures": int, "calibration": str, "warmup_epochs": int, "lr_decay": str, "min_lr_ratio": float,
+    "eval_block_size": int,
 }
 MODEL_FLAGS = {  # flag dest -> model config field
     "e1": int, "block_size": int, "task_id_mode": str, "fusion": str, "attention": str, "task_id_dropout": float,
+    "tokenizer": str, "unseen": str,
 }
 
 
@@ -39,7 +41,7 @@ def parse_value(text: str):
 
 
 def build_config(args) -> RunConfig:
-    """Config file first, then flags on top."""
+    """The preset's training recipe, then the config file, then flags on top."""
     raw = json.loads(Path(args.config).read_text()) if args.config else {}
     raw["data"] = args.data or raw.get("data")
     if not raw["data"]:
@@ -47,7 +49,7 @@ def build_config(args) -> RunConfig:
     for key in ("model", "seed", "run_name", "variant"):
         if getattr(args, key) is not None:
             raw[key] = getattr(args, key)
-    training = raw.setdefault("training", {})
+    training = raw["training"] = {**PRESETS[args.preset], **raw.get("training", {})}
     training.update({k: getattr(args, k) for k in TRAINING_FLAGS if getattr(args, k) is not None})
     if args.use_gpu:
         training["use_gpu"] = True
@@ -65,6 +67,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", choices=MODEL_KINDS)
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--config", help="JSON run config (as written to RUN_DIR/config.json); flags override it")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="default",
+                   help="training recipe: default (10 + 30 epochs, patience 6) or paper (the paper's 30 + 45 epochs)")
     p.add_argument("--seed", type=int)
     p.add_argument("--run-name", dest="run_name")
     p.add_argument("--variant", help="short label used in reports")

@@ -9,13 +9,16 @@ import pandas as pd
 import pytest
 import torch
 
+from autotask.data.contract import ROW_ID
 from autotask.data.io import read_frame
 from autotask.data.manifest import load_manifest
+from autotask.models.interface import SERVING_BLOCK_SIZE
+from autotask.serving.model import ServingModel, load_run_model
+from autotask.training.batches import FEATURES, TARGET, TASK_ID
 from autotask.training.config import RunConfig, TrainingConfig
-from autotask.training.factory import build_model
+from autotask.training.loop import minibatches
 from autotask.training.outputs import read_eval_frame
 from autotask.training.run import train_run
-from autotask.training.steps import predict
 
 pytestmark = pytest.mark.ray
 
@@ -79,14 +82,30 @@ def test_lightgbm_runs_as_a_ray_task(ray_session, tiny_dataset, tmp_path):
     assert test["roc_auc"].mean() > 0.6
 
 
-def test_ray_data_scores_are_the_saved_models(two_worker_run, tiny_dataset):
-    """Scoring ran on Ray Data actors; the saved weights, scored in the driver, give the same scores (one block)."""
-    _, run_dir, _ = two_worker_run
+def test_saved_scores_are_the_served_scores_under_the_recorded_protocol(two_worker_run, tiny_dataset):
+    """Scoring ran on Ray Data actors under the run's protocol (eval_block_size, recorded in config.json and every
+    metrics row); the serving wrapper of the saved model (block size 1) gives the same score for every row."""
+    run, run_dir, metrics = two_worker_run
+    assert json.loads((run_dir / "config.json").read_text())["training"]["eval_block_size"] == SERVING_BLOCK_SIZE
+    assert (metrics["eval_block_size"] == SERVING_BLOCK_SIZE).all()
     manifest = load_manifest(tiny_dataset)
-    config = json.loads((run_dir / "model" / "model_config.json").read_text())
-    model = build_model(config.pop("kind"), config, manifest)
-    model.load_state_dict(torch.load(run_dir / "model" / "weights.pt", weights_only=True))
+    served = ServingModel(load_run_model(run_dir))
     frame, inputs = read_eval_frame(str(tiny_dataset), manifest)
-    expected = predict(model, inputs["features"], inputs["task_id"], groups=inputs["group"])["score"]
+    with torch.no_grad():
+        expected = served(torch.from_numpy(inputs["features"]), torch.from_numpy(inputs["task_id"])).numpy()
     predictions = pd.read_parquet(run_dir / "predictions.parquet").set_index("row_id").loc[frame["row_id"]]
     np.testing.assert_allclose(predictions["score"].to_numpy(), expected, atol=1e-6)
+    assert (~predictions["seen"]).sum() > 0  # unseen rows (the mixture over seen ids) are among them
+
+
+def test_every_epoch_draws_a_new_minibatch_order(ray_session):
+    """The local shuffle is seeded per epoch: epochs differ, and the same epoch of the same seed repeats."""
+    import ray.data
+
+    rows = [{FEATURES: np.zeros(2, np.float32), TASK_ID: 1, TARGET: 0.0, ROW_ID: i} for i in range(2_000)]
+    dataset = ray.data.from_items(rows).materialize()
+    run = _run("unused", batch_size=64, shuffle_buffer=512)
+    orders = [torch.cat([batch[3] for batch in minibatches(dataset, run, "cpu", epoch)]) for epoch in (0, 1, 2, 0)]
+    assert sorted(orders[0].tolist()) == list(range(2_000))
+    assert not torch.equal(orders[0], orders[1]) and not torch.equal(orders[1], orders[2])
+    assert torch.equal(orders[0], orders[3])

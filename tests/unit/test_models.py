@@ -95,7 +95,7 @@ def test_one_hot_reaches_every_feature_token(mode):
     assert (not torch.allclose(before, after, atol=1e-6)) == (mode == "encoding")
 
 
-@pytest.mark.parametrize("switch,width", [(True, D + 1 + N_TASKS + 1), (False, D + 1)])
+@pytest.mark.parametrize("switch,width", [(True, D + 1 + N_TASKS), (False, D + 1)])
 def test_facet2_task_encoding_switch(switch, width):
     model = small(facet2_task_encoding=switch)
     assert model.facet2.wte.in_features == width
@@ -124,7 +124,7 @@ def test_block_size_above_the_position_table_is_refused():
 
 
 def test_task_id_dropout_only_in_training():
-    model = small(task_id_dropout=0.5)
+    model = small(task_id_dropout=0.5, unseen="slot")
     ids = torch.ones(10_000, dtype=torch.long)
     assert torch.equal(model.drop_task_ids(ids), ids)  # eval mode
     model.train()
@@ -142,6 +142,10 @@ def test_task_id_dropout_only_in_training():
     ({"block_size": -1}, "block_size must be a positive integer"),
     ({"dropout1": 1.0}, r"dropout1 must be in \[0, 1\)"),
     ({"task_id_dropout": -0.1}, "task_id_dropout must be in"),
+    ({"unseen": "random"}, "unseen must be one of"),
+    ({"unseen": "slot"}, "needs task_id_dropout > 0"),
+    ({"task_id_dropout": 0.1}, "never reads"),
+    ({"tokenizer": "quantile"}, "tokenizer must be one of"),
 ])
 def test_config_validation(bad, message):
     with pytest.raises(ValueError, match=message):
@@ -171,7 +175,15 @@ def test_param_groups_cover_every_parameter_once(model):
     assert len(ids) == len(set(ids))
     assert set(ids) == {id(p) for p in model.parameters()}
     if isinstance(model, AutoTask):
-        assert [(g["name"], g["lr"]) for g in groups] == [("facet1", 1e-3), ("facet2", 2e-3), ("head", 3e-3)]
+        assert [(g["name"], g["lr"]) for g in groups] == [
+            ("facet1", 1e-3), ("facet1.no_decay", 1e-3), ("facet2", 2e-3), ("facet2.no_decay", 2e-3),
+            ("head", 3e-3), ("head.no_decay", 3e-3)]
+    for group in groups:  # decay on weight matrices only: never on biases or LayerNorm parameters
+        assert all(p.ndim >= 2 for p in group["params"]) == (group["weight_decay"] == 0.01)
+        assert group["weight_decay"] in (0.0, 0.01)
+    no_decay = {id(p) for g in groups if g["weight_decay"] == 0.0 for p in g["params"]}
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.LayerNorm)]
+    assert all(id(m.weight) in no_decay and id(m.bias) in no_decay for m in norms)
 
 
 @pytest.mark.parametrize("kind", ["autotask", "dnn"])
@@ -190,6 +202,8 @@ def test_overfits_64_rows(kind):
         loss = model.training_loss(x, ids, y)
         loss.backward()
         optimizer.step()
+    if kind == "autotask":  # the score's own loss (the gate's cross-entropy on random ids cannot reach 0)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x, ids), y)
     assert loss.item() < 0.05
 
 
@@ -228,3 +242,57 @@ def test_default_model_size_and_single_row_latency():
     print(f"\ndefault AutoTask(d=12, n_tasks=9): {n_params:,} parameters; single-row CPU latency "
           f"p50 {p50:.3f} ms, p99 {p99:.3f} ms (1 thread)")
     assert n_params > 0
+
+
+@pytest.mark.parametrize("unseen", ["mixture", "gated", "zero"])
+def test_unseen_id_is_defined_by_construction(unseen):
+    """No one-hot column or embedding reads id 0 unless it is trained (slot + task-id dropout): every parameter that
+    an unseen row's score depends on receives gradient from seen rows."""
+    model = small(unseen=unseen).train()
+    x, ids = inputs(32)
+    model.training_loss(x, ids, torch.rand(32)).backward()
+    assert model.facet1.task_code.in_features == N_TASKS and model.facet2.wte.in_features == D + 1 + N_TASKS
+    untrained = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert untrained == []
+
+
+def test_slot_rule_trains_id_zero_through_task_id_dropout():
+    model = small(unseen="slot", task_id_dropout=0.5).train()
+    x, ids = inputs(64)
+    model.training_loss(x, ids, torch.rand(64)).backward()
+    assert model.facet1.task_code.weight.grad[:, 0].abs().sum() > 0  # column 0: id 0
+
+
+def test_mixture_scores_an_unseen_row_as_the_mean_over_seen_ids():
+    model = small(unseen="mixture")
+    x, _ = inputs(6)
+    per_id = torch.stack([torch.sigmoid(model(x, torch.full((6,), k), block_size=1)) for k in range(1, N_TASKS + 1)])
+    unseen = torch.sigmoid(model(x, torch.zeros(6, dtype=torch.long), block_size=1))
+    assert torch.allclose(unseen, per_id.mean(0), atol=1e-5)
+    assert torch.allclose(model.seen_task_probabilities(x), per_id.t(), atol=1e-6)
+
+
+def test_gated_mixture_weights_seen_ids_by_the_gate_and_leaves_seen_rows_alone():
+    model = small(unseen="gated")
+    x, ids = inputs(6)
+    weights = torch.softmax(model.gate(x), dim=-1)
+    mixed = torch.sigmoid(model(x, torch.zeros(6, dtype=torch.long), block_size=1))
+    assert torch.allclose(mixed, (model.seen_task_probabilities(x) * weights).sum(1), atol=1e-5)
+    mixed_batch = torch.where(torch.arange(6) % 2 == 0, ids, 0)  # seen and unseen rows in one batch
+    seen_rows = mixed_batch > 0
+    assert torch.allclose(model(x, mixed_batch, block_size=1)[seen_rows], model(x, ids, block_size=1)[seen_rows],
+                          atol=1e-6)
+
+
+@pytest.mark.parametrize("tokenizer", ["shared", "per-feature", "periodic", "piecewise"])
+def test_tokenizers_give_one_token_per_feature_and_learn(tokenizer):
+    model = small(tokenizer=tokenizer)
+    x, ids = inputs(8)
+    assert model.facet1(x, ids).shape == (8, D + 1, 4)
+    model.train()
+    model.training_loss(x, ids, torch.rand(8)).backward()
+    assert all(p.grad is not None for p in model.facet1.values.parameters())
+    shifted = x.clone()
+    shifted[:, 0] += 1.0  # changing one feature changes that feature's token
+    model.eval()
+    assert not torch.allclose(model.facet1(x, ids)[:, 0], model.facet1(shifted, ids)[:, 0])

@@ -10,7 +10,16 @@ import torch
 from torch import nn
 
 from autotask.models import AutoTask, AutoTaskConfig, MultiTaskDNN, MultiTaskDNNConfig
-from autotask.training.steps import group_chunks, make_optimizer, predict, train_epoch, train_step
+from autotask.training.steps import (
+    group_chunks,
+    lr_factor,
+    make_optimizer,
+    predict,
+    set_lr_factor,
+    shuffle_seed,
+    train_epoch,
+    train_step,
+)
 
 D, N_TASKS = 4, 3
 
@@ -80,10 +89,28 @@ def test_predict_returns_every_dnn_score_and_restores_train_mode():
 def test_make_optimizer_groups():
     model = AutoTask(AutoTaskConfig(d=D, n_tasks=N_TASKS, e1=4))
     adam = make_optimizer(model, 1e-3, 2e-3, 3e-3)
-    assert isinstance(adam, torch.optim.Adam) and [g["lr"] for g in adam.param_groups] == [1e-3, 2e-3, 3e-3]
+    assert isinstance(adam, torch.optim.Adam)
+    assert [g["lr"] for g in adam.param_groups] == [1e-3, 1e-3, 2e-3, 2e-3, 3e-3, 3e-3]
     dnn = MultiTaskDNN(MultiTaskDNNConfig(d=D, n_tasks=N_TASKS))
     adamw = make_optimizer(dnn, 1e-3, 2e-3, 3e-3, weight_decay=0.01)
-    assert isinstance(adamw, torch.optim.AdamW) and [g["lr"] for g in adamw.param_groups] == [3e-3]
+    assert isinstance(adamw, torch.optim.AdamW)
+    assert [(g["lr"], g["weight_decay"]) for g in adamw.param_groups] == [(3e-3, 0.01), (3e-3, 0.0)]
+    set_lr_factor(adamw, 0.5)
+    assert [g["lr"] for g in adamw.param_groups] == [1.5e-3, 1.5e-3]
+
+
+def test_lr_schedule_warms_up_then_decays_to_the_floor_in_each_stage():
+    factors = [lr_factor(i, 10, 1, "cosine", 0.1) for i in range(10)]
+    assert factors[0] == 0.5 and factors[1] == 1.0 and factors[-1] == pytest.approx(0.1)
+    assert all(a >= b for a, b in zip(factors[1:], factors[2:], strict=False))
+    assert [lr_factor(i, 4, 0, "none", 0.1) for i in range(4)] == [1.0] * 4
+    assert lr_factor(0, 1, 0, "cosine", 0.1) == 1.0  # a one-epoch stage trains at the base rate
+
+
+def test_shuffle_seed_differs_per_epoch_and_repeats_per_seed():
+    seeds = [shuffle_seed(3, epoch) for epoch in range(40)]
+    assert len(set(seeds)) == 40 and seeds == [shuffle_seed(3, epoch) for epoch in range(40)]
+    assert not set(seeds) & {shuffle_seed(4, epoch) for epoch in range(40)}
 
 
 @pytest.mark.parametrize("kind", ["autotask", "dnn"])

@@ -17,7 +17,8 @@ class BenchConfig:
     batch_rows: int = 4_096
     throughput_seconds: float = 3.0
     device: str = "cpu"
+    is_quick: bool = False
 
     @classmethod
     def quick(cls, device: str = "cpu") -> BenchConfig:
-        return cls(rows=12_000, epochs=2, latency_calls=300, throughput_seconds=0.5, device=device)
+        return cls(rows=12_000, epochs=2, latency_calls=300, throughput_seconds=0.5, device=device, is_quick=True)

@@ -31,6 +31,33 @@ def results_table(result: dict) -> Table:
     return table
 
 
+def _plus_minus(row: dict, key: str) -> str:
+    return "" if row.get(key) is None or row[key] != row[key] else f"{row[key]:.1f} ± {row[f'{key} std']:.1f}"
+
+
+def quality_tables(result: dict) -> list[Table]:
+    """The quality suite: mean ± std over seeds of test ROC AUC (%) per dataset and model; the unseen-id rules."""
+    table = Table(title="Test ROC AUC (%), mean ± std over training seeds (seen: mean over seen scenarios)")
+    for header in ("dataset", "model", "seeds", "seen", "unseen", "per unseen scenario", "train s"):
+        table.add_column(header, justify="left" if header in ("dataset", "model", "per unseen scenario") else "right")
+    for row in result["summary"]:
+        per_scenario = ", ".join(f"{k.removeprefix('unseen ')} {_plus_minus(row, k)}" for k in row
+                                 if k.startswith("unseen ") and not k.endswith(" std"))
+        table.add_row(row["dataset"], row["model"], str(row["seeds"]), _plus_minus(row, "seen"),
+                      _plus_minus(row, "unseen"), per_scenario, f"{row['seconds']:.0f}")
+    rules = Table(title="AutoTask's rule for unseen scenarios (same weights): validation proxy and test, seed mean")
+    for header in ("dataset", "rule", "valid proxy (seen rows without their id)", "test unseen"):
+        rules.add_column(header, justify="left" if header in ("dataset", "rule") else "right")
+    frame = {}
+    for record in result["unseen_rules"]:
+        frame.setdefault((record["dataset"], record["rule"]), []).append(record)
+    for (dataset, rule), records in frame.items():
+        proxy = [r["valid_proxy"] for r in records]
+        test = [r["test_unseen"] for r in records]
+        rules.add_row(dataset, rule, f"{sum(proxy) / len(proxy):.1f}", f"{sum(test) / len(test):.1f}")
+    return [table, rules]
+
+
 def targets_table(result: dict) -> Table:
     table = Table(title="Targets")
     for header in ("target", "measured", "met"):

@@ -2,6 +2,11 @@
 
 Read top to bottom: config, task-id inputs, facet 1 (attention along the feature axis), facet 2 (attention
 along a block of rows), fusion, and the model with its uniform training/scoring interface.
+
+Unseen scenarios (task id 0) never occur in training, so id 0 gets a defined meaning by construction (`unseen`):
+`mixture` scores the row under every seen id and averages the probabilities, `gated` weights that average by a
+task classifier trained on the features (p(seen task | x)), `zero` reads an all-zero one-hot, and `slot` keeps a
+one-hot column of its own for id 0, which only `task_id_dropout > 0` trains.
 """
 
 from __future__ import annotations
@@ -14,11 +19,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from autotask.models.blocks import Transformer
-from autotask.models.interface import binary_loss, dropout_rates, one_of, positive, validate
+from autotask.models.interface import binary_loss, decay_groups, dropout_rates, one_of, positive, validate
+from autotask.models.tokenizers import TOKENIZERS, value_tokenizer
 
 TASK_ID_MODES = ("none", "number", "encoding")
 FUSIONS = ("concat", "sum")
 ATTENTIONS = ("causal", "full")
+UNSEEN_RULES = ("mixture", "gated", "zero", "slot")
+MIXING_RULES = ("mixture", "gated")  # rules that score an unseen row under every seen id
+PROBABILITY_EPS = 1e-6
 
 
 @dataclass
@@ -26,11 +35,13 @@ class AutoTaskConfig:
     """AutoTask hyper-parameters. `d` and `n_tasks` come from the data; `e2 = d * e1` is derived, never set.
 
     task_id_mode: `none` (ids ignored), `number` (id appended as the last feature element), `encoding`
-    (number plus a one-hot of width n_tasks + 1, id 0 = unseen, in every facet-1 token and, when
+    (number plus a one-hot of the seen ids, see `unseen`, in every facet-1 token and, when
     `facet2_task_encoding`, in every facet-2 row token).
     fusion: `concat` (head on [T1, T2]) or `sum` (head on Linear(T1) + T2). attention: `causal` or `full`.
     task_id_dropout: training only, the rate at which a row's id is replaced by 0 (so id 0 learns a
-    general representation for unseen scenarios).
+    general representation for unseen scenarios); only with unseen `zero` or `slot`.
+    unseen: what id 0 means (module docstring). tokenizer: how facet 1 embeds each feature value, `shared` (one
+    Linear for every feature, the paper), `per-feature`, `periodic` or `piecewise` (Gorishniy et al. 2022).
     """
 
     d: int
@@ -49,6 +60,8 @@ class AutoTaskConfig:
     dropout2: float = 0.0
     head_hidden: int = 64
     task_id_dropout: float = 0.0
+    unseen: str = "gated"
+    tokenizer: str = "shared"
 
     def __post_init__(self):
         problems = positive(self, ("d", "n_tasks", "e1", "block_size", "n_layer1", "n_head1", "n_layer2",
@@ -57,6 +70,14 @@ class AutoTaskConfig:
         problems += one_of(self, "task_id_mode", TASK_ID_MODES)
         problems += one_of(self, "fusion", FUSIONS)
         problems += one_of(self, "attention", ATTENTIONS)
+        problems += one_of(self, "unseen", UNSEEN_RULES)
+        problems += one_of(self, "tokenizer", TOKENIZERS)
+        if self.unseen == "slot" and self.task_id_dropout == 0.0:
+            problems.append("unseen='slot' needs task_id_dropout > 0 (no training row has id 0, so its one-hot "
+                            "column would keep its random initial weights)")
+        if self.task_id_dropout > 0.0 and self.unseen in MIXING_RULES:
+            problems.append(f"task_id_dropout > 0 trains id 0, which unseen={self.unseen!r} never reads; "
+                            "use unseen='zero' or 'slot'")
         if not problems:
             problems += _divides(self.n_head1, "n_head1", self.e1, "e1")
             problems += _divides(self.n_head2, "n_head2", self.e2, f"e2 = d * e1 = {self.e2}")
@@ -76,6 +97,22 @@ class AutoTaskConfig:
     def causal(self) -> bool:
         return self.attention == "causal"
 
+    @property
+    def one_hot_width(self) -> int:
+        """Seen ids 1..n_tasks get a column each; id 0 gets its own column only under unseen='slot'."""
+        return self.n_tasks + (self.unseen == "slot")
+
+    @property
+    def has_gate(self) -> bool:
+        """The task classifier p(seen task | x) is trained whenever id 0 is not a slot of its own, so the `zero`,
+        `mixture` and `gated` rules are scoring-time choices over the same trained weights."""
+        return self.unseen != "slot" and self.task_id_mode != "none"
+
+    @property
+    def mixes_unseen(self) -> bool:
+        """Whether an unseen row is scored as a mixture over the seen ids."""
+        return self.unseen in MIXING_RULES and self.task_id_mode != "none"
+
 
 def _divides(heads: int, heads_name: str, width: int, width_name: str) -> list[str]:
     return [] if width % heads == 0 else [f"{heads_name}={heads} does not divide {width_name}={width}"]
@@ -86,33 +123,40 @@ def task_number(task_ids: Tensor) -> Tensor:
     return task_ids.to(torch.float32).unsqueeze(-1)
 
 
-def task_one_hot(task_ids: Tensor, n_tasks: int) -> Tensor:
-    """One-hot of the task id [b, n_tasks + 1]; column 0 is the unseen-scenario id."""
-    return F.one_hot(task_ids.long(), n_tasks + 1).to(torch.float32)
+def task_one_hot(task_ids: Tensor, config: AutoTaskConfig) -> Tensor:
+    """One-hot of the task id [b, one_hot_width]: column 0 is id 0 under unseen='slot'; otherwise id 0 is all zero."""
+    one_hot = F.one_hot(task_ids.long(), config.n_tasks + 1).to(torch.float32)
+    return one_hot if config.unseen == "slot" else one_hot[:, 1:]
 
 
 class FeatureFacet(nn.Module):
     """Facet 1, task-aware feature modelling: each feature element (then the task id) is a token.
 
-    Token = [scalar value, one-hot of the task id when encoding] -> Linear to e1 + position embedding ->
-    GPT-2 blocks along the feature axis. Returns [b, positions1, e1] (flattened by the model).
+    Token = value embedding (the tokenizer: [b, d] -> [b, d, e1]; the task-id number is one more value token)
+    + Linear(one-hot of the task id) when encoding -> position embedding -> GPT-2 blocks along the feature axis.
+    With the `shared` tokenizer this is the paper's Linear([value, one-hot]) per token. Returns [b, positions1, e1].
     """
 
     def __init__(self, config: AutoTaskConfig):
         super().__init__()
-        self.mode, self.n_tasks = config.task_id_mode, config.n_tasks
-        token_width = 1 + (config.n_tasks + 1 if self.mode == "encoding" else 0)
-        self.wte = nn.Linear(token_width, config.e1)
+        self.config = config
+        self.values = value_tokenizer(config.tokenizer, config.d, config.e1)
+        shares = config.tokenizer == "shared"
+        self.task_number = None if config.task_id_mode == "none" or shares else nn.Linear(1, config.e1)
+        encoding = config.task_id_mode == "encoding"
+        self.task_code = nn.Linear(config.one_hot_width, config.e1, bias=False) if encoding else None
         self.transformer = Transformer(config.positions1, config.e1, config.n_layer1, config.n_head1,
                                        config.dropout1, config.causal)
 
     def forward(self, features: Tensor, task_ids: Tensor) -> Tensor:
-        values = features if self.mode == "none" else torch.cat([features, task_number(task_ids)], dim=1)
-        tokens = values.unsqueeze(-1)
-        if self.mode == "encoding":
-            one_hot = task_one_hot(task_ids, self.n_tasks).unsqueeze(1).expand(-1, values.shape[1], -1)
-            tokens = torch.cat([tokens, one_hot], dim=-1)
-        return self.transformer(self.wte(tokens))
+        tokens = self.values(features)
+        if self.config.task_id_mode != "none":
+            number = task_number(task_ids)
+            id_token = self.values.embed_one(number) if self.task_number is None else self.task_number(number)
+            tokens = torch.cat([tokens, id_token.unsqueeze(1)], dim=1)
+        if self.task_code is not None:
+            tokens = tokens + self.task_code(task_one_hot(task_ids, self.config)).unsqueeze(1)
+        return self.transformer(tokens)
 
 
 class BlockFacet(nn.Module):
@@ -125,9 +169,9 @@ class BlockFacet(nn.Module):
 
     def __init__(self, config: AutoTaskConfig):
         super().__init__()
-        self.mode, self.n_tasks = config.task_id_mode, config.n_tasks
+        self.config, self.mode = config, config.task_id_mode
         self.with_one_hot = self.mode == "encoding" and config.facet2_task_encoding
-        width = config.d + (self.mode != "none") + (config.n_tasks + 1 if self.with_one_hot else 0)
+        width = config.d + (self.mode != "none") + (config.one_hot_width if self.with_one_hot else 0)
         self.max_block_size = config.block_size
         self.wte = nn.Linear(width, config.e2)
         self.transformer = Transformer(config.block_size, config.e2, config.n_layer2, config.n_head2,
@@ -138,7 +182,7 @@ class BlockFacet(nn.Module):
         if self.mode != "none":
             parts.append(task_number(task_ids))
         if self.with_one_hot:
-            parts.append(task_one_hot(task_ids, self.n_tasks))
+            parts.append(task_one_hot(task_ids, self.config))
         return torch.cat(parts, dim=1)
 
     def forward(self, features: Tensor, task_ids: Tensor, block_size: int) -> Tensor:
@@ -187,13 +231,47 @@ class AutoTask(nn.Module):
         self.facet1 = FeatureFacet(config)
         self.facet2 = BlockFacet(config)
         self.fusion = Fusion(config)
+        self.gate = nn.Linear(config.d, config.n_tasks) if config.has_gate else None
 
     def forward(self, features: Tensor, task_ids: Tensor, block_size: int | None = None) -> Tensor:
         """features [b, d] float, task_ids [b] long -> logits [b]. Rows are blocked in the order given."""
-        t1 = self.facet1(features, task_ids).flatten(1)
         t = self.config.block_size if block_size is None else block_size
+        if self.config.mixes_unseen and (_graph_capture() or bool((task_ids == 0).any())):
+            return self._mixture_logits(features, task_ids, t)
+        return self._logits(features, task_ids, t)
+
+    def _logits(self, features: Tensor, task_ids: Tensor, t: int) -> Tensor:
+        t1 = self.facet1(features, task_ids).flatten(1)
         t2 = self.facet2(features, task_ids, t)
         return self.fusion(t1, t2)
+
+    def _mixture_logits(self, features: Tensor, task_ids: Tensor, t: int) -> Tensor:
+        """Seen rows: their own logit. Unseen rows: logit of sum_k w_k(x) p(y | x, id k) over seen ids k.
+
+        At block size 1 rows are independent, so the n_tasks candidate ids are scored in one batch of n_tasks * b
+        rows; larger blocks are scored one candidate id at a time (a block keeps its rows together).
+        """
+        n, unseen = self.config.n_tasks, task_ids == 0
+        candidates = torch.arange(1, n + 1, device=task_ids.device, dtype=task_ids.dtype)
+        ids = torch.where(unseen.unsqueeze(0), candidates.unsqueeze(1), task_ids.unsqueeze(0))  # [n, b]
+        if t == 1:
+            logits = self._logits(features.repeat(n, 1), ids.reshape(-1), 1).view(n, -1)
+        else:
+            logits = torch.stack([self._logits(features, row_ids, t) for row_ids in ids.unbind(0)])
+        mixed = (torch.sigmoid(logits).t() * self.unseen_weights(features)).sum(dim=1)
+        return torch.where(unseen, torch.logit(mixed.clamp(PROBABILITY_EPS, 1 - PROBABILITY_EPS)), logits[0])
+
+    def seen_task_probabilities(self, features: Tensor) -> Tensor:
+        """[b, n_tasks]: p(y | x, id k) for every seen id k, each row scored on its own (block size 1)."""
+        n, b = self.config.n_tasks, features.shape[0]
+        ids = torch.arange(1, n + 1, device=features.device).repeat_interleave(b)
+        return torch.sigmoid(self._logits(features.repeat(n, 1), ids, 1).view(n, b).t())
+
+    def unseen_weights(self, features: Tensor) -> Tensor:
+        """[b, n_tasks] weights of the seen ids for an unseen row: uniform, or the gate's p(task | x)."""
+        if self.config.unseen == "gated":
+            return torch.softmax(self.gate(features), dim=-1)
+        return features.new_full((features.shape[0], self.config.n_tasks), 1.0 / self.config.n_tasks)
 
     def drop_task_ids(self, task_ids: Tensor) -> Tensor:
         """In train mode, replace each id by 0 (unseen) with probability config.task_id_dropout."""
@@ -203,7 +281,14 @@ class AutoTask(nn.Module):
         return task_ids.masked_fill(torch.rand(task_ids.shape, device=task_ids.device) < p, 0)
 
     def training_loss(self, features: Tensor, task_ids: Tensor, targets: Tensor) -> Tensor:
-        return binary_loss(self(features, self.drop_task_ids(task_ids)), targets)
+        """BCE on the targets, plus the gate's cross-entropy on the (seen) task ids; the gate reads the raw features
+        through its own parameters only, so it never changes what the facets learn."""
+        loss = binary_loss(self(features, self.drop_task_ids(task_ids)), targets)
+        if self.gate is None:
+            return loss
+        seen = (task_ids > 0).to(features.dtype)
+        per_row = F.cross_entropy(self.gate(features), (task_ids.long() - 1).clamp(min=0), reduction="none")
+        return loss + (per_row * seen).sum() / seen.sum().clamp(min=1.0)
 
     def score(self, features: Tensor, task_ids: Tensor, block_size: int | None = None
               ) -> dict[str, Tensor]:
@@ -211,8 +296,12 @@ class AutoTask(nn.Module):
 
     def param_groups(self, lr_facet1: float, lr_facet2: float, lr_head: float, weight_decay: float = 0.0
                      ) -> list[dict]:
-        """One optimizer group per facet plus one for the fusion head, each with its own learning rate."""
-        parts = (("facet1", self.facet1, lr_facet1), ("facet2", self.facet2, lr_facet2),
-                 ("head", self.fusion, lr_head))
-        return [{"name": name, "params": list(module.parameters()), "lr": lr, "weight_decay": weight_decay}
-                for name, module, lr in parts]
+        """Per facet and for the fusion head (with the gate): its own learning rate; decay on weight matrices only."""
+        head = nn.ModuleList([self.fusion] + ([self.gate] if self.gate is not None else []))
+        parts = (("facet1", self.facet1, lr_facet1), ("facet2", self.facet2, lr_facet2), ("head", head, lr_head))
+        return [group for name, module, lr in parts for group in decay_groups(name, module, lr, weight_decay)]
+
+
+def _graph_capture() -> bool:
+    """True while tracing or exporting: the mixture is then always in the graph (no data-dependent branch)."""
+    return torch.jit.is_tracing() or torch.compiler.is_compiling()

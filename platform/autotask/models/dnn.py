@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from autotask.models.interface import binary_loss, dropout_rates, positive, validate
+from autotask.models.interface import binary_loss, decay_groups, dropout_rates, positive, validate
 
 
 @dataclass
@@ -76,6 +76,5 @@ class MultiTaskDNN(nn.Module):
 
     def param_groups(self, lr_facet1: float, lr_facet2: float, lr_head: float, weight_decay: float = 0.0
                      ) -> list[dict]:
-        """A single group at `lr_head` (the DNN has no facets)."""
-        return [{"name": "all", "params": list(self.parameters()), "lr": lr_head,
-                 "weight_decay": weight_decay}]
+        """Everything at `lr_head` (the DNN has no facets); decay on weight matrices only."""
+        return decay_groups("all", self, lr_head, weight_decay)

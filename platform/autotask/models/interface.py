@@ -3,7 +3,8 @@
 - `training_loss(features, task_ids, targets) -> scalar`: BCE with logits on soft or hard targets in [0, 1].
 - `score(features, task_ids, block_size=None) -> {"score": probabilities, ...}`: the eval-time output.
 - `param_groups(lr_facet1, lr_facet2, lr_head, weight_decay=0.0) -> list[dict]`: optimizer groups
-  covering every parameter exactly once; a model without facets puts everything in one group at `lr_head`.
+  covering every parameter exactly once; a model without facets puts everything at `lr_head`. Weight decay
+  applies to weight matrices only, never to biases or LayerNorm parameters (`decay_groups`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 from typing import Protocol
 
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
+
+SERVING_BLOCK_SIZE = 1  # serving scores each row on its own: a facet-2 block of one row
 
 
 class TaskModel(Protocol):
@@ -30,6 +33,16 @@ class TaskModel(Protocol):
 def binary_loss(logits: Tensor, targets: Tensor) -> Tensor:
     """Mean BCE with logits; targets may be soft (teacher probabilities) or hard labels."""
     return F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype))
+
+
+def decay_groups(name: str, module: nn.Module, lr: float, weight_decay: float) -> list[dict]:
+    """Two optimizer groups of a module at one learning rate: weight matrices (ndim >= 2) with `weight_decay`, and
+    biases, LayerNorm and other vectors without; empty groups are left out."""
+    params = list(module.parameters())
+    groups = [{"name": name, "params": [p for p in params if p.ndim >= 2], "lr": lr, "weight_decay": weight_decay},
+              {"name": f"{name}.no_decay", "params": [p for p in params if p.ndim < 2], "lr": lr,
+               "weight_decay": 0.0}]
+    return [group for group in groups if group["params"]]
 
 
 def check_matches_data(config, d: int, n_tasks: int) -> None:

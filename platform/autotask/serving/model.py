@@ -13,9 +13,9 @@ import torch
 from torch import Tensor, nn
 
 from autotask.models import AutoTask, AutoTaskConfig, MultiTaskDNN, MultiTaskDNNConfig
+from autotask.models.interface import SERVING_BLOCK_SIZE
 
 MODELS = {"autotask": (AutoTask, AutoTaskConfig), "dnn": (MultiTaskDNN, MultiTaskDNNConfig)}
-SERVING_BLOCK_SIZE = 1
 
 
 class ServingModel(nn.Module):

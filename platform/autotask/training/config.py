@@ -6,22 +6,39 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from autotask.models.interface import SERVING_BLOCK_SIZE
+
 MODEL_KINDS = ("autotask", "dnn", "lightgbm")
 CALIBRATIONS = ("platt", "isotonic", "none")
+LR_DECAYS = ("cosine", "none")
+# Version of what a run directory means. 2: per-epoch shuffles, id 0 defined by construction, one scoring protocol
+# (`eval_block_size`), decay on weights only. A run directory written under an older version is never reused.
+RUN_FORMAT = 2
+# Named training recipes (`runners/train.py --preset`): overrides of TrainingConfig's defaults.
+PRESETS = {
+    "default": {},
+    "paper": {"epochs_pretrain": 30, "epochs_finetune": 45, "patience": 10},  # the paper's 30 + 45 epochs
+}
 
 
 @dataclass
 class TrainingConfig:
     """Optimisation schedule: soft-label pre-training, then hard-label fine-tuning with early stopping."""
 
-    epochs_pretrain: int = 2
-    epochs_finetune: int = 6
+    epochs_pretrain: int = 10
+    epochs_finetune: int = 30
     batch_size: int = 256
     lr_facet1: float = 6e-4
     lr_facet2: float = 6e-4
     lr_head: float = 6e-4
     weight_decay: float = 0.0
-    patience: int = 3  # fine-tuning epochs without a better validation ROC AUC before stopping
+    patience: int = 6  # fine-tuning epochs without a better validation ROC AUC before stopping
+    warmup_epochs: int = 1  # per stage: the learning rate ramps up over the stage's first epochs
+    lr_decay: str = "cosine"  # per stage, after warm-up: cosine down to min_lr_ratio of the base rate, or none
+    min_lr_ratio: float = 0.1
+    # Scoring protocol: rows per facet-2 block (of one scenario and split) when scoring for model selection,
+    # calibration and test; default the serving block size, so what is reported is what is served.
+    eval_block_size: int = SERVING_BLOCK_SIZE
     shuffle_buffer: int = 4096  # rows mixed locally so a batch's task blocks hold a random mixture of scenarios
     workers: int = 1
     cpus_per_worker: float = 0.5  # fractional: Ray Data needs CPU too (design notes section 5)
@@ -36,7 +53,13 @@ class TrainingConfig:
                 problems.append(f"{name} must be >= 0")
         if self.epochs_pretrain + self.epochs_finetune == 0:
             problems.append("at least one epoch of pre-training or fine-tuning is needed")
-        for name in ("batch_size", "workers", "shuffle_buffer"):
+        if self.warmup_epochs < 0:
+            problems.append("warmup_epochs must be >= 0")
+        if self.lr_decay not in LR_DECAYS:
+            problems.append(f"lr_decay must be one of {LR_DECAYS}")
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            problems.append("min_lr_ratio must be in [0, 1]")
+        for name in ("batch_size", "workers", "shuffle_buffer", "eval_block_size"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1")
         for name in ("lr_facet1", "lr_facet2", "lr_head"):
@@ -61,6 +84,7 @@ class RunConfig:
     seed: int = 0
     model_config: dict = field(default_factory=dict)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    format: int = RUN_FORMAT
 
     def __post_init__(self):
         if self.model not in MODEL_KINDS:
@@ -69,6 +93,11 @@ class RunConfig:
             self.training = TrainingConfig(**self.training)
         self.run_name = self.run_name or self.model
         self.variant = self.variant or self.model
+
+    @property
+    def protocol(self) -> dict:
+        """The scoring protocol, recorded in config.json and in every metrics.parquet row."""
+        return {"eval_block_size": self.training.eval_block_size}
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -86,7 +115,7 @@ class RunConfig:
         unknown_training = sorted(set(training) - {f.name for f in fields(TrainingConfig)})
         if unknown_training:
             raise ValueError(f"unknown training config key(s): {unknown_training}")
-        return cls(**{**raw, "training": TrainingConfig(**training)})
+        return cls(**{"format": 1, **raw, "training": TrainingConfig(**training)})  # no format: written before 2
 
     @classmethod
     def read(cls, path: str | Path) -> RunConfig:

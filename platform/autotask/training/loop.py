@@ -23,7 +23,7 @@ from autotask.training.batches import FEATURES, GROUP, TARGET, TASK_ID
 from autotask.training.config import RunConfig
 from autotask.training.early_stop import should_continue
 from autotask.training.factory import build_model
-from autotask.training.steps import make_optimizer, predict
+from autotask.training.steps import lr_factor, make_optimizer, predict, set_lr_factor, shuffle_seed
 
 STAGES = (("pretrain", "pretrain"), ("finetune", "train"))  # (stage, dataset shard it trains on)
 
@@ -52,10 +52,12 @@ class LossModule(nn.Module):
         return self.model.training_loss(features, task_ids, targets)
 
 
-def schedule(run: RunConfig) -> list[tuple[str, str]]:
-    """(stage, dataset) for every epoch in order."""
+def schedule(run: RunConfig) -> list[tuple[str, str, float]]:
+    """(stage, dataset, learning-rate factor) for every epoch in order; each stage warms up and decays on its own."""
     counts = {"pretrain": run.training.epochs_pretrain, "finetune": run.training.epochs_finetune}
-    return [(stage, shard) for stage, shard in STAGES for _ in range(counts[stage])]
+    t = run.training
+    return [(stage, shard, lr_factor(i, counts[stage], t.warmup_epochs, t.lr_decay, t.min_lr_ratio))
+            for stage, shard in STAGES for i in range(counts[stage])]
 
 
 def train_loop_per_worker(config: dict) -> None:
@@ -74,12 +76,14 @@ def train_loop_per_worker(config: dict) -> None:
     epochs = schedule(run)
     n_params = sum(p.numel() for p in model.parameters())
     while state.epoch < len(epochs) and not state.stopped_early:
-        stage, shard_name = epochs[state.epoch]
-        torch.manual_seed(run.seed * 1000 + state.epoch)
+        stage, shard_name, factor = epochs[state.epoch]
+        torch.manual_seed(shuffle_seed(run.seed, state.epoch))
+        set_lr_factor(optimizer, factor)
         started = time.perf_counter()
-        loss, lineage = _train_epoch(wrapped, optimizer, ray.train.get_dataset_shard(shard_name), run, device)
+        shard = ray.train.get_dataset_shard(shard_name)
+        loss, lineage = _train_epoch(wrapped, optimizer, shard, run, device, state.epoch)
         lineage["train_seconds"] = time.perf_counter() - started
-        auc = _valid_auc(model, valid, manifest)
+        auc = _valid_auc(model, valid, run.training.eval_block_size)
         improved = auc > state.best_auc
         if improved:
             state.best_auc, state.best_epoch, state.bad_epochs = auc, state.epoch, 0
@@ -88,18 +92,18 @@ def train_loop_per_worker(config: dict) -> None:
             state.bad_epochs += 1
         state.stopped_early = stage == "finetune" and state.bad_epochs >= run.training.patience > 0
         state.stopped_early |= not should_continue(config.get("early_stop"), state.epoch + 1, auc)
-        metrics = {"epoch": state.epoch, "stage": stage, "train_loss": loss, "valid_roc_auc": auc,
+        metrics = {"epoch": state.epoch, "stage": stage, "lr_factor": factor, "train_loss": loss, "valid_roc_auc": auc,
                    "best_valid_roc_auc": state.best_auc, "n_params": n_params, "shard_rows": _gather(lineage, context)}
         state.history.append(metrics)
         state.epoch += 1
         _report(metrics, model, optimizer, state, best_state, context.get_world_rank() == 0)
 
 
-def _train_epoch(wrapped, optimizer, shard, run: RunConfig, device) -> tuple[float, dict]:
+def _train_epoch(wrapped, optimizer, shard, run: RunConfig, device, epoch: int) -> tuple[float, dict]:
     wrapped.train()
     total, rows, row_id_sum = 0.0, 0, 0
     with uneven_shards_guard(wrapped):
-        for features, task_ids, targets, row_ids in minibatches(shard, run, device):
+        for features, task_ids, targets, row_ids in minibatches(shard, run, device, epoch):
             optimizer.zero_grad(set_to_none=True)
             loss = wrapped(features, task_ids, targets)
             loss.backward()
@@ -126,8 +130,9 @@ def chunk_rows(batch_size: int, shuffle_buffer: int) -> int:
     return batch_size * max(1, shuffle_buffer // batch_size)
 
 
-def minibatches(shard, run: RunConfig, device):
-    """(features, task_ids, targets, row_ids) minibatches of `batch_size` rows from a Ray Data shard.
+def minibatches(shard, run: RunConfig, device, epoch: int):
+    """(features, task_ids, targets, row_ids) minibatches of `batch_size` rows from a Ray Data shard, shuffled with
+    the epoch's own seed (`shuffle_seed`), so every epoch sees new minibatches and new facet-2 blocks.
 
     Ray Data hands over shuffle-buffer-sized chunks, which are cut into minibatches as tensor views: the per-batch
     cost of Ray's batching, shuffling and tensor conversion is paid once per chunk instead of once per step (the
@@ -136,7 +141,7 @@ def minibatches(shard, run: RunConfig, device):
     chunks = shard.iter_torch_batches(
         batch_size=chunk_rows(run.training.batch_size, run.training.shuffle_buffer),
         local_shuffle_buffer_size=run.training.shuffle_buffer,
-        local_shuffle_seed=run.seed,
+        local_shuffle_seed=shuffle_seed(run.seed, epoch),
         device=device,
     )
     size = run.training.batch_size
@@ -150,8 +155,9 @@ def _collect(shard) -> dict[str, np.ndarray]:
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 
-def _valid_auc(model, valid: dict, manifest: Manifest) -> float:
-    scores = predict(model, valid[FEATURES], valid[TASK_ID], groups=valid[GROUP])["score"]
+def _valid_auc(model, valid: dict, eval_block_size: int) -> float:
+    """Model selection's metric, scored under the run's protocol (facet-2 blocks of eval_block_size rows)."""
+    scores = predict(model, valid[FEATURES], valid[TASK_ID], groups=valid[GROUP], block_size=eval_block_size)["score"]
     return mean_seen_roc_auc(valid[TARGET], scores, valid[TASK_ID])
 
 

@@ -73,9 +73,10 @@ def metrics_frame(predictions: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_results(run_dir: Path, predictions: pd.DataFrame, calibration: dict, model_files: dict[str, Path],
-                  manifest: Manifest) -> pd.DataFrame:
-    """Write predictions, metrics and the model folder (each file atomically); returns the metrics."""
-    metrics = metrics_frame(predictions)
+                  manifest: Manifest, protocol: dict) -> pd.DataFrame:
+    """Write predictions, metrics and the model folder (each file atomically); returns the metrics.
+    `protocol` (how the rows were scored, e.g. eval_block_size) is a column of every metrics row."""
+    metrics = metrics_frame(predictions).assign(**protocol)
     model_dir = run_dir / "model"
     model_dir.mkdir(parents=True, exist_ok=True)
     for name, source in model_files.items():

@@ -16,7 +16,7 @@ from autotask.location import Location, check_reachable, copy_folder
 from autotask.storage import atomic_write_text
 from autotask.training import outputs
 from autotask.training.config import RunConfig
-from autotask.training.factory import build_model, model_config
+from autotask.training.factory import TORCH_MODELS, build_model, model_config
 from autotask.training.lightgbm_task import train_lightgbm
 from autotask.training.ray_data import training_datasets
 from autotask.training.ray_trainer import fit, storage_path
@@ -49,6 +49,17 @@ def check_compatible(run_dir: Path, run: RunConfig, manifest: Manifest) -> None:
         raise ValueError(f"{config}: {run_dir} holds a run with a different config; use another --out or --fresh")
 
 
+def check_run_config(run: RunConfig, manifest: Manifest) -> None:
+    """Build the typed model config and check the scoring protocol against it, before Ray starts (ValueError)."""
+    if run.model not in TORCH_MODELS:
+        return
+    typed = model_config(run.model, run.model_config, manifest)
+    block_size = getattr(typed, "block_size", None)
+    if block_size is not None and run.training.eval_block_size > block_size:
+        raise ValueError(f"eval_block_size={run.training.eval_block_size} exceeds the model's block_size={block_size} "
+                         "(facet 2 has positions for block_size rows)")
+
+
 def train_run(
     run: RunConfig, run_dir: str | Path, address: str | None = None, storage: str | None = None
 ) -> pd.DataFrame:
@@ -60,6 +71,7 @@ def train_run(
     run_dir = Path(run_dir)
     report = validate_dataset(run.data).raise_if_invalid()
     manifest = report.manifest
+    check_run_config(run, manifest)
     check_compatible(run_dir, run, manifest)
     if storage:
         check_reachable(storage)
@@ -73,7 +85,7 @@ def train_run(
     else:
         predictions, model_files = _train_torch(run, manifest, run_dir, report, storage)
     predictions, calibration = outputs.calibrate(predictions, run.training.calibration)
-    metrics = outputs.write_results(run_dir, predictions, calibration, model_files, manifest)
+    metrics = outputs.write_results(run_dir, predictions, calibration, model_files, manifest, run.protocol)
     if storage:
         publish_results(run_dir, storage)
     return metrics
@@ -102,6 +114,7 @@ def _train_torch(run: RunConfig, manifest: Manifest, run_dir: Path, report, stor
     typed = model_config(run.model, run.model_config, manifest)
     (staging / "model_config.json").write_text(json.dumps({"kind": run.model, **asdict(typed)}, indent=2))
     (staging / "history.json").write_text(json.dumps(history, indent=2))
-    predictions = score_eval_splits(run.data, manifest, run.model, run.model_config, model.state_dict())
+    predictions = score_eval_splits(run.data, manifest, run.model, run.model_config, model.state_dict(),
+                                    run.training.eval_block_size)
     files = {name: staging / name for name in ("weights.pt", "model_config.json", "history.json")}
     return predictions, files

@@ -25,12 +25,15 @@ SCORER_CPUS = 0.5  # fractional, like the Train workers: a 2-core machine still 
 class EvalScorer:
     """Ray Data `map_batches` actor (the model is built once per actor): a block's eval rows -> prediction columns.
 
-    A batch is a whole input block, so facet-2 blocks form within it (rows of one scenario, in file order) and the
-    scores do not depend on the order in which Ray executes the blocks.
+    A batch is a whole input block; facet-2 blocks of `block_size` rows form within it, from rows of one scenario
+    and one split (file order), so a test row never shares a block with a validation row and the scores do not
+    depend on the order in which Ray executes the blocks. At block size 1 (the default protocol) every row is
+    scored on its own, exactly as served.
     """
 
-    def __init__(self, kind: str, model_config: dict, manifest: dict, state: dict, threads: int = 1):
+    def __init__(self, kind: str, model_config: dict, manifest: dict, state: dict, block_size: int, threads: int = 1):
         torch.set_num_threads(threads)
+        self.block_size = block_size
         self.manifest = Manifest.from_dict(manifest)
         self.model = build_model(kind, model_config, self.manifest)
         self.model.load_state_dict(state)
@@ -44,12 +47,17 @@ class EvalScorer:
         if len(frame) == 0:
             scores = {name: np.empty(0, np.float32) for name in self.score_names}
         else:
-            scores = predict(self.model, inputs["features"], inputs["task_id"], groups=inputs["group"])
+            split_code = frame[SPLIT].map({split: i for i, split in enumerate(EVAL_SPLITS)}).to_numpy()
+            groups = inputs["group"] * len(EVAL_SPLITS) + split_code
+            scores = predict(self.model, inputs["features"], inputs["task_id"], groups=groups,
+                             block_size=self.block_size)
         return prediction_frame(frame, inputs, scores)
 
 
-def score_eval_splits(data: str, manifest: Manifest, kind: str, model_config: dict, state: dict) -> pd.DataFrame:
-    """predictions.parquet's rows for valid/calib/test, sorted by row id, scored by a few actors."""
+def score_eval_splits(data: str, manifest: Manifest, kind: str, model_config: dict, state: dict,
+                      block_size: int) -> pd.DataFrame:
+    """predictions.parquet's rows for valid/calib/test, sorted by row id, scored by a few actors with facet-2 blocks
+    of `block_size` rows (the run's protocol)."""
     files = dataset_files(data)
     columns = present_columns(files, [ROW_ID, SCENARIO, SPLIT, LABEL, QUERY_ID, ORACLE_P, *manifest.features])
     dataset = read_parquet_files(files, columns, blocks_per_file=True)
@@ -58,7 +66,7 @@ def score_eval_splits(data: str, manifest: Manifest, kind: str, model_config: di
     scored = dataset.map_batches(
         EvalScorer,
         fn_constructor_kwargs={"kind": kind, "model_config": model_config, "manifest": manifest.to_dict(),
-                               "state": state},
+                               "state": state, "block_size": block_size},
         batch_size=None,
         batch_format="pandas",
         compute=ray.data.ActorPoolStrategy(size=scorers),

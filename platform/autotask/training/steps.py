@@ -5,6 +5,7 @@ Every model implements the interface in `autotask.models.interface`, so nothing 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -16,8 +17,34 @@ def make_optimizer(model: nn.Module, lr_facet1: float, lr_facet2: float, lr_head
                    weight_decay: float = 0.0) -> torch.optim.Optimizer:
     """One optimizer over the model's parameter groups: Adam, or AdamW when weight_decay > 0."""
     groups = model.param_groups(lr_facet1, lr_facet2, lr_head, weight_decay)
+    for group in groups:
+        group["base_lr"] = group["lr"]  # the schedule scales this (`set_lr_factor`)
     optimizer_cls = torch.optim.AdamW if weight_decay > 0 else torch.optim.Adam
     return optimizer_cls(groups, lr=lr_head)
+
+
+def lr_factor(epoch_in_stage: int, stage_epochs: int, warmup_epochs: int, decay: str, min_ratio: float) -> float:
+    """Multiplier of the base learning rates for one epoch of a stage: linear warm-up over the first
+    `warmup_epochs` (epoch i at (i + 1) / (warmup + 1)), then cosine from 1 down to `min_ratio` at the stage's last
+    epoch (`decay="cosine"`) or constant 1 (`"none"`)."""
+    if epoch_in_stage < warmup_epochs:
+        return (epoch_in_stage + 1) / (warmup_epochs + 1)
+    if decay == "none":
+        return 1.0
+    span = stage_epochs - warmup_epochs - 1
+    progress = (epoch_in_stage - warmup_epochs) / span if span > 0 else 0.0
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def set_lr_factor(optimizer: torch.optim.Optimizer, factor: float) -> None:
+    """Every group's learning rate = its base rate x factor."""
+    for group in optimizer.param_groups:
+        group["lr"] = group["base_lr"] * factor
+
+
+def shuffle_seed(seed: int, epoch: int) -> int:
+    """The local shuffle seed of one epoch: a new order every epoch, the same orders for the same --seed."""
+    return seed * 1000 + epoch
 
 
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, features: Tensor, task_ids: Tensor,
