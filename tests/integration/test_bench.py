@@ -30,3 +30,24 @@ def test_quick_bench_runs_end_to_end(ray_session, repo_root, tmp_path):
     assert any(row["section"] == "gpu" and "not measured" in row["note"] for row in result["rows"])
     assert {t["target"] for t in result["targets"]} >= {"export matches eager within 1e-5"}
     assert all(t["met"] for t in result["targets"] if t["target"] == "export matches eager within 1e-5")
+
+
+def test_quick_quality_suite_trains_scores_and_summarises(ray_session, repo_root, tmp_path):
+    """The quality suite end to end on one small simulated dataset, one seed, AutoTask and LightGBM: every record
+    is a real run's test AUCs, the oracle row comes from the data, the unseen-id rules are scored on the same
+    weights, and a second call resumes (nothing retrained)."""
+    out, workdir = tmp_path / "quality.json", tmp_path / "work"
+    runner = _runner(repo_root)
+    assert runner.main(["--suite", "quality", "--quick", "--workdir", str(workdir), "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    models = {row["model"] for row in result["summary"]}
+    assert models == {"AutoTask", "LightGBM", "oracle"}
+    for row in result["summary"]:
+        assert 50 < row["seen"] <= 100 and 0 < row["unseen"] <= 100 and row["seeds"] == 1
+    assert {r["rule"] for r in result["unseen_rules"]} == {"zero", "mixture", "gated", "profile"}
+    assert all(0 < r["valid_proxy"] <= 100 and 0 < r["test_unseen"] <= 100 for r in result["unseen_rules"])
+    assert any(t["target"].endswith("seen AutoTask >= LightGBM") for t in result["targets"])
+    stamp = (workdir / "runs" / "sim-0" / "autotask-seed0" / "metrics.parquet").stat().st_mtime_ns
+    assert runner.main(["--suite", "quality", "--quick", "--workdir", str(workdir), "--out", str(out)]) == 0
+    assert (workdir / "runs" / "sim-0" / "autotask-seed0" / "metrics.parquet").stat().st_mtime_ns == stamp
+    assert json.loads(out.read_text())["summary"] == result["summary"]

@@ -296,3 +296,17 @@ def test_tokenizers_give_one_token_per_feature_and_learn(tokenizer):
     shifted[:, 0] += 1.0  # changing one feature changes that feature's token
     model.eval()
     assert not torch.allclose(model.facet1(x, ids)[:, 0], model.facet1(shifted, ids)[:, 0])
+
+
+def test_scenario_profile_weights_every_unseen_row_alike_and_leaves_seen_scenarios_alone():
+    model = small(unseen="gated")
+    x, ids = inputs(12)
+    profile = model.scenario_profile(x)
+    gate_mean = torch.softmax(model.gate(x), dim=-1).mean(0)
+    assert torch.allclose(profile, gate_mean ** 2 / (gate_mean ** 2).sum(), atol=1e-6)
+    unseen = torch.zeros(12, dtype=torch.long)
+    context = model.in_context_scores(x, unseen, block_size=1)["score_context"]
+    assert torch.allclose(context, model.seen_task_probabilities(x) @ profile, atol=1e-5)
+    one_scenario = torch.full((12,), 2)
+    assert torch.allclose(model.in_context_scores(x, one_scenario, block_size=1)["score_context"],
+                          model.score(x, one_scenario, block_size=1)["score"], atol=1e-6)

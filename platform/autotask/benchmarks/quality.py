@@ -7,8 +7,9 @@ real `train_run` (Ray Train, scored under the run's protocol), kept under WORKDI
 resumes where it stopped. Configs are the defaults: nothing is chosen on test.
 
 It also scores each trained AutoTask run's unseen-scenario rows under every rule for id 0 (`zero`, `mixture`,
-`gated`: scoring-time choices over the same weights), with a validation proxy that needs no unseen rows: each seen
-scenario's validation rows scored without their own id (id 0 for `zero`; the mixture over the other seen ids).
+`gated`, and the in-context `profile`: scoring-time choices over the same weights), with a validation proxy that
+needs no unseen rows: each seen scenario's validation rows scored without their own id (id 0 for `zero`; the
+mixture over the other seen ids, renormalised, otherwise).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from autotask.data.contract import ORACLE_P, SCENARIO, SPLIT
 from autotask.data.manifest import Manifest
 from autotask.data.simulator import SimulatorConfig
 from autotask.evaluation.metrics import binary_aucs
+from autotask.models.autotask import PROFILE_SHARPNESS
 from autotask.serving.model import load_run_model
 from autotask.storage import atomic_write_text
 from autotask.training.batches import FEATURES, TARGET, TASK_ID
@@ -37,7 +39,7 @@ from autotask.training.run import train_run
 from autotask.training.session import ensure_ray
 
 HOME_DEPOT_CSV = Path(__file__).resolve().parents[4] / "shared" / "data" / "home-depot" / "train.csv.zip"
-UNSEEN_RULES = ("zero", "mixture", "gated")
+UNSEEN_RULES = ("zero", "mixture", "gated", "profile")  # profile: the in-context mode (score_context)
 ORACLE = "oracle"
 SECONDS_FILE = "bench_seconds.json"  # wall time of the run's training, kept beside it for resumed benchmarks
 
@@ -58,6 +60,7 @@ class QualityModel:
 
 MODELS = (
     QualityModel("AutoTask", "autotask"),
+    QualityModel("AutoTask, scenario profile (in-context)", "autotask", score_col="score_context"),
     QualityModel("AutoTask, paper preset", "autotask", preset="paper"),
     QualityModel("DNN general branch", "dnn"),
     QualityModel("DNN task branch", "dnn", score_col="score_task"),
@@ -165,18 +168,40 @@ def unseen_rule_rows(model, frame: pd.DataFrame, inputs: dict) -> list[dict]:
     split = frame[SPLIT].to_numpy()
     per_task = model.seen_task_probabilities(features).numpy()  # [rows, n_tasks]: block size 1
     gate = torch.softmax(model.gate(features), dim=-1).numpy()
-    zero = torch.sigmoid(model(features, torch.zeros(len(ids), dtype=torch.long), 1)).numpy()
+    zero = _scores_under_rule(model, "zero", features, torch.zeros(len(ids), dtype=torch.long))
     rows = []
     for rule in UNSEEN_RULES:
-        weights = gate if rule == "gated" else np.full_like(per_task, 1.0 / per_task.shape[1])
+        weights = gate if rule in ("gated", "profile") else np.full_like(per_task, 1.0 / per_task.shape[1])
         own_out = weights.copy()
         own_out[ids > 0, ids[ids > 0] - 1] = 0.0  # leave the row's own id out of the mixture
-        proxy_scores = zero if rule == "zero" else (per_task * own_out).sum(1) / own_out.sum(1)
+        own_out /= own_out.sum(1, keepdims=True)
+        if rule == "profile":  # one weighting per scenario and split: its rows' mean, sharpened
+            weights, own_out = (_profiles(w, scenarios, split) for w in (weights, own_out))
+        proxy_scores = zero if rule == "zero" else (per_task * own_out).sum(1)
         unseen_scores = zero if rule == "zero" else (per_task * weights).sum(1)
         rows.append({"rule": rule,
                      "valid_proxy": _scenario_mean(labels, proxy_scores, scenarios, (split == "valid") & (ids > 0)),
                      "test_unseen": _scenario_mean(labels, unseen_scores, scenarios, (split == "test") & (ids == 0))})
     return rows
+
+
+def _profiles(weights: np.ndarray, scenarios: np.ndarray, split: np.ndarray) -> np.ndarray:
+    """Each row's weights replaced by its (scenario, split) group's profile, as `AutoTask.scenario_profile`."""
+    out = np.empty_like(weights)
+    for key in set(zip(scenarios, split, strict=True)):
+        rows = (scenarios == key[0]) & (split == key[1])
+        profile = weights[rows].mean(0) ** PROFILE_SHARPNESS
+        out[rows] = profile / profile.sum()
+    return out
+
+
+def _scores_under_rule(model, rule: str, features, task_ids) -> np.ndarray:
+    """Block-size-1 probabilities with the model's `unseen` rule switched to `rule` (same weights)."""
+    saved, model.config.unseen = model.config.unseen, rule
+    try:
+        return torch.sigmoid(model(features, task_ids, 1)).numpy()
+    finally:
+        model.config.unseen = saved
 
 
 def _scenario_mean(labels, scores, scenarios, mask) -> float:

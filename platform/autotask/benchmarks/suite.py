@@ -33,9 +33,10 @@ def training_feeds(tensors: dict, dataset, config: BenchConfig) -> dict[str, Fee
     return {
         f"{BARE}, 1 thread": Feed(1, bare, device),
         f"{BARE}, {os.cpu_count()} threads": Feed(os.cpu_count() or 1, bare, device),
-        "Ray Data feed (as the Train loop now)": Feed(1, lambda _: ray_data_batches(dataset, run, device), device),
+        "Ray Data feed (as the Train loop now)": Feed(1, lambda epoch: ray_data_batches(dataset, run, device, epoch),
+                                                       device),
         "Ray Data feed, a Ray batch per step (before)": Feed(
-            1, lambda _: ray_data_batches(dataset, run, device, per_step=True), device),
+            1, lambda epoch: ray_data_batches(dataset, run, device, epoch, per_step=True), device),
     }
 
 

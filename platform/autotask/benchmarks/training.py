@@ -18,16 +18,19 @@ from autotask.training.batches import FEATURES, TARGET, TASK_ID
 from autotask.training.config import RunConfig
 from autotask.training.loop import minibatches
 from autotask.training.ray_trainer import make_trainer
+from autotask.training.steps import shuffle_seed
 
 
-def ray_data_batches(dataset, run: RunConfig, device: str, per_step: bool = False) -> Batches:
-    """Batches from a materialised Ray Dataset: the training loop's chunked feed, or one Ray batch per step."""
+def ray_data_batches(dataset, run: RunConfig, device: str, epoch: int, per_step: bool = False) -> Batches:
+    """Batches of one epoch from a materialised Ray Dataset: the training loop's chunked feed, or one Ray batch per
+    step."""
     if per_step:  # the feed train_loop_per_worker used before: Ray batching/shuffling/conversion every step
         chunks = dataset.iter_torch_batches(batch_size=run.training.batch_size, device=device,
                                             local_shuffle_buffer_size=run.training.shuffle_buffer,
-                                            local_shuffle_seed=run.seed)
+                                            local_shuffle_seed=shuffle_seed(run.seed, epoch))
         return ((b[FEATURES], b[TASK_ID], b[TARGET]) for b in chunks)
-    return ((features, task_ids, targets) for features, task_ids, targets, _ in minibatches(dataset, run, device))
+    batches = minibatches(dataset, run, device, epoch)
+    return ((features, task_ids, targets) for features, task_ids, targets, _ in batches)
 
 
 def ray_train_epochs(data: str, manifest: Manifest, datasets: dict, workers: int, epochs: int, storage: Path,

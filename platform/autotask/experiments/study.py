@@ -39,7 +39,7 @@ PAPER_STUDY = [
     StudyRun("autotask-no-task-id", "autotask", "No task id", {"task_id_mode": "none"}),
     StudyRun("autotask-task-id-number", "autotask", "Task id number", {"task_id_mode": "number"}),
     StudyRun("autotask-task-id-dropout", "autotask", "Encoding + task-id dropout 0.15",
-             {"task_id_mode": "encoding", "task_id_dropout": 0.15}),
+             {"task_id_mode": "encoding", "task_id_dropout": 0.15, "unseen": "slot"}),
     StudyRun("autotask-sum", "autotask", "Fusion by sum", {"fusion": "sum"}),
     StudyRun("autotask-full-attention", "autotask", "Full (unmasked) attention", {"attention": "full"}),
     StudyRun("lightgbm", "lightgbm", "LightGBM"),

@@ -45,6 +45,8 @@ class MultiTaskDNN(nn.Module):
     their task logit.
     """
 
+    selection_score = "score_task"  # early stopping watches the branch each seen scenario is served by
+
     def __init__(self, config: MultiTaskDNNConfig):
         super().__init__()
         self.config = config

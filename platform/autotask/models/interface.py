@@ -2,6 +2,7 @@
 
 - `training_loss(features, task_ids, targets) -> scalar`: BCE with logits on soft or hard targets in [0, 1].
 - `score(features, task_ids, block_size=None) -> {"score": probabilities, ...}`: the eval-time output.
+- `selection_score`: the score column early stopping watches on the validation split (the DNN's task branch).
 - `param_groups(lr_facet1, lr_facet2, lr_head, weight_decay=0.0) -> list[dict]`: optimizer groups
   covering every parameter exactly once; a model without facets puts everything at `lr_head`. Weight decay
   applies to weight matrices only, never to biases or LayerNorm parameters (`decay_groups`).
@@ -18,6 +19,8 @@ SERVING_BLOCK_SIZE = 1  # serving scores each row on its own: a facet-2 block of
 
 
 class TaskModel(Protocol):
+    selection_score: str
+
     def training_loss(self, features: Tensor, task_ids: Tensor, targets: Tensor) -> Tensor:
         ...
 

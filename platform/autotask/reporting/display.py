@@ -72,6 +72,8 @@ def notes(results: Results) -> list[str]:
     if results.unseen:
         lines.append(f"{UNSEEN_MARK} unseen scenario (task id 0: never trained on); "
                      "not in the mean over seen scenarios.")
+    protocols = sorted({run.protocol for m in (results.baseline, *results.models) for run in m.runs})
+    lines.append("Scoring protocol (model selection, calibration and test alike): " + "; ".join(protocols) + ".")
     if any(len(m.runs) > 1 for m in results.models):
         lines.append("a ± b: mean and sample standard deviation over seeds (n runs).")
     lines.append(f"Δ: model − baseline in AUC points, {100 * o.level:.0f}% paired bootstrap interval "

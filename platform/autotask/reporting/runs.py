@@ -37,6 +37,17 @@ class Run:
     def seed(self) -> int | None:
         return self.config.get("seed")
 
+    @property
+    def protocol(self) -> str:
+        """How the run's rows were scored (config.json's eval_block_size), in words."""
+        size = self.config.get("training", {}).get("eval_block_size")
+        if self.config.get("model") != "autotask":
+            return f"{self.config.get('model', 'model')}: each row on its own"
+        if size is None:
+            return "autotask: not recorded (a run written before the scoring protocol existed)"
+        served = " (as served)" if size == 1 else " (an in-context mode, not the serving path)"
+        return f"autotask: facet-2 blocks of {size} row{'s' * (size > 1)} of one scenario and split{served}"
+
     def require(self, column: str) -> None:
         """Raise RunDirError when predictions.parquet lacks `column`."""
         if column not in self.predictions.columns:

@@ -157,7 +157,8 @@ def _collect(shard) -> dict[str, np.ndarray]:
 
 def _valid_auc(model, valid: dict, eval_block_size: int) -> float:
     """Model selection's metric, scored under the run's protocol (facet-2 blocks of eval_block_size rows)."""
-    scores = predict(model, valid[FEATURES], valid[TASK_ID], groups=valid[GROUP], block_size=eval_block_size)["score"]
+    scores = predict(model, valid[FEATURES], valid[TASK_ID], groups=valid[GROUP], block_size=eval_block_size)
+    scores = scores[model.selection_score]
     return mean_seen_roc_auc(valid[TARGET], scores, valid[TASK_ID])
 
 

@@ -28,7 +28,8 @@ class EvalScorer:
     A batch is a whole input block; facet-2 blocks of `block_size` rows form within it, from rows of one scenario
     and one split (file order), so a test row never shares a block with a validation row and the scores do not
     depend on the order in which Ray executes the blocks. At block size 1 (the default protocol) every row is
-    scored on its own, exactly as served.
+    scored on its own, exactly as served. Models with an in-context mode add its column (AutoTask's
+    `score_context`: an unseen scenario's profile estimated from its rows of this block and split).
     """
 
     def __init__(self, kind: str, model_config: dict, manifest: dict, state: dict, block_size: int, threads: int = 1):
@@ -38,7 +39,7 @@ class EvalScorer:
         self.model = build_model(kind, model_config, self.manifest)
         self.model.load_state_dict(state)
         self.model.eval()
-        probe = predict(self.model, np.zeros((1, self.manifest.d), np.float32), np.zeros(1, np.int64))
+        probe = predict(self.model, np.zeros((1, self.manifest.d), np.float32), np.zeros(1, np.int64), in_context=True)
         self.score_names = list(probe)
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
@@ -50,7 +51,7 @@ class EvalScorer:
             split_code = frame[SPLIT].map({split: i for i, split in enumerate(EVAL_SPLITS)}).to_numpy()
             groups = inputs["group"] * len(EVAL_SPLITS) + split_code
             scores = predict(self.model, inputs["features"], inputs["task_id"], groups=groups,
-                             block_size=self.block_size)
+                             block_size=self.block_size, in_context=True)
         return prediction_frame(frame, inputs, scores)
 
 

@@ -82,12 +82,14 @@ def group_chunks(groups: np.ndarray, chunk_rows: int) -> Iterator[np.ndarray]:
 
 @torch.no_grad()
 def predict(model: nn.Module, features, task_ids, groups=None, block_size: int | None = None,
-            batch_size: int = 8192) -> dict[str, np.ndarray]:
+            batch_size: int = 8192, in_context: bool = False) -> dict[str, np.ndarray]:
     """Score rows in eval mode; returns {score name: probabilities} in the ORIGINAL row order.
 
     Facet-2 blocks at inference hold rows of one scenario only: rows are grouped by `groups` (scenario codes;
     two unseen scenarios share task id 0, so the ids alone cannot tell them apart; defaults to task_ids) and
     blocks of `block_size` rows (default: the model config's) are formed inside each group.
+    `in_context`: also the scores a model computes from a whole group at once (`in_context_scores`, e.g.
+    AutoTask's `score_context`), one call per group.
     """
     features, task_ids = np.asarray(features, dtype=np.float32), np.asarray(task_ids, dtype=np.int64)
     groups = task_ids if groups is None else np.asarray(groups)
@@ -96,11 +98,14 @@ def predict(model: nn.Module, features, task_ids, groups=None, block_size: int |
     was_training = model.training
     model.eval()
     outputs: dict[str, np.ndarray] = {}
-    for rows in group_chunks(groups, max(batch_size // t, 1) * t):
-        scores = model.score(torch.from_numpy(features[rows]).to(device),
-                             torch.from_numpy(task_ids[rows]).to(device), block_size=t)
-        for name, values in scores.items():
-            column = outputs.setdefault(name, np.empty(len(task_ids), dtype=np.float32))
-            column[rows] = values.float().cpu().numpy()
+    group_scores = getattr(model, "in_context_scores", None) if in_context else None
+    chunks = [(model.score, max(batch_size // t, 1) * t)] + ([(group_scores, len(task_ids))] if group_scores else [])
+    for score, chunk_rows in chunks:
+        for rows in group_chunks(groups, chunk_rows):
+            scores = score(torch.from_numpy(features[rows]).to(device), torch.from_numpy(task_ids[rows]).to(device),
+                           block_size=t)
+            for name, values in scores.items():
+                column = outputs.setdefault(name, np.empty(len(task_ids), dtype=np.float32))
+                column[rows] = values.float().cpu().numpy()
     model.train(was_training)
     return outputs
