@@ -10,5 +10,6 @@ def space(trial, d: int) -> dict:
     trial.suggest_categorical("branch_hidden", [8, 16, 32])
     trial.suggest_float("dropout", 0.0, 0.3)
     trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True)
-    trial.suggest_int("epochs_finetune", 2, 6)
+    trial.suggest_int("epochs_pretrain", 5, 30)  # capped by the base run's --epochs-pretrain
+    trial.suggest_int("epochs_finetune", 5, 45)  # capped by the base run's --epochs-finetune
     return {"hidden": [width, width // 2]}

@@ -48,3 +48,16 @@ def test_checkpoint_for_other_scenarios_is_refused(repo_root, dataset_copy, tmp_
     (run_dir / "model" / "manifest.json").write_text(json.dumps({**manifest, "scenarios": manifest["scenarios"][::-1]}))
     done = _train(repo_root, dataset_copy.path, run_dir)
     assert done.returncode == 2 and "scenarios" in done.stdout
+
+
+def test_bad_model_settings_stop_before_ray_and_write_nothing(repo_root, sim_dataset, tmp_path):
+    """Model settings and the scoring protocol are checked in the driver, before Ray starts."""
+    cases = [(("--set", "unknown=1"), "unknown autotask model config field(s) ['unknown']"),
+             (("--set", "n_head1=3"), "n_head1=3 does not divide e1"),
+             (("--eval-block-size", "32"), "eval_block_size=32 exceeds the model's block_size=16"),
+             (("--unseen", "slot"), "needs task_id_dropout > 0")]
+    for extra, message in cases:
+        done = _train(repo_root, sim_dataset, tmp_path / "run", *extra)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert message in done.stdout and "Traceback" not in done.stdout + done.stderr
+        assert not (tmp_path / "run").exists()

@@ -46,7 +46,12 @@ PAPER_STUDY = [
 ]
 # The headline comparison only: AutoTask, the DNN baseline, task-id dropout and LightGBM (real data, quick looks).
 COMPACT_STUDY = [PAPER_STUDY[i] for i in (0, 1, 4, 7)]
-STUDIES = {"paper": PAPER_STUDY, "compact": COMPACT_STUDY}
+# Facet 1's numeric tokenizers (Gorishniy et al. 2022) against the paper's shared embedding, with the DNN baseline.
+TOKENIZER_STUDY = [PAPER_STUDY[0], PAPER_STUDY[1]] + [
+    StudyRun(f"autotask-{name}", "autotask", f"AutoTask, {name} tokenizer", {"tokenizer": name})
+    for name in ("per-feature", "periodic", "piecewise")
+]
+STUDIES = {"paper": PAPER_STUDY, "compact": COMPACT_STUDY, "tokenizers": TOKENIZER_STUDY}
 
 
 def load_study(name_or_path: str) -> list[StudyRun]:

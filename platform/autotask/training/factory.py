@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from torch import nn
 
 from autotask.data.manifest import Manifest
@@ -13,6 +15,10 @@ TORCH_MODELS = {"autotask": (AutoTask, AutoTaskConfig), "dnn": (MultiTaskDNN, Mu
 def model_config(kind: str, overrides: dict, manifest: Manifest):
     """The model's typed config: the run's overrides plus d and n_tasks taken from the manifest."""
     _, config_cls = TORCH_MODELS[kind]
+    known = {f.name for f in fields(config_cls)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown {kind} model config field(s) {unknown}; known: {sorted(known - {'d', 'n_tasks'})}")
     fixed = {"d": manifest.d, "n_tasks": manifest.n_tasks}
     clashes = {k: v for k, v in overrides.items() if k in fixed and v != fixed[k]}
     if clashes:
