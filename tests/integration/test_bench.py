@@ -47,6 +47,8 @@ def test_quick_quality_suite_trains_scores_and_summarises(ray_session, repo_root
     assert {r["rule"] for r in result["unseen_rules"]} == {"zero", "mixture", "gated", "profile"}
     assert all(0 < r["valid_proxy"] <= 100 and 0 < r["test_unseen"] <= 100 for r in result["unseen_rules"])
     assert any(t["target"].endswith("seen AutoTask >= LightGBM") for t in result["targets"])
+    markdown = out.with_suffix(".md").read_text()
+    assert "| simulator seed 0 | AutoTask |" in markdown and "| simulator seed 0 | gated |" in markdown
     stamp = (workdir / "runs" / "sim-0" / "autotask-seed0" / "metrics.parquet").stat().st_mtime_ns
     assert runner.main(["--suite", "quality", "--quick", "--workdir", str(workdir), "--out", str(out)]) == 0
     assert (workdir / "runs" / "sim-0" / "autotask-seed0" / "metrics.parquet").stat().st_mtime_ns == stamp

@@ -35,26 +35,51 @@ def _plus_minus(row: dict, key: str) -> str:
     return "" if row.get(key) is None or row[key] != row[key] else f"{row[key]:.1f} ± {row[f'{key} std']:.1f}"
 
 
+def _rule_means(result: dict) -> list[tuple[str, str, float, float]]:
+    """(dataset, rule, mean validation proxy, mean test unseen) over seeds."""
+    grouped: dict[tuple[str, str], list[dict]] = {}
+    for record in result["unseen_rules"]:
+        grouped.setdefault((record["dataset"], record["rule"]), []).append(record)
+    return [(dataset, rule, sum(r["valid_proxy"] for r in records) / len(records),
+             sum(r["test_unseen"] for r in records) / len(records)) for (dataset, rule), records in grouped.items()]
+
+
+def _unseen_cells(row: dict) -> str:
+    return ", ".join(f"{k.removeprefix('unseen ')} {_plus_minus(row, k)}" for k in row
+                     if k.startswith("unseen ") and not k.endswith(" std"))
+
+
+def quality_markdown(result: dict) -> str:
+    """The quality suite's tables as markdown (docs/results/quality.md)."""
+    lines = [f"# Quality benchmark ({result['machine']['nproc']} x {result['machine']['cpu_model']})", "",
+             f"`{result.get('command', '')}`, {result['seconds'] / 60:.0f} min. Test ROC AUC (%), mean ± std over "
+             f"training seeds {result['config']['seeds']}; seen = mean over seen scenarios; unseen = mean over "
+             "unseen scenarios; train s = mean wall seconds of one run (shared by the models read from one run).", "",
+             "| dataset | model | seen | unseen | per unseen scenario | train s |", "|---|---|---:|---:|---|---:|"]
+    lines += [f"| {r['dataset']} | {r['model']} | {_plus_minus(r, 'seen')} | {_plus_minus(r, 'unseen')} | "
+              f"{_unseen_cells(r)} | {r['seconds']:.0f} |" for r in result["summary"]]
+    lines += ["", "AutoTask's rule for unseen scenarios, on the same trained weights (mean over seeds): the validation "
+              "proxy scores each seen scenario's validation rows without their own id.", "",
+              "| dataset | rule | valid proxy | test unseen |", "|---|---|---:|---:|"]
+    lines += [f"| {d} | {rule} | {proxy:.1f} | {test:.1f} |" for d, rule, proxy, test in _rule_means(result)]
+    lines += ["", "| target | measured | met |", "|---|---|---|"]
+    lines += [f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else 'no'} |" for t in result["targets"]]
+    return "\n".join(lines) + "\n"
+
+
 def quality_tables(result: dict) -> list[Table]:
     """The quality suite: mean ± std over seeds of test ROC AUC (%) per dataset and model; the unseen-id rules."""
     table = Table(title="Test ROC AUC (%), mean ± std over training seeds (seen: mean over seen scenarios)")
     for header in ("dataset", "model", "seeds", "seen", "unseen", "per unseen scenario", "train s"):
         table.add_column(header, justify="left" if header in ("dataset", "model", "per unseen scenario") else "right")
     for row in result["summary"]:
-        per_scenario = ", ".join(f"{k.removeprefix('unseen ')} {_plus_minus(row, k)}" for k in row
-                                 if k.startswith("unseen ") and not k.endswith(" std"))
         table.add_row(row["dataset"], row["model"], str(row["seeds"]), _plus_minus(row, "seen"),
-                      _plus_minus(row, "unseen"), per_scenario, f"{row['seconds']:.0f}")
+                      _plus_minus(row, "unseen"), _unseen_cells(row), f"{row['seconds']:.0f}")
     rules = Table(title="AutoTask's rule for unseen scenarios (same weights): validation proxy and test, seed mean")
     for header in ("dataset", "rule", "valid proxy (seen rows without their id)", "test unseen"):
         rules.add_column(header, justify="left" if header in ("dataset", "rule") else "right")
-    frame = {}
-    for record in result["unseen_rules"]:
-        frame.setdefault((record["dataset"], record["rule"]), []).append(record)
-    for (dataset, rule), records in frame.items():
-        proxy = [r["valid_proxy"] for r in records]
-        test = [r["test_unseen"] for r in records]
-        rules.add_row(dataset, rule, f"{sum(proxy) / len(proxy):.1f}", f"{sum(test) / len(test):.1f}")
+    for dataset, rule, proxy, test in _rule_means(result):
+        rules.add_row(dataset, rule, f"{proxy:.1f}", f"{test:.1f}")
     return [table, rules]
 
 
@@ -73,6 +98,8 @@ def write_result(result: dict, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix != ".csv":
         atomic_write_text(path, json.dumps(result, indent=2, default=str))
+        if result.get("suite") == "quality":
+            atomic_write_text(path.with_suffix(".md"), quality_markdown(result))
         return path
     lines = result["rows"] + [{"section": "target", "name": t["target"], "note": f"{t['measured']}; met={t['met']}"}
                               for t in result["targets"]]
