@@ -45,8 +45,9 @@ def _rule_means(result: dict) -> list[tuple[str, str, float, float]]:
 
 
 def _unseen_cells(row: dict) -> str:
+    """'Clinic 82.6 ± 0.2, Home ...': the unseen scenarios of the row's dataset (others' columns are NaN)."""
     return ", ".join(f"{k.removeprefix('unseen ')} {_plus_minus(row, k)}" for k in row
-                     if k.startswith("unseen ") and not k.endswith(" std"))
+                     if k.startswith("unseen ") and not k.endswith(" std") and _plus_minus(row, k))
 
 
 def quality_markdown(result: dict) -> str:
