@@ -2,6 +2,10 @@
 probabilities [b], each row scored on its own (block size 1).
 
   python runners/export.py --run RUN_DIR --out FILE [--format torchscript|onnx]
+  python runners/export.py --run RUN_DIR --out clinic.onnx --profile-from DATA --scenario Clinic [--split test]
+
+`--profile-from` serves one new (unseen) scenario with its profile: the seen-id weights estimated from that
+scenario's rows of DATA (features only, no labels), baked into the artefact for rows with task id 0.
 
 The format defaults to the file's suffix (.onnx: ONNX, else TorchScript). Load it with
 `autotask.serving.runtime.load_predictor(FILE)`.
@@ -14,6 +18,7 @@ import sys
 
 from autotask.cli import report_input_error, runner_console
 from autotask.serving.export import FORMATS, artefact_format, export_run
+from autotask.serving.profiles import scenario_features
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,9 +26,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run", required=True, help="run directory written by runners/train.py (holds model/)")
     p.add_argument("--out", required=True, help="artefact file to write")
     p.add_argument("--format", choices=FORMATS, help="default: from the suffix of --out")
+    p.add_argument("--profile-from", help="dataset holding rows of the new scenario to profile (with --scenario)")
+    p.add_argument("--scenario", help="the new (unseen) scenario whose profile the artefact serves")
+    p.add_argument("--split", default="test", help="split of --profile-from to read the scenario's rows from")
     args = p.parse_args(argv)
     try:
-        path = export_run(args.run, args.out, args.format or artefact_format(args.out))
+        if bool(args.profile_from) != bool(args.scenario):
+            raise ValueError("--profile-from and --scenario go together")
+        rows = scenario_features(args.profile_from, args.run, args.scenario, args.split) if args.scenario else None
+        path = export_run(args.run, args.out, args.format or artefact_format(args.out), rows)
     except (FileNotFoundError, ValueError) as exc:
         return report_input_error(runner_console(stderr=True), exc)
     print(f"wrote {path}")

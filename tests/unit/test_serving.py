@@ -65,6 +65,7 @@ def run_dir(sim_dataset, tmp_path_factory):
     torch.save(model.state_dict(), out / "model" / "weights.pt")
     typed = model_config("autotask", {}, manifest)
     (out / "model" / "model_config.json").write_text(json.dumps({"kind": "autotask", **asdict(typed)}, indent=2))
+    manifest.write(out / "model")
     return out, inputs
 
 
@@ -87,3 +88,41 @@ def test_export_runner_refuses_a_run_without_a_model(repo_root, tmp_path):
     done = subprocess.run([sys.executable, str(repo_root / "runners" / "export.py"), "--run", str(tmp_path),
                            "--out", str(tmp_path / "m.pt")], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "model_config.json" in done.stderr
+
+
+def _export(repo_root, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(repo_root / "runners" / "export.py"), *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_profile_artefact_serves_a_new_scenario_as_the_in_context_mode(run_dir, sim_dataset, fmt, repo_root,
+                                                                       tmp_path):
+    """`--profile-from DATA --scenario Clinic`: Clinic's rows (task id 0) are served with its profile, each row on
+    its own, equal to the in-context score_context; seen rows are served as without a profile."""
+    directory, _ = run_dir
+    out = tmp_path / FORMATS[fmt]
+    done = _export(repo_root, "--run", directory, "--out", out, "--format", fmt, "--profile-from", sim_dataset,
+                   "--scenario", "Clinic")
+    assert done.returncode == 0, done.stderr
+    manifest = load_manifest(sim_dataset)
+    test = to_model_inputs(read_frame(sim_dataset, splits=("test",)), manifest)
+    clinic = test["group"] == manifest.all_scenarios.index("Clinic")
+    features, zeros = test[FEATURES][clinic], np.zeros(int(clinic.sum()), np.int64)
+    model = load_run_model(directory)
+    with torch.no_grad():
+        context = model.in_context_scores(torch.from_numpy(features), torch.from_numpy(zeros), 1)["score_context"]
+    served = load_predictor(out)
+    np.testing.assert_allclose(served(features, zeros), context.numpy(), rtol=0, atol=1e-5)
+    assert np.abs(served(features, zeros) - eager_predictor(model)(features, zeros)).max() > 1e-4
+    seen = test[TASK_ID] > 0
+    np.testing.assert_allclose(served(test[FEATURES][seen][:300], test[TASK_ID][seen][:300]),
+                               eager_predictor(model)(test[FEATURES][seen][:300], test[TASK_ID][seen][:300]),
+                               rtol=0, atol=1e-5)
+
+
+def test_profile_of_a_seen_scenario_is_refused(run_dir, sim_dataset, repo_root, tmp_path):
+    done = _export(repo_root, "--run", run_dir[0], "--out", tmp_path / "m.onnx", "--profile-from", sim_dataset,
+                   "--scenario", "Hotel")
+    assert done.returncode == 2 and "'Hotel' is a seen scenario" in done.stderr
+    assert not (tmp_path / "m.onnx").exists()

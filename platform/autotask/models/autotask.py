@@ -319,9 +319,10 @@ class AutoTask(nn.Module):
         per_row = F.cross_entropy(self.gate(features), (task_ids.long() - 1).clamp(min=0), reduction="none")
         return loss + (per_row * seen).sum() / seen.sum().clamp(min=1.0)
 
-    def score(self, features: Tensor, task_ids: Tensor, block_size: int | None = None
-              ) -> dict[str, Tensor]:
-        return {"score": torch.sigmoid(self(features, task_ids, block_size))}
+    def score(self, features: Tensor, task_ids: Tensor, block_size: int | None = None,
+              profile: Tensor | None = None) -> dict[str, Tensor]:
+        """{"score": probabilities}; `profile`: an unseen scenario's weights for its id-0 rows (`scenario_profile`)."""
+        return {"score": torch.sigmoid(self(features, task_ids, block_size, profile=profile))}
 
     def param_groups(self, lr_facet1: float, lr_facet2: float, lr_head: float, weight_decay: float = 0.0
                      ) -> list[dict]:

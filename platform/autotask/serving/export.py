@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from autotask.serving.model import ServingModel, example_inputs, load_run_model
+from autotask.serving.model import ServingModel, example_inputs, load_run_model, unseen_profile
 
 FORMATS = ("torchscript", "onnx")
 SUFFIXES = {"torchscript": ".pt", "onnx": ".onnx"}
@@ -17,13 +17,13 @@ INPUT_NAMES = ("features", "task_ids")
 OUTPUT_NAME = "probabilities"
 
 
-def export_model(model: nn.Module, out: str | Path, fmt: str = "torchscript") -> Path:
-    """Export ServingModel(model) to `out` (written to a temporary name, then renamed)."""
+def export_model(model: nn.Module, out: str | Path, fmt: str = "torchscript", unseen_profile=None) -> Path:
+    """Export ServingModel(model, unseen_profile) to `out` (written to a temporary name, then renamed)."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    serving = ServingModel(model.cpu())
+    serving = ServingModel(model.cpu(), unseen_profile)
     inputs = example_inputs(model.config.d, model.config.n_tasks, rows=8)
     tmp = out.with_name(f".{out.name}.tmp{SUFFIXES[fmt]}")
     with torch.no_grad(), warnings.catch_warnings():
@@ -48,6 +48,9 @@ def artefact_format(path: str | Path) -> str:
     return "onnx" if Path(path).suffix == ".onnx" else "torchscript"
 
 
-def export_run(run_dir: str | Path, out: str | Path, fmt: str = "torchscript") -> Path:
-    """The serving artefact of a trained run directory."""
-    return export_model(load_run_model(run_dir), out, fmt)
+def export_run(run_dir: str | Path, out: str | Path, fmt: str = "torchscript", profile_rows=None) -> Path:
+    """The serving artefact of a trained run directory; `profile_rows` (z-scored features of a new scenario's rows)
+    bakes that scenario's profile in for its id-0 rows."""
+    model = load_run_model(run_dir)
+    profile = None if profile_rows is None else unseen_profile(model, profile_rows)
+    return export_model(model, out, fmt, profile)

@@ -19,15 +19,25 @@ MODELS = {"autotask": (AutoTask, AutoTaskConfig), "dnn": (MultiTaskDNN, MultiTas
 
 
 class ServingModel(nn.Module):
-    """Probabilities of the model's `score` output at block size 1, in eval mode."""
+    """Probabilities of the model's `score` output at block size 1, in eval mode.
 
-    def __init__(self, model: nn.Module):
+    `unseen_profile` [n_tasks] (AutoTask only): the seen-id weights of ONE new scenario, estimated from a sample of
+    its rows (`AutoTask.scenario_profile`); rows with task id 0 are then scored with it, each still on its own, so
+    the artefact serves that scenario as the in-context mode (`score_context`) scored it.
+    """
+
+    def __init__(self, model: nn.Module, unseen_profile: Tensor | None = None):
         super().__init__()
         self.model = model
+        if unseen_profile is not None and not hasattr(model, "scenario_profile"):
+            raise ValueError(f"{type(model).__name__} has no unseen-scenario profiles (AutoTask with a gate has)")
+        self.register_buffer("unseen_profile", unseen_profile)
         self.eval()
 
     def forward(self, features: Tensor, task_ids: Tensor) -> Tensor:
-        return self.model.score(features, task_ids, block_size=SERVING_BLOCK_SIZE)["score"]
+        if self.unseen_profile is None:
+            return self.model.score(features, task_ids, block_size=SERVING_BLOCK_SIZE)["score"]
+        return self.model.score(features, task_ids, block_size=SERVING_BLOCK_SIZE, profile=self.unseen_profile)["score"]
 
 
 def load_run_model(run_dir: str | Path) -> nn.Module:
@@ -41,6 +51,15 @@ def load_run_model(run_dir: str | Path) -> nn.Module:
     model = model_cls(config_cls(**config))
     model.load_state_dict(torch.load(model_dir / "weights.pt", weights_only=True, map_location="cpu"))
     return model.eval()
+
+
+@torch.no_grad()
+def unseen_profile(model: nn.Module, features) -> Tensor:
+    """The profile of one new scenario from its rows' z-scored features [n, d] (no labels needed)."""
+    if getattr(model, "gate", None) is None:
+        raise ValueError(f"{type(model).__name__} has no gate to profile a new scenario with (AutoTask's unseen rule "
+                         "must be zero, mixture or gated, and its task-id mode not none)")
+    return model.scenario_profile(torch.as_tensor(features, dtype=torch.float32))
 
 
 def example_inputs(d: int, n_tasks: int, rows: int = 4, seed: int = 0) -> tuple[Tensor, Tensor]:
