@@ -34,8 +34,11 @@ def model() -> AutoTask:
 def test_export_matches_eager_within_1e_5(model, fmt, tmp_path):
     path = export_model(model, tmp_path / FORMATS[fmt], fmt)
     predictor = load_predictor(path)
-    for rows in (1, 3, 37):  # any batch size, each row scored on its own
-        features, task_ids = example_inputs(5, 3, rows, seed=rows)
+    batches = [example_inputs(5, 3, rows, seed=rows) for rows in (1, 3, 37)]  # any batch size, rows on their own
+    features, _ = example_inputs(5, 3, 6, seed=5)
+    batches += [(features, torch.zeros(6, dtype=torch.long)), (features, torch.full((6,), 2))]  # all unseen / seen
+    for features, task_ids in batches:
+        rows = len(task_ids)
         with torch.no_grad():
             eager = model.score(features, task_ids, block_size=1)["score"].numpy()
         served = predictor(features.numpy(), task_ids.numpy())

@@ -197,6 +197,8 @@ class BlockFacet(nn.Module):
         if not 1 <= block_size <= self.max_block_size:
             raise ValueError(f"block_size must be in [1, {self.max_block_size}], got {block_size}")
         tokens = self.wte(self.row_tokens(features, task_ids))
+        if block_size == 1:  # every row its own block (serving): no size-dependent branch, so exports stay general
+            return self.transformer(tokens.unsqueeze(1)).squeeze(1)
         return in_blocks(self.transformer, tokens, block_size)
 
 
@@ -248,8 +250,15 @@ class AutoTask(nn.Module):
         """features [b, d] float, task_ids [b] long -> logits [b]. Rows are blocked in the order given.
         `profile` [n_tasks]: the seen-id weights of every unseen row (in-context mode) instead of the rule's."""
         t = self.config.block_size if block_size is None else block_size
-        if self.config.mixes_unseen and (_graph_capture() or bool((task_ids == 0).any())):
-            return self._mixture_logits(features, task_ids, t, profile)
+        if not self.config.mixes_unseen:
+            return self._logits(features, task_ids, t)
+        if torch.compiler.is_compiling():  # torch.export (ONNX): an If node, so seen-only batches cost one pass
+            return torch.cond((task_ids == 0).any(), lambda x, ids: self._full_mixture(x, ids, t, profile),
+                              lambda x, ids: self._logits(x, ids, t), (features, task_ids))
+        if t == 1 and (torch.jit.is_tracing() or bool((task_ids == 0).any())):
+            return self._gathered_mixture(features, task_ids, profile)
+        if bool((task_ids == 0).any()):
+            return self._full_mixture(features, task_ids, t, profile)
         return self._logits(features, task_ids, t)
 
     def _logits(self, features: Tensor, task_ids: Tensor, t: int) -> Tensor:
@@ -257,34 +266,43 @@ class AutoTask(nn.Module):
         t2 = self.facet2(features, task_ids, t)
         return self.fusion(t1, t2)
 
-    def _mixture_logits(self, features: Tensor, task_ids: Tensor, t: int, profile: Tensor | None = None) -> Tensor:
-        """Seen rows: their own logit. Unseen rows: logit of sum_k w_k(x) p(y | x, id k) over seen ids k.
+    def _gathered_mixture(self, features: Tensor, task_ids: Tensor, profile: Tensor | None) -> Tensor:
+        """Block size 1: seen rows their own logit; only the unseen rows are gathered and scored under the n_tasks
+        candidate ids, so seen rows cost one pass (also in traced TorchScript, where the gather size is dynamic)."""
+        rows = torch.nonzero(task_ids == 0).squeeze(1)
+        unseen_features = features.index_select(0, rows)
+        mixed = self._mixed_probabilities(unseen_features, self.seen_task_probabilities(unseen_features), profile)
+        return self._logits(features, task_ids, 1).index_copy(0, rows, _logit(mixed))
 
-        At block size 1 rows are independent, so the n_tasks candidate ids are scored in one batch of n_tasks * b
-        rows; larger blocks are scored one candidate id at a time (a block keeps its rows together).
-        """
-        n, unseen = self.config.n_tasks, task_ids == 0
-        candidates = torch.arange(1, n + 1, device=task_ids.device, dtype=task_ids.dtype)
-        ids = torch.where(unseen.unsqueeze(0), candidates.unsqueeze(1), task_ids.unsqueeze(0))  # [n, b]
+    def _full_mixture(self, features: Tensor, task_ids: Tensor, t: int, profile: Tensor | None) -> Tensor:
+        """Every row under every seen id (static shapes), then seen rows keep their own logit. Larger blocks are
+        scored one candidate id at a time over the whole batch (a block keeps its rows together)."""
+        unseen = task_ids == 0
         if t == 1:
-            logits = self._logits(features.repeat(n, 1), ids.reshape(-1), 1).view(n, -1)
+            per_task = self.seen_task_probabilities(features)
         else:
-            logits = torch.stack([self._logits(features, row_ids, t) for row_ids in ids.unbind(0)])
-        weights = self.unseen_weights(features) if profile is None else profile.expand(features.shape[0], n)
-        mixed = (torch.sigmoid(logits).t() * weights).sum(dim=1)
-        return torch.where(unseen, torch.logit(mixed.clamp(PROBABILITY_EPS, 1 - PROBABILITY_EPS)), logits[0])
+            per_task = torch.stack([torch.sigmoid(self._logits(features, torch.where(unseen, k, task_ids), t))
+                                    for k in range(1, self.config.n_tasks + 1)], dim=1)  # [b, n]
+        mixed = self._mixed_probabilities(features, per_task, profile)
+        return torch.where(unseen, _logit(mixed), self._logits(features, task_ids, t))
+
+    def _mixed_probabilities(self, features: Tensor, per_task: Tensor, profile: Tensor | None) -> Tensor:
+        """sum_k w_k p_k per row, with the rule's weights or one scenario's profile."""
+        if profile is None:
+            return (per_task * self.unseen_weights(features)).sum(dim=1)
+        return per_task @ profile
 
     def seen_task_probabilities(self, features: Tensor) -> Tensor:
         """[b, n_tasks]: p(y | x, id k) for every seen id k, each row scored on its own (block size 1)."""
         n, b = self.config.n_tasks, features.shape[0]
-        ids = torch.arange(1, n + 1, device=features.device).repeat_interleave(b)
+        row_zeros = torch.zeros_like(features[:, 0], dtype=torch.long)  # [b]: shapes derived from the input (exports)
+        ids = (torch.arange(1, n + 1, device=features.device).unsqueeze(1) + row_zeros.unsqueeze(0)).reshape(-1)
         return torch.sigmoid(self._logits(features.repeat(n, 1), ids, 1).view(n, b).t())
 
     def unseen_weights(self, features: Tensor) -> Tensor:
         """[b, n_tasks] weights of the seen ids for an unseen row: uniform, or the gate's p(task | x)."""
-        if self.config.unseen == "gated":
-            return torch.softmax(self.gate(features), dim=-1)
-        return features.new_full((features.shape[0], self.config.n_tasks), 1.0 / self.config.n_tasks)
+        gate = torch.softmax(self.gate(features), dim=-1)
+        return gate if self.config.unseen == "gated" else torch.full_like(gate, 1.0 / self.config.n_tasks)
 
     def scenario_profile(self, features: Tensor) -> Tensor:
         """[n_tasks] weights of the seen ids for one unseen scenario, from a sample of its rows (no labels): the gate's
@@ -332,6 +350,7 @@ class AutoTask(nn.Module):
         return [group for name, module, lr in parts for group in decay_groups(name, module, lr, weight_decay)]
 
 
-def _graph_capture() -> bool:
-    """True while tracing or exporting: the mixture is then always in the graph (no data-dependent branch)."""
-    return torch.jit.is_tracing() or torch.compiler.is_compiling()
+def _logit(probabilities: Tensor) -> Tensor:
+    return torch.logit(probabilities.clamp(PROBABILITY_EPS, 1 - PROBABILITY_EPS))
+
+
