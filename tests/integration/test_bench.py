@@ -47,6 +47,10 @@ def test_quick_quality_suite_trains_scores_and_summarises(ray_session, repo_root
     assert {r["rule"] for r in result["unseen_rules"]} == {"zero", "mixture", "gated", "profile"}
     assert all(0 < r["valid_proxy"] <= 100 and 0 < r["test_unseen"] <= 100 for r in result["unseen_rules"])
     assert any(t["target"].endswith("seen AutoTask >= LightGBM") for t in result["targets"])
+    assert sorted(r["block_size"] for r in result["in_context_blocks"]) == [1, 4, 16]
+    served = next(r for r in result["in_context_blocks"] if r["block_size"] == 1)
+    autotask = next(row for row in result["summary"] if row["model"] == "AutoTask")
+    assert abs(served["seen"] - autotask["seen"]) < 0.01  # block size 1 is what the run itself scored (AUC, %)
     markdown = out.with_suffix(".md").read_text()
     assert "| simulator seed 0 | AutoTask |" in markdown and "| simulator seed 0 | gated |" in markdown
     stamp = (workdir / "runs" / "sim-0" / "autotask-seed0" / "metrics.parquet").stat().st_mtime_ns

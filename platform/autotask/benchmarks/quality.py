@@ -9,7 +9,8 @@ resumes where it stopped. Configs are the defaults: nothing is chosen on test.
 It also scores each trained AutoTask run's unseen-scenario rows under every rule for id 0 (`zero`, `mixture`,
 `gated`, and the in-context `profile`: scoring-time choices over the same weights), with a validation proxy that
 needs no unseen rows: each seen scenario's validation rows scored without their own id (id 0 for `zero`; the
-mixture over the other seen ids, renormalised, otherwise).
+mixture over the other seen ids, renormalised, otherwise); and the same weights scored with facet-2 blocks of 1, 4
+and 16 rows of one scenario (the in-context block mode, never the served default).
 """
 
 from __future__ import annotations
@@ -32,14 +33,16 @@ from autotask.evaluation.metrics import binary_aucs
 from autotask.models.autotask import PROFILE_SHARPNESS
 from autotask.serving.model import load_run_model
 from autotask.storage import atomic_write_text
-from autotask.training.batches import FEATURES, TARGET, TASK_ID
+from autotask.training.batches import FEATURES, GROUP, TARGET, TASK_ID
 from autotask.training.config import PRESETS, RunConfig, TrainingConfig
 from autotask.training.outputs import read_eval_frame
 from autotask.training.run import train_run
 from autotask.training.session import ensure_ray
+from autotask.training.steps import predict
 
 HOME_DEPOT_CSV = Path(__file__).resolve().parents[4] / "shared" / "data" / "home-depot" / "train.csv.zip"
 UNSEEN_RULES = ("zero", "mixture", "gated", "profile")  # profile: the in-context mode (score_context)
+IN_CONTEXT_BLOCKS = (1, 4, 16)  # facet-2 blocks of one scenario's test rows at scoring (1 = as served)
 ORACLE = "oracle"
 SECONDS_FILE = "bench_seconds.json"  # wall time of the run's training, kept beside it for resumed benchmarks
 
@@ -209,18 +212,32 @@ def _scenario_mean(labels, scores, scenarios, mask) -> float:
                        for s in np.unique(scenarios[mask]))
 
 
-def unseen_rule_records(datasets: dict[str, Path], config: QualityConfig, workdir: Path) -> list[dict]:
-    """The unseen-rule comparison over every trained default AutoTask run."""
-    records = []
+def block_rows(model, frame: pd.DataFrame, inputs: dict) -> list[dict]:
+    """Test ROC AUC (%) of seen and unseen scenarios with facet-2 blocks of t rows of one scenario (in file order),
+    for each t in IN_CONTEXT_BLOCKS: how much facet 2's cross-row attention adds when a block is given."""
+    test = (frame[SPLIT] == "test").to_numpy()
+    labels, ids = inputs[TARGET][test], inputs[TASK_ID][test]
+    scenarios = frame[SCENARIO].astype(str).to_numpy()[test]
+    rows = []
+    for t in IN_CONTEXT_BLOCKS:
+        scores = predict(model, inputs[FEATURES][test], ids, groups=inputs[GROUP][test], block_size=t)["score"]
+        rows.append({"block_size": t, "seen": _scenario_mean(labels, scores, scenarios, ids > 0),
+                     "unseen": _scenario_mean(labels, scores, scenarios, ids == 0)})
+    return rows
+
+
+def autotask_records(datasets: dict[str, Path], config: QualityConfig, workdir: Path) -> tuple[list, list]:
+    """Over every trained default AutoTask run: the unseen-rule comparison and the in-context block sizes."""
+    rules, blocks = [], []
     for dataset, data in datasets.items():
         manifest = Manifest.from_dict(json.loads((data / "manifest.json").read_text()))
-        if not manifest.unseen:
-            continue
         frame, inputs = read_eval_frame(str(data), manifest)
         for seed in config.seeds:
             model = load_run_model(workdir / "runs" / data.name / f"autotask-seed{seed}")
-            records += [{"dataset": dataset, "seed": seed, **row} for row in unseen_rule_rows(model, frame, inputs)]
-    return records
+            blocks += [{"dataset": dataset, "seed": seed, **row} for row in block_rows(model, frame, inputs)]
+            if manifest.unseen:
+                rules += [{"dataset": dataset, "seed": seed, **row} for row in unseen_rule_rows(model, frame, inputs)]
+    return rules, blocks
 
 
 def check_targets(summary: list[dict]) -> list[dict]:
@@ -253,10 +270,10 @@ def run_quality_benchmarks(config: QualityConfig, workdir: str | Path, progress=
     ensure_ray()
     records = run_records(datasets, config, workdir, progress)
     summary = summarise(records)
-    rules = unseen_rule_records(datasets, config, workdir) if "AutoTask" in config.models else []
+    rules, blocks = autotask_records(datasets, config, workdir) if "AutoTask" in config.models else ([], [])
     return {"suite": "quality", "machine": machine_info("cpu"), "config": asdict(config),
             "datasets": {name: str(path) for name, path in datasets.items()}, "records": records,
-            "summary": summary, "unseen_rules": rules, "targets": check_targets(summary),
+            "summary": summary, "unseen_rules": rules, "in_context_blocks": blocks, "targets": check_targets(summary),
             "seconds": round(time.perf_counter() - started, 1)}
 
 

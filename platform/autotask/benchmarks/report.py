@@ -44,6 +44,23 @@ def _rule_means(result: dict) -> list[tuple[str, str, float, float]]:
              sum(r["test_unseen"] for r in records) / len(records)) for (dataset, rule), records in grouped.items()]
 
 
+def _block_sizes(result: dict) -> list[int]:
+    return sorted({r["block_size"] for r in result.get("in_context_blocks", [])})
+
+
+def _block_means(result: dict) -> dict[str, list[tuple[float, float]]]:
+    """dataset -> [(mean seen, mean unseen) per block size] over seeds."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    records = result.get("in_context_blocks", [])
+    for dataset in dict.fromkeys(r["dataset"] for r in records):
+        cells = []
+        for t in _block_sizes(result):
+            rows = [r for r in records if r["dataset"] == dataset and r["block_size"] == t]
+            cells.append((sum(r["seen"] for r in rows) / len(rows), sum(r["unseen"] for r in rows) / len(rows)))
+        out[dataset] = cells
+    return out
+
+
 def _unseen_cells(row: dict) -> str:
     """'Clinic 82.6 ± 0.2, Home ...': the unseen scenarios of the row's dataset (others' columns are NaN)."""
     return ", ".join(f"{k.removeprefix('unseen ')} {_plus_minus(row, k)}" for k in row
@@ -63,6 +80,12 @@ def quality_markdown(result: dict) -> str:
               "proxy scores each seen scenario's validation rows without their own id.", "",
               "| dataset | rule | valid proxy | test unseen |", "|---|---|---:|---:|"]
     lines += [f"| {d} | {rule} | {proxy:.1f} | {test:.1f} |" for d, rule, proxy, test in _rule_means(result)]
+    sizes = _block_sizes(result)
+    lines += ["", "AutoTask scored with facet-2 blocks of t test rows of one scenario (t = 1 is the served protocol; "
+              "same weights; mean over seeds): seen / unseen.", "",
+              "| dataset | " + " | ".join(f"t = {t}" for t in sizes) + " |", "|---|" + "---:|" * len(sizes)]
+    lines += [f"| {dataset} | " + " | ".join(f"{seen:.2f} / {unseen:.2f}" for seen, unseen in cells) + " |"
+              for dataset, cells in _block_means(result).items()]
     lines += ["", "| target | measured | met |", "|---|---|---|"]
     lines += [f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else 'no'} |" for t in result["targets"]]
     return "\n".join(lines) + "\n"
