@@ -135,7 +135,7 @@ def run_records(datasets: dict[str, Path], config: QualityConfig, workdir: Path,
                 seconds = trained_run(data, model, seed, run_dir, config.training)
                 predictions = pd.read_parquet(run_dir / "predictions.parquet")
                 records.append({"dataset": dataset, "model": model.name, "seed": seed, "seconds": seconds,
-                                **test_aucs(predictions, model.score_col)})
+                                "run": str(run_dir), **test_aucs(predictions, model.score_col)})
                 if model is models[0] and ORACLE_P in predictions.columns:
                     oracle = predictions.assign(oracle_score=predictions[ORACLE_P].astype(float))
                     records.append({"dataset": dataset, "model": ORACLE, "seed": seed, "seconds": 0.0,

@@ -44,6 +44,11 @@ def _rule_means(result: dict) -> list[tuple[str, str, float, float]]:
              sum(r["test_unseen"] for r in records) / len(records)) for (dataset, rule), records in grouped.items()]
 
 
+def _training_minutes(result: dict) -> float:
+    """Wall minutes of training every run once (each run's recorded seconds, counted once per run)."""
+    return sum({r["run"]: r["seconds"] for r in result["records"] if "run" in r}.values()) / 60
+
+
 def _block_sizes(result: dict) -> list[int]:
     return sorted({r["block_size"] for r in result.get("in_context_blocks", [])})
 
@@ -70,8 +75,9 @@ def _unseen_cells(row: dict) -> str:
 def quality_markdown(result: dict) -> str:
     """The quality suite's tables as markdown (docs/results/quality.md)."""
     lines = [f"# Quality benchmark ({result['machine']['nproc']} x {result['machine']['cpu_model']})", "",
-             f"`{result.get('command', '')}`, {result['seconds'] / 60:.0f} min. Test ROC AUC (%), mean ± std over "
-             f"training seeds {result['config']['seeds']}; seen = mean over seen scenarios; unseen = mean over "
+             f"`{result.get('command', '')}` ({result['seconds'] / 60:.0f} min this time, reusing finished runs in the "
+             f"workdir; training every run took {_training_minutes(result):.0f} min). Test ROC AUC (%), mean ± std "
+             f"over training seeds {result['config']['seeds']}; seen = mean over seen scenarios; unseen = mean over "
              "unseen scenarios; train s = mean wall seconds of one run (shared by the models read from one run).", "",
              "| dataset | model | seen | unseen | per unseen scenario | train s |", "|---|---|---:|---:|---|---:|"]
     lines += [f"| {r['dataset']} | {r['model']} | {_plus_minus(r, 'seen')} | {_plus_minus(r, 'unseen')} | "
