@@ -30,7 +30,7 @@ from autotask.data.contract import ORACLE_P, SCENARIO, SPLIT
 from autotask.data.manifest import Manifest
 from autotask.data.simulator import SimulatorConfig
 from autotask.evaluation.metrics import binary_aucs
-from autotask.models.autotask import PROFILE_SHARPNESS
+from autotask.models.autotask import sharpened_profile
 from autotask.serving.model import load_run_model
 from autotask.storage import atomic_write_text
 from autotask.training.batches import FEATURES, GROUP, TARGET, TASK_ID
@@ -40,7 +40,6 @@ from autotask.training.run import train_run
 from autotask.training.session import ensure_ray
 from autotask.training.steps import predict
 
-HOME_DEPOT_CSV = Path(__file__).resolve().parents[4] / "shared" / "data" / "home-depot" / "train.csv.zip"
 UNSEEN_RULES = ("zero", "mixture", "gated", "profile")  # profile: the in-context mode (score_context)
 IN_CONTEXT_BLOCKS = (1, 4, 16)  # facet-2 blocks of one scenario's test rows at scoring (1 = as served)
 ORACLE = "oracle"
@@ -89,13 +88,15 @@ def build_datasets(config: QualityConfig, workdir: Path) -> dict[str, Path]:
     for seed in config.sim_seeds:
         build_simulated(SimulatorConfig(rows=config.rows, seed=seed), workdir / f"sim-{seed}").raise_if_invalid()
         datasets[f"simulator seed {seed}"] = workdir / f"sim-{seed}"
-    if config.home_depot and HOME_DEPOT_CSV.exists():
-        from autotask.data.text import build_text_dataset, home_depot_spec
+    if config.home_depot:
+        from autotask.data.text import build_text_dataset, home_depot_spec  # the text stack only when needed
+        from autotask.data.text.home_depot import DEFAULT_INPUT
 
         out = workdir / "home-depot"
-        if not (out / "manifest.json").exists():
-            build_text_dataset(home_depot_spec(HOME_DEPOT_CSV), out).raise_if_invalid()
-        datasets["Home Depot"] = out
+        if DEFAULT_INPUT.exists() and not (out / "manifest.json").exists():
+            build_text_dataset(home_depot_spec(), out).raise_if_invalid()
+        if DEFAULT_INPUT.exists():
+            datasets["Home Depot"] = out
     return datasets
 
 
@@ -193,8 +194,7 @@ def _profiles(weights: np.ndarray, scenarios: np.ndarray, split: np.ndarray) -> 
     out = np.empty_like(weights)
     for key in set(zip(scenarios, split, strict=True)):
         rows = (scenarios == key[0]) & (split == key[1])
-        profile = weights[rows].mean(0) ** PROFILE_SHARPNESS
-        out[rows] = profile / profile.sum()
+        out[rows] = sharpened_profile(torch.from_numpy(weights[rows].mean(0))).numpy()
     return out
 
 

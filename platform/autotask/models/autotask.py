@@ -255,11 +255,11 @@ class AutoTask(nn.Module):
         if torch.compiler.is_compiling():  # torch.export (ONNX): an If node, so seen-only batches cost one pass
             return torch.cond((task_ids == 0).any(), lambda x, ids: self._full_mixture(x, ids, t, profile),
                               lambda x, ids: self._logits(x, ids, t), (features, task_ids))
-        if t == 1 and (torch.jit.is_tracing() or bool((task_ids == 0).any())):
+        if not (torch.jit.is_tracing() or bool((task_ids == 0).any())):
+            return self._logits(features, task_ids, t)
+        if t == 1:
             return self._gathered_mixture(features, task_ids, profile)
-        if bool((task_ids == 0).any()):
-            return self._full_mixture(features, task_ids, t, profile)
-        return self._logits(features, task_ids, t)
+        return self._full_mixture(features, task_ids, t, profile)
 
     def _logits(self, features: Tensor, task_ids: Tensor, t: int) -> Tensor:
         t1 = self.facet1(features, task_ids).flatten(1)
@@ -307,8 +307,7 @@ class AutoTask(nn.Module):
     def scenario_profile(self, features: Tensor) -> Tensor:
         """[n_tasks] weights of the seen ids for one unseen scenario, from a sample of its rows (no labels): the gate's
         mean p(task | x), sharpened by PROFILE_SHARPNESS and renormalised."""
-        weights = torch.softmax(self.gate(features), dim=-1).mean(dim=0) ** PROFILE_SHARPNESS
-        return weights / weights.sum()
+        return sharpened_profile(torch.softmax(self.gate(features), dim=-1).mean(dim=0))
 
     def in_context_scores(self, features: Tensor, task_ids: Tensor, block_size: int | None = None
                           ) -> dict[str, Tensor]:
@@ -348,6 +347,12 @@ class AutoTask(nn.Module):
         head = nn.ModuleList([self.fusion] + ([self.gate] if self.gate is not None else []))
         parts = (("facet1", self.facet1, lr_facet1), ("facet2", self.facet2, lr_facet2), ("head", head, lr_head))
         return [group for name, module, lr in parts for group in decay_groups(name, module, lr, weight_decay)]
+
+
+def sharpened_profile(mean_weights: Tensor) -> Tensor:
+    """A scenario's profile from its rows' mean seen-id weights: raised to PROFILE_SHARPNESS, renormalised."""
+    sharpened = mean_weights ** PROFILE_SHARPNESS
+    return sharpened / sharpened.sum(dim=-1, keepdim=True)
 
 
 def _logit(probabilities: Tensor) -> Tensor:
