@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from autotask.cli import report_input_error, runner_console
-from autotask.data.contract import ContractError
+from autotask.cli import runner_console, runner_main
 from autotask.experiments.study import load_study, run_study, study_configs
+from autotask.preflight import check_output_dir
 
 console = runner_console(140)
 
 
+@runner_main(console)
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True)
@@ -30,17 +31,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or a local Ray)")
     p.add_argument("--storage", help="shared path or URI (s3://, gs://): each run's checkpoints and a copy of its "
                    "results under STORAGE/RUN_NAME (needed on multi-node clusters)")
+    p.add_argument("--fresh", action="store_true", help="retrain this study's runs from scratch (deletes their "
+                   "run directories under --out first)")
     args = p.parse_args(argv)
+    check_output_dir(args.out, data=args.data)
     training = {"workers": args.workers}
     for key in ("epochs_pretrain", "epochs_finetune"):
         if getattr(args, key) is not None:
             training[key] = getattr(args, key)
-    try:
-        configs = study_configs(load_study(args.study), args.data, args.seeds, training)
-        run_study(configs, args.out, args.concurrent, address=args.address,
-                  on_done=lambda run_dir: console.print(f"finished {run_dir}"), storage=args.storage)
-    except (ContractError, ValueError) as exc:
-        return report_input_error(console, exc)
+    configs = study_configs(load_study(args.study), args.data, args.seeds, training)
+    run_study(configs, args.out, args.concurrent, address=args.address,
+              on_done=lambda run_dir: console.print(f"finished {run_dir}"), storage=args.storage, fresh=args.fresh)
     console.print(f"{len(configs)} runs in {args.out}/; report: python runners/report.py --study {args.out} ...")
     return 0
 

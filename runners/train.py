@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-from pathlib import Path
 
-from autotask.cli import report_input_error, runner_console
-from autotask.data.contract import ContractError
+from autotask.cli import read_json_object, runner_console, runner_main
+from autotask.preflight import InputError, check_output_dir
 from autotask.training.config import CALIBRATIONS, MODEL_KINDS, PRESETS, RunConfig, TrainingConfig
 from autotask.training.run import train_run
 from autotask.training.summary import side_by_side
@@ -42,10 +40,10 @@ def parse_value(text: str):
 
 def build_config(args) -> RunConfig:
     """The preset's training recipe, then the config file, then flags on top."""
-    raw = json.loads(Path(args.config).read_text()) if args.config else {}
+    raw = read_json_object(args.config, "--config") if args.config else {}
     raw["data"] = args.data or raw.get("data")
     if not raw["data"]:
-        raise ValueError("--data is required (or 'data' in --config)")
+        raise InputError("--data is required (or 'data' in --config)")
     for key in ("model", "seed", "run_name", "variant"):
         if getattr(args, key) is not None:
             raw[key] = getattr(args, key)
@@ -56,9 +54,14 @@ def build_config(args) -> RunConfig:
     model = raw.setdefault("model_config", {})
     model.update({k: getattr(args, k) for k in MODEL_FLAGS if getattr(args, k) is not None})
     for item in args.set or []:
-        key, _, value = item.partition("=")
+        key, equals, value = item.partition("=")
+        if not key or not equals:
+            raise InputError(f"--set {item}: expected KEY=VALUE (e.g. --set n_head1=2)")
         model[key] = parse_value(value)
-    return RunConfig.from_dict(raw)
+    try:
+        return RunConfig.from_dict(raw)
+    except TypeError as exc:  # a config file's section of the wrong shape
+        raise InputError(f"{args.config or 'flags'}: {exc}") from exc
 
 
 def parser() -> argparse.ArgumentParser:
@@ -87,15 +90,12 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+@runner_main(console)
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    try:
-        run = build_config(args)
-        if args.fresh:
-            shutil.rmtree(args.out, ignore_errors=True)
-        metrics = train_run(run, args.out, address=args.address, storage=args.storage)
-    except (ContractError, ValueError) as exc:
-        return report_input_error(console, exc)
+    run = build_config(args)
+    check_output_dir(args.out, data=run.data)
+    metrics = train_run(run, args.out, address=args.address, storage=args.storage, fresh=args.fresh)
     console.print(side_by_side({run.run_name: metrics}))
     console.print(f"results in {args.out}/ (config.json, metrics.parquet, predictions.parquet, model/)")
     return 0

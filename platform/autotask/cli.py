@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import sys
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
+from autotask.preflight import InputError
+
 INPUT_ERROR = 2  # exit status for bad input: nothing was trained or written
+INTERRUPTED = 130  # Ctrl-C, as shells report it
 
 
 def runner_console(log_width: int = 140, stderr: bool = False) -> Console:
@@ -26,3 +32,43 @@ def report_input_error(console: Console, exc: Exception) -> int:
         for message in messages:
             console.print(f"  - {escape(message)}", highlight=False, soft_wrap=True)
     return INPUT_ERROR
+
+
+def runner_main(console: Console):
+    """Decorate a runner's `main(argv)`: bad input (any ValueError: ContractError, InputError, ...; or an OSError
+    naming a path) prints one clear message and returns INPUT_ERROR; Ctrl-C returns INTERRUPTED. Anything else is a
+    bug and keeps its traceback."""
+
+    def decorate(main):
+        @functools.wraps(main)
+        def guarded(argv: list[str] | None = None) -> int:
+            try:
+                return main(argv)
+            except ValueError as exc:
+                return report_input_error(console, exc)
+            except OSError as exc:
+                if exc.filename is None:
+                    raise
+                return report_input_error(console, InputError(f"{exc.filename}: {exc.strerror or exc}"))
+            except KeyboardInterrupt:
+                console.print("[red]interrupted[/red]: finished work is kept; re-run the command to resume")
+                return INTERRUPTED
+
+        return guarded
+
+    return decorate
+
+
+def read_json_object(path: str | Path, flag: str) -> dict:
+    """A JSON object from a user's file, or an InputError naming the flag, the file and the position."""
+    try:
+        raw = json.loads(Path(path).read_text())
+    except FileNotFoundError as exc:
+        raise InputError(f"{flag} {path}: no such file") from exc
+    except (UnicodeDecodeError, IsADirectoryError) as exc:
+        raise InputError(f"{flag} {path}: not a JSON text file ({exc})") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{flag} {path}: not valid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg})") from exc
+    if not isinstance(raw, dict):
+        raise InputError(f"{flag} {path}: must hold a JSON object {{...}}, not {type(raw).__name__}")
+    return raw

@@ -7,19 +7,25 @@ finished runs are skipped on re-run.
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import ray
 
+from autotask.cli import read_json_object
+from autotask.data.fingerprint import dataset_fingerprint
 from autotask.data.validate import validate_dataset
-from autotask.location import Location, check_reachable
+from autotask.location import Location
+from autotask.preflight import InputError, run_resources, wait_for_cluster
 from autotask.storage import atomic_write_text
 from autotask.training.config import RunConfig, TrainingConfig
-from autotask.training.run import is_finished, train_run
+from autotask.training.run import is_finished, preflight, train_run
 from autotask.training.session import ensure_ray
 
 RUN_TASK_CPUS = 0.25  # the task that drives one run; its Train workers ask for their own CPUs
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a run name is a folder name under OUT: no separators, no ..
 
 
 @dataclass
@@ -60,22 +66,42 @@ def load_study(name_or_path: str) -> list[StudyRun]:
         return STUDIES[name_or_path]
     path = Path(name_or_path)
     if not path.exists():
-        raise ValueError(f"unknown study {name_or_path!r}: not one of {sorted(STUDIES)} and no such file")
-    raw = json.loads(path.read_text())
+        raise InputError(f"--study {name_or_path}: not one of {sorted(STUDIES)} and no such file")
+    raw = read_json_object(path, "--study")
     try:
-        return [StudyRun(**entry) for entry in raw["runs"]]
+        runs = [StudyRun(**entry) for entry in raw["runs"]]
     except (KeyError, TypeError) as exc:
-        raise ValueError(f"{path}: a study file is {{\"runs\": [{{\"name\", \"model\", ...}}]}} ({exc})") from exc
+        raise InputError(f"--study {path}: a study file is {{\"runs\": [{{\"name\", \"model\", ...}}]}} "
+                         f"({type(exc).__name__}: {exc})") from exc
+    check_run_names([run.name for run in runs], path)
+    return runs
+
+
+def check_run_names(names: list[str], source) -> None:
+    """Run names become folders under OUT: each must be unique and a plain folder name."""
+    for name in names:
+        if not isinstance(name, str) or not RUN_NAME.fullmatch(name):
+            raise InputError(f"--study {source}: run name {name!r} is not a plain folder name (letters, digits, "
+                             "'.', '_', '-'; no '/' or leading '.')")
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise InputError(f"--study {source}: run name(s) {duplicates} appear more than once; names must be unique")
 
 
 def study_configs(runs: list[StudyRun], data: str, seeds: int, training: dict) -> dict[str, RunConfig]:
     """Run directory name -> run config, for every run and seed."""
+    if seeds < 1:
+        raise InputError(f"--seeds {seeds}: at least 1 seed")
     configs = {}
     for entry in runs:
+        try:
+            overrides = TrainingConfig(**{**training, **entry.training})
+        except TypeError as exc:
+            raise InputError(f"study run {entry.name!r}: training {entry.training}: {exc}") from exc
         for seed in range(seeds):
             configs[f"{entry.name}-seed{seed}"] = RunConfig(
                 data=data, model=entry.model, run_name=entry.name, variant=entry.variant or entry.name, seed=seed,
-                model_config=dict(entry.model_config), training=TrainingConfig(**{**training, **entry.training}),
+                model_config=dict(entry.model_config), training=overrides,
             )
     return configs
 
@@ -87,21 +113,30 @@ def _train_remote(config: dict, run_dir: str, storage: str | None = None) -> str
 
 
 def run_study(configs: dict[str, RunConfig], out: str | Path, concurrent: int, address: str | None = None,
-              on_done=None, storage: str | None = None) -> list[str]:
+              on_done=None, storage: str | None = None, fresh: bool = False) -> list[str]:
     """Train every unfinished run, at most `concurrent` at a time; returns the run directories.
 
+    Every run is checked before Ray starts (`fresh`: their directories are then deleted, to retrain).
     Runs are Ray tasks on any node; with `storage` (a shared path or URI) each run keeps its checkpoints in
     STORAGE/NAME and publishes its results to STORAGE/NAME/results, wherever it ran.
     """
     out = Path(out)
+    if concurrent < 1:
+        raise InputError(f"--concurrent {concurrent}: at least 1 run at a time")
+    checked = {}
+    for name, config in configs.items():  # every run's data, config, resources and directory, before Ray starts
+        if config.data not in checked:
+            checked[config.data] = (validate_dataset(config.data).raise_if_invalid(), dataset_fingerprint(config.data))
+        preflight(config, out / name, address, storage, RUN_TASK_CPUS, checked[config.data], fresh=fresh)
+    for name in configs if fresh else ():
+        shutil.rmtree(out / name, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "study.json", json.dumps({k: v.to_dict() for k, v in configs.items()}, indent=2))
-    for config in {c.data for c in configs.values()}:
-        validate_dataset(config).raise_if_invalid()  # before Ray starts
-    if storage:
-        check_reachable(storage)
     pending = [(name, c) for name, c in configs.items() if not is_finished(out / name, c)]
     ensure_ray(address)
+    largest = max((run_resources(c.training, c.model, RUN_TASK_CPUS) for c in configs.values()),
+                  key=lambda needed: (needed.gpus, needed.cpus))
+    wait_for_cluster(largest)
     running = []
     while pending or running:
         while pending and len(running) < concurrent:

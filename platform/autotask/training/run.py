@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
@@ -10,9 +11,11 @@ import pandas as pd
 import torch
 
 from autotask.data.contract import ContractError
+from autotask.data.fingerprint import dataset_fingerprint, describe_change
 from autotask.data.manifest import Manifest, load_manifest
 from autotask.data.validate import validate_dataset
 from autotask.location import Location, check_reachable, copy_folder
+from autotask.preflight import check_address, check_local_resources, run_resources, wait_for_cluster
 from autotask.storage import atomic_write_text
 from autotask.training import outputs
 from autotask.training.config import RunConfig
@@ -24,6 +27,7 @@ from autotask.training.scoring import score_eval_splits
 from autotask.training.session import ensure_ray
 
 RESULTS = "results"  # STORAGE/results: the published copy of RUN_DIR
+DATA_RECORD = "data.json"  # RUN_DIR/data.json: the fingerprint of the data the run was trained on
 
 
 def is_finished(run_dir: str | Path, run: RunConfig) -> bool:
@@ -49,6 +53,43 @@ def check_compatible(run_dir: Path, run: RunConfig, manifest: Manifest) -> None:
         raise ValueError(f"{config}: {run_dir} holds a run with a different config; use another --out or --fresh")
 
 
+def check_data_unchanged(run_dir: Path, run: RunConfig, fingerprint: dict) -> None:
+    """Refuse a finished or unfinished run whose dataset changed since it started (before Ray starts)."""
+    record = run_dir / DATA_RECORD
+    if not record.exists():
+        return
+    old = json.loads(record.read_text())
+    if old.get("digest") != fingerprint["digest"]:
+        raise ContractError(
+            f"{run_dir}: its data {run.data} changed since the run started (fingerprint {old.get('digest')} then, "
+            f"{fingerprint['digest']} now: {describe_change(old, fingerprint)}); its results would be stale. "
+            "Retrain with --fresh (or remove the run directory), or use another --out"
+        )
+
+
+def record_data(run_dir: Path, fingerprint: dict) -> None:
+    if not (run_dir / DATA_RECORD).exists():
+        atomic_write_text(run_dir / DATA_RECORD, json.dumps(fingerprint, indent=2, sort_keys=True))
+
+
+def preflight(run: RunConfig, run_dir: str | Path, address: str | None = None, storage: str | None = None,
+              extra_cpus: float = 0.0, checked: tuple | None = None, fresh: bool = False):
+    """Everything checked before Ray starts or a file is written: the data, the configs, the cluster, the run
+    directory (unless `fresh`: it is to be deleted). Returns (validation report, data fingerprint); pass them back as
+    `checked` for more runs on the same data."""
+    run_dir = Path(run_dir)
+    report, fingerprint = checked or (validate_dataset(run.data).raise_if_invalid(), dataset_fingerprint(run.data))
+    check_run_config(run, report.manifest)
+    check_address(address)
+    check_local_resources(run_resources(run.training, run.model, extra_cpus), address)
+    if not fresh:
+        check_compatible(run_dir, run, report.manifest)
+        check_data_unchanged(run_dir, run, fingerprint)
+    if storage:
+        check_reachable(storage)
+    return report, fingerprint
+
+
 def check_run_config(run: RunConfig, manifest: Manifest) -> None:
     """Build the typed model config and check the scoring protocol against it, before Ray starts (ValueError)."""
     if run.model not in TORCH_MODELS:
@@ -61,25 +102,26 @@ def check_run_config(run: RunConfig, manifest: Manifest) -> None:
 
 
 def train_run(
-    run: RunConfig, run_dir: str | Path, address: str | None = None, storage: str | None = None
+    run: RunConfig, run_dir: str | Path, address: str | None = None, storage: str | None = None, fresh: bool = False
 ) -> pd.DataFrame:
     """Train (or resume, or reuse when finished) one run; returns its metrics frame.
 
     `storage`: a shared path or URI for Ray's checkpoints (STORAGE/train); the finished run is copied to
-    STORAGE/results as well.
+    STORAGE/results as well. `fresh`: delete RUN_DIR first (once every check has passed).
     """
     run_dir = Path(run_dir)
-    report = validate_dataset(run.data).raise_if_invalid()
+    report, fingerprint = preflight(run, run_dir, address, storage, fresh=fresh)
+    if fresh:
+        shutil.rmtree(run_dir, ignore_errors=True)
     manifest = report.manifest
-    check_run_config(run, manifest)
-    check_compatible(run_dir, run, manifest)
-    if storage:
-        check_reachable(storage)
     if is_finished(run_dir, run):
+        record_data(run_dir, fingerprint)  # a run written before fingerprints: adopts today's data
         return pd.read_parquet(run_dir / "metrics.parquet")
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.json", run.to_json())
+    record_data(run_dir, fingerprint)
     ensure_ray(address)
+    wait_for_cluster(run_resources(run.training, run.model))
     if run.model == "lightgbm":
         predictions, model_files = train_lightgbm(run, manifest, run_dir)
     else:

@@ -1,0 +1,141 @@
+"""Checks every runner makes before Ray starts or a file is written: output paths, the cluster address, resources.
+
+Each raises `InputError` (a ValueError, reported by `autotask.cli` with exit status 2) naming the flag at fault.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+CONNECT_TIMEOUT_S = 3.0
+RESOURCE_WAIT_ENV = "AUTOTASK_RESOURCE_WAIT_S"  # how long to wait for a remote cluster to grow (default 60 s)
+RAY_CLIENT_PREFIX = "ray://"
+
+
+class InputError(ValueError):
+    """A flag or file the user gave is wrong; the message names it."""
+
+
+def check_output_dir(out: str | Path, flag: str = "--out", data: str | None = None) -> None:
+    """`out` must be a folder (or not exist yet) outside the dataset `data`."""
+    from autotask.location import is_uri  # here: autotask.location imports the data package, which imports cli
+
+    if is_uri(str(out)):
+        return
+    path = Path(out).expanduser()
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{flag} {out}: this is a file; give a folder (it is created when missing)")
+    for parent in [path, *path.absolute().parents]:
+        if parent.exists():
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise InputError(f"{flag} {out}: {parent} is not writable")
+            break
+    if data and not is_uri(data):
+        data_path = Path(data).expanduser().resolve()
+        target = path.resolve()
+        if target == data_path or data_path in target.parents:
+            raise InputError(f"{flag} {out}: inside the dataset --data {data}; results would be read as data files")
+
+
+def ray_address(address: str | None) -> str | None:
+    """The cluster a runner joins: --address, else RAY_ADDRESS, else None (a local Ray)."""
+    return address or os.environ.get("RAY_ADDRESS") or None
+
+
+def check_address(address: str | None, flag: str = "--address") -> None:
+    """Refuse within seconds an address where no Ray cluster answers (Ray itself retries for minutes)."""
+    address = ray_address(address)
+    if address in (None, "auto", "local"):
+        return
+    host_port = address.removeprefix(RAY_CLIENT_PREFIX).split("/", 1)[0]
+    host, _, port = host_port.rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"{flag} {address}: expected HOST:PORT (e.g. 10.0.0.5:6379) or ray://HOST:10001")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputError(f"{flag} {address}: no Ray cluster answers there ({reason}); start one with "
+                         "`ray start --head` or `ray up ray_cluster.yaml`, or leave --address out for a local Ray") \
+            from exc
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one run (or trial) needs at once, and the flags that set it (for the message)."""
+
+    cpus: float
+    gpus: int
+    asked_by: str
+
+    def shortfall(self, cpus: float, gpus: float, where: str = "the cluster") -> str | None:
+        if self.cpus > cpus + 1e-9:
+            return f"{self.cpus:g} CPUs ({self.asked_by}) but {where} has {cpus:g}"
+        if self.gpus > gpus:
+            return f"{self.gpus} GPUs ({self.asked_by}) but {where} has {gpus:g}"
+        return None
+
+
+def run_resources(training, model: str, extra_cpus: float = 0.0) -> Resources:
+    """A torch run's Train workers, plus Ray Data's tasks beside them (design notes 5); LightGBM is one CPU task."""
+    from autotask.training.ray_data import PREPROCESS_CPUS
+
+    if model == "lightgbm":
+        return Resources(1.0 + extra_cpus, 0, "LightGBM's training task")
+    cpus = training.workers * training.cpus_per_worker + PREPROCESS_CPUS + extra_cpus
+    gpus = training.workers if training.use_gpu else 0
+    asked = f"--workers {training.workers} × --cpus-per-worker {training.cpus_per_worker:g} + Ray Data's tasks"
+    if training.use_gpu:
+        asked += ", --use-gpu: one GPU per worker"
+    return Resources(cpus, gpus, asked)
+
+
+def local_capacity() -> tuple[float, int]:
+    """CPUs this process may use and GPUs torch sees: what a local Ray started here would have."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        import torch
+
+        gpus = torch.cuda.device_count()
+    except ImportError:  # pragma: no cover - torch is a dependency
+        gpus = 0
+    return float(cpus), gpus
+
+
+def check_local_resources(needed: Resources, address: str | None) -> None:
+    """Before Ray starts: a local Ray that cannot ever fit the run is refused (it would wait forever)."""
+    if ray_address(address):
+        return
+    import ray
+
+    if ray.is_initialized():  # a session already running (tests, notebooks): its own totals count
+        return
+    problem = needed.shortfall(*local_capacity(), where="this machine")
+    if problem:
+        raise InputError(f"the run asks for {problem}; lower --workers or --cpus-per-worker")
+
+
+def wait_for_cluster(needed: Resources, console=None, wait_s: float | None = None) -> None:
+    """After joining a cluster: wait (visibly, up to AUTOTASK_RESOURCE_WAIT_S) for it to fit the run, else refuse."""
+    import ray
+
+    wait_s = float(os.environ.get(RESOURCE_WAIT_ENV, 60)) if wait_s is None else wait_s
+    deadline = time.monotonic() + wait_s
+    announced = False
+    while True:
+        total = ray.cluster_resources()
+        problem = needed.shortfall(total.get("CPU", 0.0), total.get("GPU", 0.0))
+        if problem is None:
+            return
+        if time.monotonic() >= deadline:
+            raise InputError(f"the run asks for {problem} (waited {wait_s:g} s for nodes to join; "
+                             f"{RESOURCE_WAIT_ENV} sets how long); lower --workers or --cpus-per-worker")
+        if not announced and console is not None:
+            console.print(f"waiting up to {wait_s:g} s for the cluster to grow: the run asks for {problem}")
+            announced = True
+        time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
