@@ -22,8 +22,9 @@ from autotask.data.contract import (
     ContractError,
     format_rows,
 )
-from autotask.data.io import RunningStats
+from autotask.data.io import RunningStats, read_input
 from autotask.data.manifest import Manifest
+from autotask.data.output import check_output
 from autotask.data.splits import assign_splits
 from autotask.data.validate import validate_dataset
 from autotask.storage import discard_dir, publish_dir, staging_dir
@@ -44,12 +45,55 @@ class ImportSpec:
     seed: int = 0
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+NUMERIC_SHARE = 0.5  # an unchosen text column is a (broken) feature when at least this share of its cells are numbers
+
+
 def read_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
-    if not path.exists():
-        raise ContractError(f"{path}: no such file")
-    if path.suffix.lower() in (".parquet", ".pq") or path.is_dir():
-        return pd.read_parquet(path)
-    return pd.read_csv(path, encoding=encoding)
+    """The input table; a missing, empty, header-only, undecodable or malformed file raises ContractError."""
+    return read_input(path, encoding)
+
+
+def _roles(spec: ImportSpec) -> dict[str, str]:
+    """Input column -> the flag that claims it (a feature cannot be one of these)."""
+    flags = {
+        "--scenario-col": spec.scenario_col,
+        "--label-col": spec.label_col,
+        "--soft-label-col": spec.soft_label_col,
+        "--split-col": spec.split_col,
+        "--group-col": spec.group_col,
+    }
+    return {column: flag for flag, column in flags.items() if column}
+
+
+def _chosen_features(raw: pd.DataFrame, spec: ImportSpec, reserved: set[str]) -> list[str]:
+    """--features checked: no duplicates, no column another flag uses, no contract column name."""
+    roles = _roles(spec)
+    problems = []
+    duplicates = sorted({f for f in spec.features if spec.features.count(f) > 1})
+    if duplicates:
+        problems.append(f"--features lists column(s) {duplicates} more than once")
+    for name in dict.fromkeys(spec.features):
+        if name in roles:
+            problems.append(
+                f"{spec.input}: column '{name}' is the {roles[name]} column; it cannot also be a feature (--features)"
+            )
+        elif name in reserved:
+            problems.append(
+                f"{spec.input}: column '{name}' has a name the contract reserves ({sorted(reserved)}); "
+                f"it cannot be a feature (--features)"
+            )
+    if problems:
+        raise ContractError(problems)
+    return list(spec.features)
+
+
+def _looks_numeric(values: pd.Series) -> bool:
+    """A text column most of whose non-empty cells are numbers: a numeric column with a few bad cells."""
+    present = values.dropna()
+    if pd.api.types.is_bool_dtype(values) or not len(present):
+        return False
+    return pd.to_numeric(present, errors="coerce").notna().mean() >= NUMERIC_SHARE
 
 
 def to_contract_frame(raw: pd.DataFrame, spec: ImportSpec) -> tuple[pd.DataFrame, list[str]]:
@@ -59,9 +103,18 @@ def to_contract_frame(raw: pd.DataFrame, spec: ImportSpec) -> tuple[pd.DataFrame
     if missing:
         raise ContractError(f"{spec.input}: missing column(s) {missing} (columns: {list(raw.columns)})")
     reserved = {ROW_ID, ORACLE_P, QUERY_ID, SCENARIO, LABEL, SOFT_LABEL, SPLIT}
-    features = spec.features or [
-        c for c in raw.columns if c not in used and c not in reserved and pd.api.types.is_numeric_dtype(raw[c])
-    ]
+    if spec.features:
+        features = _chosen_features(raw, spec, reserved)
+    else:
+        # Every other numeric column; a column that is numeric but for a few unparsable cells ("1,5") is a feature
+        # too, so those cells are refused by name instead of the whole column being left out.
+        features = [
+            c
+            for c in raw.columns
+            if c not in used
+            and c not in reserved
+            and (pd.api.types.is_numeric_dtype(raw[c]) or _looks_numeric(raw[c]))
+        ]
     if not features:
         raise ContractError(f"{spec.input}: no numeric feature columns found")
     no_scenario = np.flatnonzero(raw[spec.scenario_col].isna().to_numpy())
@@ -70,8 +123,14 @@ def to_contract_frame(raw: pd.DataFrame, spec: ImportSpec) -> tuple[pd.DataFrame
             f"{spec.input}: scenario column '{spec.scenario_col}' is empty at {format_rows(no_scenario)}"
         )
     frame = pd.DataFrame({ROW_ID: np.arange(len(raw), dtype=np.int64), SCENARIO: raw[spec.scenario_col].astype(str)})
+    problems = []
     for name in features:
-        frame[name] = _numeric(raw[name], spec.input, name).astype(FEATURE_DTYPE)
+        try:
+            frame[name] = _numeric(raw[name], spec.input, name).astype(FEATURE_DTYPE)
+        except ContractError as exc:
+            problems += exc.messages
+    if problems:
+        raise ContractError(problems)
     frame[LABEL] = _label_values(raw[spec.label_col])
     if spec.soft_label_col:
         frame[SOFT_LABEL] = _label_values(raw[spec.soft_label_col])
@@ -97,6 +156,8 @@ def to_contract_frame(raw: pd.DataFrame, spec: ImportSpec) -> tuple[pd.DataFrame
 
 
 def _numeric(values: pd.Series, path: Path, name: str) -> pd.Series:
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype(np.float64)
     converted = pd.to_numeric(values, errors="coerce")
     bad = converted.isna() & values.notna()
     if bad.any():
@@ -104,6 +165,16 @@ def _numeric(values: pd.Series, path: Path, name: str) -> pd.Series:
         examples = sorted({str(v) for v in values.iloc[rows[:3]]})
         raise ContractError(
             f"{path}: feature column '{name}' is not numeric (values such as {examples}) at {format_rows(rows)}"
+        )
+    array = converted.to_numpy(dtype=np.float64, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        too_large = np.isfinite(array) & (np.abs(array) > FLOAT32_MAX)
+    if too_large.any():
+        rows = np.flatnonzero(too_large)
+        examples = sorted({str(v) for v in values.iloc[rows[:3]]})
+        raise ContractError(
+            f"{path}: feature column '{name}' has values beyond the float32 range (+-{FLOAT32_MAX:.3g}; "
+            f"values such as {examples}) at {format_rows(rows)}"
         )
     return converted
 
@@ -143,8 +214,7 @@ def import_table(spec: ImportSpec, out: str | Path, overwrite: bool = False) -> 
     contract; nothing appears under `out` then.
     """
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} already exists (pass --overwrite to replace it)")
+    check_output(out, overwrite)
     raw = read_table(spec.input, spec.encoding)
     frame, features = to_contract_frame(raw, spec)
     manifest = build_manifest(frame, features, spec, {"kind": "import", "input": str(spec.input)})

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from autotask.data.contract import ROW_ID, SPLIT, TRAINING_SPLITS, ContractError
+from autotask.data.contract import ROW_ID, SPLIT, TRAINING_SPLITS, ContractError, format_rows
 from autotask.location import Location
 
 
@@ -25,16 +28,92 @@ def dataset_files(dataset: str | Path | Location) -> list[Location]:
     return files
 
 
+def _parquet(file: Location, read: Callable):
+    """Run a pyarrow read; a truncated or corrupt file becomes a ContractError naming it."""
+    try:
+        return read()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise ContractError(f"{file}: not a readable Parquet file (truncated or corrupt?): {exc}") from exc
+
+
 def column_names(file: Location) -> list[str]:
-    return pq.read_schema(file.path, filesystem=file.filesystem).names
+    return _parquet(file, lambda: pq.read_schema(file.path, filesystem=file.filesystem).names)
 
 
 def read_table(file: Location, columns: list[str] | None = None) -> pd.DataFrame:
-    return pq.read_table(file.path, columns=columns, filesystem=file.filesystem).to_pandas()
+    return _parquet(file, lambda: pq.read_table(file.path, columns=columns, filesystem=file.filesystem).to_pandas())
 
 
 def row_count(file: Location) -> int:
-    return pq.read_metadata(file.path, filesystem=file.filesystem).num_rows
+    return _parquet(file, lambda: pq.read_metadata(file.path, filesystem=file.filesystem).num_rows)
+
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def check_encoding(encoding: str, flag: str = "--encoding") -> None:
+    try:
+        codecs.lookup(encoding)
+    except LookupError as exc:
+        raise ContractError(f"{flag} {encoding!r}: unknown text encoding (e.g. utf-8, latin-1, cp1252)") from exc
+
+
+def read_input(path: Path, encoding: str = "utf-8", limit: int | None = None) -> pd.DataFrame:
+    """A user's input table (CSV, zipped CSV or Parquet), every reading failure a ContractError naming the file.
+
+    Refused: a missing path, an unknown encoding, bytes that are not text in `encoding` (rows named), a file that
+    is empty or holds only a header, a malformed CSV or Parquet file. `limit` keeps the first rows.
+    """
+    path = Path(path)
+    if limit is not None and limit < 1:
+        raise ContractError(f"--limit {limit}: must be at least 1")
+    if not path.exists():
+        raise ContractError(f"{path}: no such file")
+    check_encoding(encoding)
+    if path.suffix.lower() in PARQUET_SUFFIXES or path.is_dir():
+        try:
+            frame = pd.read_parquet(path)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise ContractError(f"{path}: not a readable Parquet file or folder of Parquet files: {exc}") from exc
+        frame = frame.head(limit) if limit else frame
+    else:
+        if path.stat().st_size == 0:
+            raise ContractError(f"{path}: the file is empty (0 bytes): expected a CSV with a header and rows")
+        try:
+            frame = pd.read_csv(path, encoding=encoding, nrows=limit)
+        except UnicodeDecodeError as exc:
+            raise ContractError(_encoding_message(path, encoding, exc)) from exc
+        except pd.errors.EmptyDataError as exc:
+            raise ContractError(f"{path}: no columns (the file holds no header): expected a CSV with a header") from exc
+        except (pd.errors.ParserError, ValueError, OSError) as exc:
+            raise ContractError(f"{path}: not a readable CSV file: {exc}") from exc
+    if len(frame) == 0:
+        raise ContractError(f"{path}: no data rows (only a header: {list(frame.columns)})")
+    return frame
+
+
+def _encoding_message(path: Path, encoding: str, exc: UnicodeDecodeError) -> str:
+    """Name the data rows (0-based, the header is line 1) whose bytes are not text in `encoding`."""
+    where = ""
+    if path.suffix.lower() not in (".zip", ".gz", ".bz2", ".xz", ".zst", ".tar"):
+        bad, offset, first = [], 0, None
+        with open(path, "rb") as handle:
+            for number, line in enumerate(handle):
+                try:
+                    line.decode(encoding)
+                except UnicodeDecodeError as err:
+                    bad.append(number - 1)
+                    first = first if first is not None else (offset + err.start, line[err.start : err.start + 1])
+                offset += len(line)
+        if bad and bad[0] >= 0:
+            byte_offset, byte = first
+            where = f" at {format_rows(bad)} (first: byte 0x{byte.hex()} at byte offset {byte_offset})"
+        elif bad:
+            where = " in the header line"
+    return (
+        f"{path}: not valid {encoding} text{where} ({exc.reason}); "
+        f"pass --encoding with the file's encoding (e.g. --encoding latin-1)"
+    )
 
 
 def read_frame(dataset: str | Path, columns: list[str] | None = None, splits=None) -> pd.DataFrame:
