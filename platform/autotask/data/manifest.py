@@ -92,8 +92,16 @@ class Manifest:
             problems.append(
                 f"{origin}: 'mean'/'std' have {len(self.mean)}/{len(self.std)} values for {self.d} features"
             )
-        elif not all(np.isfinite(self.mean)) or not all(s > 0 and np.isfinite(s) for s in self.std):
-            problems.append(f"{origin}: 'mean' must be finite and 'std' finite and > 0")
+        else:
+            bad_mean = [f for f, m in zip(self.features, self.mean, strict=True) if not np.isfinite(m)]
+            bad_std = [f for f, s in zip(self.features, self.std, strict=True) if not (np.isfinite(s) and s > 0)]
+            if bad_mean:
+                problems.append(f"{origin}: 'mean' must be finite; it is not for feature(s) {bad_mean}")
+            if bad_std:
+                problems.append(
+                    f"{origin}: 'std' must be finite and > 0 (a z-score divides by it); it is not for feature(s) "
+                    f"{bad_std}"
+                )
         if not self.scenarios:
             problems.append(f"{origin}: 'scenarios' (seen scenarios) is empty")
         overlap = set(self.scenarios) & set(self.unseen)

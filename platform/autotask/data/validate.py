@@ -12,6 +12,7 @@ import pandas as pd
 from autotask.data.contract import (
     LABEL,
     QUERY_ID,
+    ROW_ID,
     SCENARIO,
     SOFT_LABEL,
     SOFT_LABEL_POOL,
@@ -27,6 +28,8 @@ from autotask.location import Location
 
 REQUIRED = (SCENARIO, LABEL, SPLIT)
 STATS_TOLERANCE = 1e-3
+EARLY_STOPPING_SPLIT = "valid"
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -65,11 +68,17 @@ def validate_dataset(dataset: str | Path) -> ValidationReport:
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     query_split: dict = {}
     stats = RunningStats(manifest.d)
+    id_ranges: list[tuple[Location, int, int]] = []
     for file in files:
-        frame = _read_checked_columns(file, manifest, report.errors)
+        try:
+            frame = _read_checked_columns(file, manifest, report.errors)
+        except ContractError as exc:  # a truncated or corrupt file: named, the other files still checked
+            report.errors += exc.messages
+            continue
         if frame is None:
             continue
         file_errors = _check_frame(file, frame, manifest)
+        file_errors += _check_row_ids(file, frame, id_ranges)
         report.errors += file_errors
         if file_errors:
             continue
@@ -79,6 +88,7 @@ def validate_dataset(dataset: str | Path) -> ValidationReport:
     report.summary = _summary_frame(counts)
     if not report.errors:
         report.errors += _check_coverage(path, manifest, report.summary)
+        report.errors += _check_early_stopping_split(path, report.summary)
         report.errors += _check_stats(path, manifest, stats)
     return report
 
@@ -93,7 +103,7 @@ def _read_checked_columns(file: Location, manifest: Manifest, errors: list[str])
         errors.append(f"{file}: missing column '{column}' (the manifest lists it as a feature)")
     if missing or missing_features:
         return None
-    optional = [c for c in (SOFT_LABEL, QUERY_ID) if c in names]
+    optional = [c for c in (SOFT_LABEL, QUERY_ID, ROW_ID) if c in names]
     return read_table(file, columns=[*REQUIRED, *manifest.features, *optional])
 
 
@@ -140,7 +150,54 @@ def _check_feature(file: Location, values: pd.Series, column: str) -> list[str]:
     bad = ~np.isfinite(array)
     if bad.any():
         return [f"{file}: feature column '{column}' has NaN/inf/null at {format_rows(np.flatnonzero(bad))}"]
+    if array.dtype != np.float32 and len(array):
+        too_large = np.abs(array) > FLOAT32_MAX  # would turn to inf in the float32 the models read
+        if too_large.any():
+            return [
+                f"{file}: feature column '{column}' has values beyond the float32 range (+-{FLOAT32_MAX:.3g}) at "
+                f"{format_rows(np.flatnonzero(too_large))}"
+            ]
     return []
+
+
+def _check_row_ids(file: Location, frame: pd.DataFrame, ranges: list[tuple[Location, int, int]]) -> list[str]:
+    """`row_id` (when present) is an integer column whose values are unique across every file of the dataset."""
+    if ROW_ID not in frame.columns:
+        return []
+    ids = frame[ROW_ID]
+    if not pd.api.types.is_integer_dtype(ids) or pd.api.types.is_bool_dtype(ids):
+        nulls = np.flatnonzero(ids.isna().to_numpy())
+        where = f"; null at {format_rows(nulls)}" if len(nulls) else ""
+        return [f"{file}: column '{ROW_ID}' must have an integer dtype, not {ids.dtype}{where}"]
+    values = ids.to_numpy(dtype=np.int64)
+    if not len(values):
+        return []
+    errors = []
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    repeated = ordered[1:] == ordered[:-1]
+    if repeated.any():
+        duplicated = np.unique(ordered[1:][repeated])
+        rows = np.flatnonzero(np.isin(values, duplicated))
+        examples = [int(v) for v in duplicated[:3]]
+        errors.append(
+            f"{file}: column '{ROW_ID}' has {len(duplicated)} duplicate value(s) (e.g. {examples}) at "
+            f"{format_rows(rows)}"
+        )
+    low, high = int(ordered[0]), int(ordered[-1])
+    for other, other_low, other_high in ranges:
+        if other_high < low or high < other_low:
+            continue  # disjoint ranges (the usual case: no file is read again)
+        theirs = read_table(other, columns=[ROW_ID])[ROW_ID].to_numpy(dtype=np.int64)
+        shared = np.isin(values, theirs)
+        if shared.any():
+            examples = [int(v) for v in np.unique(values[shared])[:3]]
+            errors.append(
+                f"{file}: column '{ROW_ID}' repeats values of {other} (e.g. {examples}) at "
+                f"{format_rows(np.flatnonzero(shared))}"
+            )
+    ranges.append((file, low, high))
+    return errors
 
 
 def _check_labels(file: Location, frame: pd.DataFrame) -> list[str]:
@@ -229,6 +286,24 @@ def _check_coverage(path: Location, manifest: Manifest, summary: pd.DataFrame) -
         if scenario in manifest.scenarios and present.get("train", 0) + present.get("pretrain", 0) == 0:
             errors.append(f"{path}: column '{SCENARIO}': seen scenario '{scenario}' has no rows in a training split")
     return errors
+
+
+def _check_early_stopping_split(path: Location, summary: pd.DataFrame) -> list[str]:
+    """Early stopping needs a `valid` split whose hard labels hold both classes."""
+    name = EARLY_STOPPING_SPLIT
+    rows = summary[summary["split"] == name]
+    if not len(rows) or rows["rows"].sum() == 0:
+        return [
+            f"{path}: column '{SPLIT}' has no rows in split '{name}': the split is needed for early stopping "
+            f"(give some rows split '{name}')"
+        ]
+    labelled, positives = int(rows["labelled"].sum()), int(rows["positives"].sum())
+    if labelled == 0 or positives in (0, labelled):
+        return [
+            f"{path}: column '{LABEL}': split '{name}' needs both classes for early stopping, but its "
+            f"{labelled:,} labelled row(s) have {positives:,} positive(s) and {labelled - positives:,} negative(s)"
+        ]
+    return []
 
 
 def _check_stats(path: Location, manifest: Manifest, stats: RunningStats) -> list[str]:
