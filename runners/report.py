@@ -11,7 +11,14 @@ runs (all seeds); repeat it for several baseline seeds given as directories.
 Table 2 of the paper (calibrated AutoTask vs calibrated DNN task branches):
   python runners/report.py runs/autotask:score_calibrated --baseline runs/dnn:score_task_calibrated --out ...
 Writes report.md, report.html (self-contained), roc_auc.csv, pr_auc.csv, deltas.csv and figures/ into --out,
-built in a temporary folder and renamed at the end. Exit status 2 on an incomplete run directory.
+built in a temporary folder and renamed at the end.
+
+Refused (exit status 2, nothing written): an incomplete run directory; runs whose predictions on --split cover
+different row sets or whose config.json name different `data` (unless --allow-partial: then compared on their
+shared rows, and the report says so above its tables); runs of one variant whose configs differ in more than the
+seed (not seeds of one setting: give them distinct variants); a bad flag value (--bootstrap < 1, --level outside
+(0, 1), --seed < 0, a --split the runs lack, a missing score column); an --out that is a file, exists without
+--overwrite, or is a folder other than a report.
 """
 
 from __future__ import annotations
@@ -19,7 +26,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rich.markup import escape
+
 from autotask.cli import report_input_error, runner_console
+from autotask.reporting.checks import check_out
 from autotask.reporting.console import console_tables
 from autotask.reporting.models import select_models
 from autotask.reporting.report import build_report, write_report
@@ -43,18 +53,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--title", help="report title")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out report folder")
+    p.add_argument("--allow-partial", action="store_true",
+                   help="compare runs scored on different rows or datasets on their shared rows (noted in the "
+                        "report) instead of refusing them")
     args = p.parse_args(argv)
     if not args.runs and not args.study:
         p.error("give RUN_DIR arguments or --study DIR")
-    try:
+    try:  # cheap checks first; everything is checked before anything is written
+        options = ReportOptions(args.split, args.bootstrap, args.seed, args.level, args.allow_partial)
+        check_out(args.out, args.overwrite)
         models, baseline = select_models(args.runs, args.baseline, args.study, args.score_col,
                                          args.baseline_score_col, args.oracle)
-        options = ReportOptions(args.split, args.bootstrap, args.seed, args.level)
         report = build_report(models, baseline, options, args.title)
         write_report(report, args.out, overwrite=args.overwrite)
     except (RunDirError, ValueError, FileExistsError) as exc:
         return report_input_error(console, exc)
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
     for table in console_tables(report.panels):
         console.print(table)
     for note in report.notes:

@@ -139,7 +139,7 @@ def test_report_folder_written_atomically(study, tmp_path):
     out = write_report(report, tmp_path / "r")
     assert all((out / name).is_file() for name in FILES)
     assert sorted(p.name for p in (out / "figures").iterdir()) == sorted(report.figures)
-    with pytest.raises(FileExistsError, match="--overwrite"):
+    with pytest.raises(RunDirError, match="--overwrite"):  # refused before anything is computed or written
         write_report(report, out)
     assert [p.name for p in tmp_path.iterdir()] == ["r"]  # no staging folder left behind
 

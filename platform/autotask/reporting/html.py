@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from html import escape
 
 from autotask.reporting.display import Panel
@@ -17,6 +18,7 @@ tr.baseline td { font-weight: 600; }
 tr.delta td { color: #555; font-style: italic; background: #fafafa; }
 figure { margin: 1em 0; } figure img { max-width: 100%; }
 .notes { font-size: 0.85em; color: #444; }
+.warning { border-left: 4px solid #c60; background: #fff4e5; padding: 0.5em 1em; margin: 1em 0; }
 """
 
 
@@ -35,9 +37,13 @@ def figure_html(caption: str, png: bytes) -> str:
            f"<figcaption>{escape(caption)}</figcaption></figure>"
 
 
-def render_html(title: str, panels: list[Panel], notes: list[str], figures: dict[str, bytes]) -> str:
-    """The whole report.html text (no external resources)."""
+def render_html(title: str, panels: list[Panel], notes: list[str], figures: dict[str, bytes],
+                warnings: Sequence[str] = ()) -> str:
+    """The whole report.html text (no external resources); warnings in a box above the tables."""
     tables = "\n".join(panel_html(p) for p in panels)
+    if warnings:
+        tables = ('<div class="warning" role="alert"><strong>Warning:</strong> '
+                  + "<br>".join(escape(w) for w in warnings) + "</div>\n" + tables)
     notes_html = "".join(f"<li>{escape(n)}</li>" for n in notes)
     figures_html = "\n".join(figure_html(caption, png) for caption, png in figures.items())
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from autotask.reporting.display import Panel
 
 
@@ -18,9 +20,13 @@ def panel_markdown(panel: Panel) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(title: str, panels: list[Panel], notes: list[str], figure_paths: dict[str, str]) -> str:
-    """The whole report.md text."""
+def render_markdown(title: str, panels: list[Panel], notes: list[str], figure_paths: dict[str, str],
+                    warnings: Sequence[str] = ()) -> str:
+    """The whole report.md text; warnings as a quoted block above the tables."""
     parts = [f"# {title}", ""]
+    if warnings:
+        quoted = [f"> {warning}" for warning in warnings]
+        parts += ["\n>\n".join(quoted).replace("> ", "> **Warning:** ", 1), ""]
     for panel in panels:
         parts += [f"## {panel.title}", "", panel_markdown(panel), ""]
     parts += [f"- {note}" for note in notes] + [""]

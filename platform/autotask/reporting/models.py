@@ -10,6 +10,9 @@ import pandas as pd
 from autotask.reporting.runs import DEFAULT_SCORE, Run, RunDirError, load_run, split_column, study_run_dirs
 
 ORACLE = "oracle_p"
+# Config fields that may differ between seeds of one model: the seed, the run's name, the dataset (checked across
+# all runs of a report on its own, see checks.py) and worker resources that cannot change a run's numbers.
+SEED_FREE_FIELDS = frozenset({"seed", "run_name", "data", "training.cpus_per_worker", "training.max_failures"})
 
 
 @dataclass(frozen=True)
@@ -25,14 +28,63 @@ class Model:
 
 
 def group_models(choices: list[tuple[Run, str]]) -> list[Model]:
-    """Group (run, score column) choices by (variant, column), keeping the first appearance order."""
+    """Group (run, score column) choices by (variant, column), keeping the first appearance order.
+
+    Runs of one variant are seeds of one model only when their configs are equal apart from SEED_FREE_FIELDS
+    and their seeds differ; otherwise RunDirError names both run directories and what differs.
+    """
     groups: dict[tuple[str, str], list[Run]] = {}
     for run, column in choices:
         run.require(column)
         members = groups.setdefault((run.variant, column), [])
         if all(m.path.resolve() != run.path.resolve() for m in members):
+            if members:
+                check_seeds_of_one_model(members[0], run)
             members.append(run)
+    for runs in groups.values():
+        for i, run in enumerate(runs):
+            for other in runs[i + 1:]:
+                if run.seed == other.seed:
+                    raise RunDirError(f"{run.path} and {other.path}: the same variant {run.variant!r}, settings "
+                                      f"and seed {run.seed!r}: one run twice (a copy?); averaging them as two "
+                                      "seeds would understate the spread, give only one of them")
     return [Model(_label(variant, column), column, tuple(runs)) for (variant, column), runs in groups.items()]
+
+
+def flat_config(config: dict, prefix: str = "") -> dict[str, object]:
+    """A config's fields as dotted names (training.lr_head) -> value."""
+    flat: dict[str, object] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flat_config(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def config_differences(a: Run, b: Run, ignore: frozenset[str] = SEED_FREE_FIELDS) -> list[str]:
+    """The fields in which two runs' configs differ (outside `ignore`), as 'name (a vs b)'."""
+    fa, fb = flat_config(a.config), flat_config(b.config)
+    absent = object()
+
+    def shown(value: object) -> str:
+        return "absent" if value is absent else repr(value)
+
+    return [f"{name} ({shown(fa.get(name, absent))} vs {shown(fb.get(name, absent))})"
+            for name in sorted(set(fa) | set(fb))
+            if name not in ignore and fa.get(name, absent) != fb.get(name, absent)]
+
+
+def check_seeds_of_one_model(first: Run, run: Run) -> None:
+    """RunDirError unless `run` may be averaged with `first` as another seed of the same setting."""
+    differences = config_differences(first, run)
+    if differences:
+        raise RunDirError(
+            f"{first.path} and {run.path} share the variant {run.variant!r} but are not seeds of one setting: "
+            f"their config.json differ in {', '.join(differences)}. Give each setting its own variant when "
+            "training (runners/train.py --variant, or a distinct variant in the study) or report only one "
+            "setting's runs")
 
 
 def _label(variant: str, column: str) -> str:
@@ -68,9 +120,16 @@ def select_models(run_args: list[str], baseline_args: list[str], study: str | No
 
     study_dirs = [(str(p), None) for p in study_run_dirs(study)] if study else []
     candidates = [split_column(a) for a in run_args] + study_dirs
-    runs = [(run_at(path), column or score_col) for path, column in candidates]
+    runs = []
+    for path, column in candidates:
+        run = run_at(path)
+        run.require(column or score_col, f"{path}:{column}" if column else "--score-col")
+        runs.append((run, column or score_col))
     base_col = baseline_score_col or score_col
     baseline = [pair for arg in baseline_args for pair in _baseline_runs(arg, runs, run_at, base_col)]
+    for run, column in baseline:
+        run.require(column, "--baseline" if column != base_col else
+                    "--baseline-score-col" if baseline_score_col else "--score-col")
     models = group_models(baseline + runs)
     owners = {m.label for m in models for run, col in baseline if run in m.runs and col == m.score_col}
     if len(owners) != 1:

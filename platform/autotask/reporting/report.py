@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from autotask.evaluation.bootstrap import MEAN_SEEN
+from autotask.reporting.checks import check_out
 from autotask.reporting.display import PANELS, Panel, notes, panels
 from autotask.reporting.html import render_html
 from autotask.reporting.markdown import render_markdown
@@ -34,6 +35,11 @@ class Report:
     notes: list[str]
     figures: dict[str, bytes]
 
+    @property
+    def warnings(self) -> list[str]:
+        """What the reader must know before reading the tables (a partial comparison), shown above them."""
+        return self.results.warnings
+
 
 def build_report(models: list[Model], baseline: Model, options: ReportOptions | None = None,
                  title: str | None = None) -> Report:
@@ -51,8 +57,12 @@ def metric_csv(results: Results, metric: str) -> pd.DataFrame:
 
 
 def write_report(report: Report, out: str | Path, overwrite: bool = False) -> Path:
-    """Write report.md, report.html, roc_auc.csv, pr_auc.csv, deltas.csv and figures/ under `out` at once."""
+    """Write report.md, report.html, roc_auc.csv, pr_auc.csv, deltas.csv and figures/ under `out` at once.
+
+    RunDirError (before anything is written) when `out` is a file, exists without `overwrite`, or is a folder
+    other than a report (only a report folder is replaced)."""
     out = Path(out)
+    check_out(out, overwrite)
     staging = staging_dir(out)
     try:
         (staging / "figures").mkdir()
@@ -60,8 +70,10 @@ def write_report(report: Report, out: str | Path, overwrite: bool = False) -> Pa
             (staging / "figures" / name).write_bytes(png)
         captions = {FIGURE_CAPTIONS.get(name, name): png for name, png in report.figures.items()}
         paths = {FIGURE_CAPTIONS.get(name, name): f"figures/{name}" for name in report.figures}
-        (staging / "report.md").write_text(render_markdown(report.title, report.panels, report.notes, paths))
-        (staging / "report.html").write_text(render_html(report.title, report.panels, report.notes, captions))
+        (staging / "report.md").write_text(render_markdown(report.title, report.panels, report.notes, paths,
+                                                                  report.warnings))
+        (staging / "report.html").write_text(render_html(report.title, report.panels, report.notes, captions,
+                                                              report.warnings))
         for metric in PANELS:
             metric_csv(report.results, metric).to_csv(staging / f"{metric}.csv", index=False)
         report.results.deltas.to_csv(staging / "deltas.csv", index=False)

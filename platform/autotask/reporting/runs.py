@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,27 +49,44 @@ class Run:
         served = " (as served)" if size == 1 else " (an in-context mode, not the serving path)"
         return f"autotask: facet-2 blocks of {size} row{'s' * (size > 1)} of one scenario and split{served}"
 
-    def require(self, column: str) -> None:
-        """Raise RunDirError when predictions.parquet lacks `column`."""
+    @property
+    def data(self) -> str | None:
+        """The dataset the run was trained and scored on (config.json's `data`), normalised."""
+        data = self.config.get("data")
+        return None if data is None else os.path.normpath(str(data))
+
+    def require(self, column: str, source: str = "") -> None:
+        """Raise RunDirError when predictions.parquet lacks `column` (`source`: the flag that named it)."""
         if column not in self.predictions.columns:
             scores = [c for c in self.predictions.columns if c.startswith("score") or c == "oracle_p"]
+            named = f"named by {source}; " if source else ""
             raise RunDirError(f"{self.path}: predictions.parquet has no column {column!r} "
-                              f"(score columns: {scores})")
+                              f"({named}score columns: {scores})")
+
+    def rows(self, split: str) -> pd.DataFrame:
+        """The run's predictions on `split`."""
+        return self.predictions[self.predictions["split"] == split]
 
 
 def load_run(path: str | Path) -> Run:
     """Read a run directory; RunDirError names the directory and the missing file or column."""
     path = Path(path)
     if not path.is_dir():
-        raise RunDirError(f"{path}: not a run directory (no such folder)")
+        what = "a file, not a folder" if path.exists() else "no such folder"
+        raise RunDirError(f"{path}: not a run directory ({what})")
     missing = [name for name in RUN_FILES if not (path / name).is_file()]
     if missing:
         raise RunDirError(f"{path}: incomplete run directory, missing {', '.join(missing)}")
     try:
         config = json.loads((path / "config.json").read_text())
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RunDirError(f"{path}: config.json is not valid JSON ({exc})") from exc
-    predictions = pd.read_parquet(path / "predictions.parquet")
+    if not isinstance(config, dict):
+        raise RunDirError(f"{path}: config.json is not a JSON object (a run config)")
+    try:
+        predictions = pd.read_parquet(path / "predictions.parquet")
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise RunDirError(f"{path}: predictions.parquet is not readable Parquet ({exc})") from exc
     run = Run(path, config, predictions)
     for column in PREDICTION_COLUMNS:
         run.require(column)
@@ -87,9 +105,10 @@ def study_run_dirs(study: str | Path) -> list[Path]:
     """Every run directory (a folder with config.json) under `study`, sorted; hidden folders are skipped."""
     study = Path(study)
     if not study.is_dir():
-        raise RunDirError(f"{study}: no such study directory")
+        what = "a file, not a folder" if study.exists() else "no such folder"
+        raise RunDirError(f"--study {study}: not a study directory ({what})")
     found = sorted(p.parent for p in study.rglob("config.json")
                    if not any(part.startswith(".") for part in p.relative_to(study).parts))
     if not found:
-        raise RunDirError(f"{study}: no run directory (folder with config.json) under it")
+        raise RunDirError(f"--study {study}: no run directory (folder with config.json) under it")
     return found

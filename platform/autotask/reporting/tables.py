@@ -2,24 +2,41 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
+from numbers import Integral, Real
 
 import pandas as pd
 
 from autotask.evaluation.bootstrap import DELTA_COLUMNS, MEAN_SEEN, METRICS, bootstrap_deltas
 from autotask.evaluation.metrics import scenario_metrics
+from autotask.reporting.checks import check_comparable
 from autotask.reporting.models import Model
 from autotask.reporting.runs import RunDirError
 
 
 @dataclass(frozen=True)
 class ReportOptions:
-    """What the report evaluates: the split and the bootstrap's resamples, seed and level."""
+    """What the report evaluates: the split, the bootstrap's resamples, seed and level, and whether runs scored
+    on different rows may be compared on their shared rows (`allow_partial`, noted in the report)."""
 
     split: str = "test"
     resamples: int = 1000
     seed: int = 0
     level: float = 0.95
+    allow_partial: bool = False
+
+    def __post_init__(self):
+        """RunDirError naming the CLI flag of a bad value."""
+        if not isinstance(self.split, str) or not self.split:
+            raise RunDirError(f"--split must name a split (valid, calib or test), got {self.split!r}")
+        if isinstance(self.resamples, bool) or not isinstance(self.resamples, Integral) or self.resamples < 1:
+            raise RunDirError(f"--bootstrap must be a whole number of resamples >= 1, got {self.resamples!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, Integral) or self.seed < 0:
+            raise RunDirError(f"--seed must be a whole number >= 0, got {self.seed!r}")
+        if not isinstance(self.level, Real) or not math.isfinite(self.level) or not 0 < self.level < 1:
+            raise RunDirError(f"--level must be an interval level strictly between 0 and 1 (e.g. 0.95), "
+                              f"got {self.level!r}")
 
 
 @dataclass(frozen=True)
@@ -34,6 +51,7 @@ class Results:
     per_run: pd.DataFrame  # model, run, seed, scenario, seen, metric, value
     summary: pd.DataFrame  # model, scenario, seen, metric, runs, mean, std
     deltas: pd.DataFrame  # model, baseline, scenario, seen, metric, delta, low, high, significant, n, ...
+    warnings: list[str] = field(default_factory=list)  # shown above the tables (a partial comparison)
 
 
 def scenario_order(models: list[Model], split: str) -> tuple[list[str], frozenset[str]]:
@@ -80,6 +98,7 @@ def model_deltas(model: Model, baseline: Model, options: ReportOptions) -> pd.Da
 def compute_results(models: list[Model], baseline: Model, options: ReportOptions | None = None) -> Results:
     """AUCs of every model and deltas of every non-baseline model to the baseline."""
     options = options or ReportOptions()
+    warnings = check_comparable(models, baseline, options.split, options.allow_partial)
     scenarios, unseen = scenario_order(models, options.split)
     per_run = pd.concat([run_aucs(m, options.split) for m in models], ignore_index=True)
     others = [m for m in models if m is not baseline]
@@ -88,7 +107,7 @@ def compute_results(models: list[Model], baseline: Model, options: ReportOptions
     frames = [model_deltas(m, baseline, options).sort_values("scenario", key=lambda c: c.map(order),
                                                              kind="stable") for m in others]
     deltas = pd.concat([pd.DataFrame(columns=columns), *frames], ignore_index=True)[columns]
-    return Results(options, models, baseline, scenarios, unseen, per_run, summarize(per_run), deltas)
+    return Results(options, models, baseline, scenarios, unseen, per_run, summarize(per_run), deltas, warnings)
 
 
 def lookup(frame: pd.DataFrame, model: str, scenario: str, metric: str) -> pd.Series | None:
