@@ -19,7 +19,8 @@ import time
 
 from autotask.benchmarks.config import LARGE_ROWS, BenchConfig
 from autotask.benchmarks.report import quality_tables, results_table, targets_table, write_result
-from autotask.cli import runner_console
+from autotask.cli import runner_console, runner_main
+from autotask.preflight import InputError, check_output_dir, check_output_file
 
 console = runner_console(160)
 
@@ -43,6 +44,7 @@ def suite(name: str):
     return run_benchmarks
 
 
+@runner_main(console)
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="result file: .json (everything) or .csv (one line per row)")
@@ -57,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", type=int, help="simulated rows (default: 120,000; 10,000,000 for --suite large)")
     p.add_argument("--workdir", help="keep data, artefacts and Ray storage here (default: a temporary folder)")
     args = p.parse_args(argv)
+    check_output_file(args.out)
+    if args.workdir:
+        check_output_dir(args.workdir, flag="--workdir")
+    if args.rows is not None and args.rows < 2_000:
+        raise InputError(f"--rows {args.rows}: at least 2000 (every scenario needs rows in every split)")
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-dataset execution plans among the results
     config = BenchConfig.quick(args.device) if args.quick else BenchConfig(device=args.device)
     if args.rows or args.suite in ("large", "readers"):

@@ -16,11 +16,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from autotask.cli import report_input_error, runner_console
+from autotask.cli import runner_console, runner_main
+from autotask.preflight import check_output_file
 from autotask.serving.export import FORMATS, artefact_format, export_run
 from autotask.serving.profiles import scenario_features
 
 
+@runner_main(runner_console(stderr=True))
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", required=True, help="run directory written by runners/train.py (holds model/)")
@@ -30,13 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenario", help="the new (unseen) scenario whose profile the artefact serves")
     p.add_argument("--split", default="test", help="split of --profile-from to read the scenario's rows from")
     args = p.parse_args(argv)
-    try:
-        if bool(args.profile_from) != bool(args.scenario):
-            raise ValueError("--profile-from and --scenario go together")
-        rows = scenario_features(args.profile_from, args.run, args.scenario, args.split) if args.scenario else None
-        path = export_run(args.run, args.out, args.format or artefact_format(args.out), rows)
-    except (FileNotFoundError, ValueError) as exc:
-        return report_input_error(runner_console(stderr=True), exc)
+    check_output_file(args.out)
+    if bool(args.profile_from) != bool(args.scenario):
+        raise ValueError("--profile-from and --scenario go together")
+    rows = scenario_features(args.profile_from, args.run, args.scenario, args.split) if args.scenario else None
+    path = export_run(args.run, args.out, args.format or artefact_format(args.out), rows)
     print(f"wrote {path}")
     return 0
 

@@ -10,11 +10,12 @@ import argparse
 import sys
 import time
 
-from autotask.cli import runner_console
+from autotask.cli import runner_console, runner_main
 from autotask.data.build import build_simulated
 from autotask.data.simulator import SimulatorConfig
 from autotask.data.summary import print_report
 from autotask.evaluation.metrics import scenario_metrics
+from autotask.preflight import check_local_resources, check_output_dir, run_resources
 from autotask.training.config import RunConfig, TrainingConfig
 from autotask.training.run import train_run
 from autotask.training.summary import side_by_side
@@ -23,6 +24,7 @@ console = runner_console(140)
 MODELS = {"AutoTask": "autotask", "DNN general": "dnn", "LightGBM": "lightgbm"}
 
 
+@runner_main(console)
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="data/sim")
@@ -33,12 +35,18 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     start = time.perf_counter()
-    report = build_simulated(SimulatorConfig(rows=args.rows, seed=args.seed), args.data)
+    simulator = SimulatorConfig(rows=args.rows, seed=args.seed)
+    runs = {label: RunConfig(data=args.data, model=kind, run_name=label, seed=args.seed,
+                             training=TrainingConfig(workers=args.workers)) for label, kind in MODELS.items()}
+    check_output_dir(args.data, flag="--data")
+    check_output_dir(args.runs, flag="--runs", data=args.data)
+    for run in runs.values():  # before minutes of simulation
+        check_local_resources(run_resources(run.training, run.model), None)
+    report = build_simulated(simulator, args.data)
     print_report(report, console)
     metrics = {}
-    for label, kind in MODELS.items():
-        run = RunConfig(data=args.data, model=kind, run_name=label, seed=args.seed,
-                        training=TrainingConfig(workers=args.workers))
+    for label, run in runs.items():
+        kind = run.model
         console.print(f"[bold]training {label}[/bold] -> {args.runs}/{kind}")
         metrics[label] = train_run(run, f"{args.runs}/{kind}")
     predictions = f"{args.runs}/autotask/predictions.parquet"

@@ -8,11 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from autotask.cli import report_input_error, runner_console
-from autotask.data.contract import ContractError
+from autotask.cli import runner_console, runner_main
+from autotask.preflight import check_output_dir
 from autotask.training.config import RunConfig, TrainingConfig
 from autotask.tuning.search import SearchConfig
-from autotask.tuning.space import SearchSpaceError
 from autotask.tuning.study import run_search
 
 console = runner_console(140)
@@ -44,39 +43,28 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+@runner_main(console)
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
-    try:
-        base = RunConfig(
-            data=args.data,
-            seed=args.seed,
-            training=TrainingConfig(
-                epochs_pretrain=args.epochs_pretrain, epochs_finetune=args.epochs_finetune, workers=args.workers
-            ),
-        )
-        config = SearchConfig(
-            trials=args.trials,
-            metric=args.metric,
-            objectives=objectives,
-            scheduler=args.scheduler,
-            sampler=args.sampler,
-            concurrent=args.concurrent,
-            seed=args.seed,
-        )
-        frame = run_search(
-            base,
-            args.space,
-            config,
-            args.out,
-            resume=args.resume,
-            retrain_best=args.retrain_best,
-            address=args.address,
-            console=console,
-            storage=args.storage,
-        )
-    except (ContractError, SearchSpaceError, ValueError) as exc:
-        return report_input_error(console, exc)
+    check_output_dir(args.out, data=args.data)
+    base = RunConfig(
+        data=args.data,
+        seed=args.seed,
+        training=TrainingConfig(
+            epochs_pretrain=args.epochs_pretrain, epochs_finetune=args.epochs_finetune, workers=args.workers
+        ),
+    )
+    config = SearchConfig(
+        trials=args.trials,
+        metric=args.metric,
+        objectives=[o.strip() for o in args.objectives.split(",") if o.strip()],
+        scheduler=args.scheduler,
+        sampler=args.sampler,
+        concurrent=args.concurrent,
+        seed=args.seed,
+    )
+    frame = run_search(base, args.space, config, args.out, resume=args.resume, retrain_best=args.retrain_best,
+                       address=args.address, console=console, storage=args.storage)
     console.print(frame.to_string(max_cols=20))
     console.print(f"results in {args.out}/ (trials.parquet, best_config.json)")
     return 0

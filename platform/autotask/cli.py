@@ -14,6 +14,7 @@ from autotask.preflight import InputError
 
 INPUT_ERROR = 2  # exit status for bad input: nothing was trained or written
 INTERRUPTED = 130  # Ctrl-C, as shells report it
+PATH_ERRORS = (FileExistsError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 
 
 def runner_console(log_width: int = 140, stderr: bool = False) -> Console:
@@ -47,9 +48,10 @@ def runner_main(console: Console):
             except ValueError as exc:
                 return report_input_error(console, exc)
             except OSError as exc:
-                if exc.filename is None:
+                if exc.filename is None and not isinstance(exc, PATH_ERRORS):
                     raise
-                return report_input_error(console, InputError(f"{exc.filename}: {exc.strerror or exc}"))
+                text = f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc)
+                return report_input_error(console, InputError(text))
             except KeyboardInterrupt:
                 console.print("[red]interrupted[/red]: finished work is kept; re-run the command to resume")
                 return INTERRUPTED

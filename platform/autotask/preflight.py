@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,23 +23,37 @@ class InputError(ValueError):
 
 def check_output_dir(out: str | Path, flag: str = "--out", data: str | None = None) -> None:
     """`out` must be a folder (or not exist yet) outside the dataset `data`."""
-    from autotask.location import is_uri  # here: autotask.location imports the data package, which imports cli
-
-    if is_uri(str(out)):
+    if "://" in str(out):  # a URI (s3://...): created by its filesystem, nothing to check locally
         return
     path = Path(out).expanduser()
     if path.exists() and not path.is_dir():
         raise InputError(f"{flag} {out}: this is a file; give a folder (it is created when missing)")
-    for parent in [path, *path.absolute().parents]:
-        if parent.exists():
-            if not os.access(parent, os.W_OK | os.X_OK):
-                raise InputError(f"{flag} {out}: {parent} is not writable")
-            break
-    if data and not is_uri(data):
+    _check_writable(path, flag, out)
+    if data and "://" not in data:
         data_path = Path(data).expanduser().resolve()
         target = path.resolve()
         if target == data_path or data_path in target.parents:
             raise InputError(f"{flag} {out}: inside the dataset --data {data}; results would be read as data files")
+
+
+def check_output_file(out: str | Path, flag: str = "--out") -> None:
+    """`out` must name a file (not a folder) in a place this process can write."""
+    path = Path(out).expanduser()
+    if path.is_dir():
+        raise InputError(f"{flag} {out}: a folder; give a file name")
+    _check_writable(path.parent if str(path.parent) else Path("."), flag, out)
+
+
+def _check_writable(path: Path, flag: str, out) -> None:
+    """The nearest existing folder at or above `path` must be writable (the rest is created)."""
+    for parent in [path, *path.absolute().parents]:
+        if parent.exists():
+            try:  # a probe, not os.access: root passes access checks on read-only mounts such as /proc
+                with tempfile.TemporaryFile(dir=parent):
+                    pass
+            except OSError as exc:
+                raise InputError(f"{flag} {out}: {parent} is not a writable folder ({exc.strerror})") from exc
+            return
 
 
 def ray_address(address: str | None) -> str | None:
@@ -48,6 +63,7 @@ def ray_address(address: str | None) -> str | None:
 
 def check_address(address: str | None, flag: str = "--address") -> None:
     """Refuse within seconds an address where no Ray cluster answers (Ray itself retries for minutes)."""
+    flag = flag if address else "RAY_ADDRESS"
     address = ray_address(address)
     if address in (None, "auto", "local"):
         return

@@ -22,17 +22,22 @@ def export_model(model: nn.Module, out: str | Path, fmt: str = "torchscript", un
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     out = Path(out)
+    if out.is_dir():
+        raise ValueError(f"--out {out}: a folder; give the artefact's file name (e.g. {out}/model{SUFFIXES[fmt]})")
     out.parent.mkdir(parents=True, exist_ok=True)
     serving = ServingModel(model.cpu(), unseen_profile)
     inputs = example_inputs(model.config.d, model.config.n_tasks, rows=8)
     tmp = out.with_name(f".{out.name}.tmp{SUFFIXES[fmt]}")
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer/exporter chatter about constant shapes of the fixed positions
-        if fmt == "torchscript":
-            torch.jit.save(torch.jit.freeze(torch.jit.trace(serving, inputs)), str(tmp))
-        else:
-            _export_onnx(serving, inputs, tmp)
-    os.replace(tmp, out)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer/exporter chatter about constant shapes of the fixed positions
+            if fmt == "torchscript":
+                torch.jit.save(torch.jit.freeze(torch.jit.trace(serving, inputs)), str(tmp))
+            else:
+                _export_onnx(serving, inputs, tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out
 
 

@@ -43,6 +43,14 @@ class ServingModel(nn.Module):
 def load_run_model(run_dir: str | Path) -> nn.Module:
     """The trained torch model of a run directory (RUN_DIR/model/weights.pt + model_config.json), in eval mode."""
     model_dir = Path(run_dir) / "model"
+    if not (model_dir / "model_config.json").exists():
+        run_config = Path(run_dir) / "config.json"
+        kind = json.loads(run_config.read_text()).get("model") if run_config.exists() else None
+        if kind and kind not in MODELS:
+            raise ValueError(f"{run_dir}: a {kind} run; only torch models ({', '.join(sorted(MODELS))}) export to "
+                             f"a serving artefact")
+        raise ValueError(f"{run_dir}: not a finished run directory (no model/model_config.json); train it with "
+                         "runners/train.py first")
     config = json.loads((model_dir / "model_config.json").read_text())
     kind = config.pop("kind")
     if kind not in MODELS:

@@ -14,6 +14,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from autotask.data.manifest import Manifest
 from autotask.location import Location
+from autotask.preflight import InputError
 from autotask.training.config import RunConfig
 from autotask.tuning.asha import registry_name, start_registry
 from autotask.tuning.space import SearchSpace
@@ -21,6 +22,10 @@ from autotask.tuning.trial import run_trial
 
 EXPERIMENT = "search"
 TRIAL_CPUS = 0.25  # the trial's own process; its Train workers ask for theirs
+METRICS = ("valid_roc_auc", "best_valid_roc_auc")  # what trials report each epoch that a search can maximise
+OBJECTIVES = ("auc", "params", "latency")
+SCHEDULERS = ("asha", "none")
+SAMPLERS = ("tpe", "random")
 
 
 @dataclass
@@ -33,6 +38,26 @@ class SearchConfig:
     sampler: str = "tpe"  # tpe | random
     concurrent: int | None = None  # default: what the cluster fits
     seed: int = 0
+
+    def __post_init__(self):
+        """Refuse a search that could not run, before Ray starts (InputError names the flag)."""
+        problems = []
+        if self.trials < 1:
+            problems.append(f"--trials {self.trials}: at least 1 trial")
+        if self.concurrent is not None and self.concurrent < 1:
+            problems.append(f"--concurrent {self.concurrent}: at least 1 trial at a time (or leave it out)")
+        if self.metric not in METRICS:
+            problems.append(f"--metric {self.metric}: trials report {', '.join(METRICS)}")
+        unknown = [o for o in self.objectives if o not in OBJECTIVES]
+        if unknown or not self.objectives or len(set(self.objectives)) < len(self.objectives):
+            problems.append(f"--objectives {','.join(self.objectives)}: a comma-separated subset of "
+                            f"{', '.join(OBJECTIVES)}, starting with auc, each once")
+        elif self.objectives[0] != "auc":
+            problems.append(f"--objectives {','.join(self.objectives)}: the first objective is auc")
+        if self.scheduler not in SCHEDULERS or self.sampler not in SAMPLERS:
+            problems.append(f"scheduler/sampler: one of {SCHEDULERS} / {SAMPLERS}")
+        if problems:
+            raise InputError("; ".join(problems))
 
     @property
     def multi_objective(self) -> bool:

@@ -51,12 +51,26 @@ def load_space(path: str | Path) -> SearchSpace:
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # a user's file: a syntax or name error must name the file and line, not traceback
+        raise SearchSpaceError(f"{path}: cannot load this search space ({_where(exc, path)})") from exc
     cloudpickle.register_pickle_by_value(module)  # trials and resumed searches unpickle it without the file
     if not callable(getattr(module, "space", None)):
         raise SearchSpaceError(f"{path}: defines no function space(trial, d)")
     return SearchSpace(path=path, model=getattr(module, "MODEL", "autotask"), function=module.space,
                        auxiliary=frozenset(getattr(module, "AUXILIARY", ())))
+
+
+def _where(exc: Exception, path: Path) -> str:
+    """'line 3: NameError: name 'x' is not defined' for an error raised by the user's space file."""
+    line = getattr(exc, "lineno", None)
+    trace = exc.__traceback__
+    while trace is not None:
+        if Path(trace.tb_frame.f_code.co_filename) == path.resolve() or trace.tb_frame.f_code.co_filename == str(path):
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    return (f"line {line}: " if line else "") + f"{type(exc).__name__}: {exc}"
 
 
 def split_params(params: dict, auxiliary=frozenset()) -> tuple[dict, dict, dict]:
@@ -90,6 +104,13 @@ def check_space(space: SearchSpace, manifest: Manifest, samples: int = CHECK_SAM
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for _ in range(samples):
         trial = study.ask()
-        constants = space.function(trial, d=manifest.d) or {}
+        try:
+            constants = space.function(trial, d=manifest.d) or {}
+        except Exception as exc:  # the user's space function failed on a sample
+            raise SearchSpaceError(f"{space.path}: space(trial, d={manifest.d}) failed "
+                                   f"({_where(exc, space.path)})") from exc
+        if not isinstance(constants, dict):
+            raise SearchSpaceError(f"{space.path}: space(trial, d) must return a dict or None, "
+                                   f"not {type(constants).__name__}")
         check_params({**trial.params, **constants}, space, manifest)
         study.tell(trial, 0.0)

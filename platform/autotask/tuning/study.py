@@ -10,13 +10,14 @@ from rich.console import Console
 
 from autotask.data.validate import validate_dataset
 from autotask.location import check_reachable
+from autotask.preflight import InputError, check_address, check_local_resources, run_resources, wait_for_cluster
 from autotask.storage import atomic_write_parquet, atomic_write_text
 from autotask.training.config import RunConfig
 from autotask.training.run import publish_results, train_run
 from autotask.training.session import ensure_ray
 from autotask.tuning.progress import LiveTrialTable
 from autotask.tuning.results import pareto_front, trials_frame
-from autotask.tuning.search import SearchConfig, can_resume, make_tuner, restore_tuner, search_storage
+from autotask.tuning.search import TRIAL_CPUS, SearchConfig, can_resume, make_tuner, restore_tuner, search_storage
 from autotask.tuning.space import check_space, load_space
 from autotask.tuning.trial import trial_run_config
 
@@ -43,18 +44,24 @@ def run_search(
     console = console or Console()
     if "://" not in base.data:  # trials run in their own working directories
         base = dataclasses.replace(base, data=str(Path(base.data).resolve()))
-    manifest = validate_dataset(base.data).raise_if_invalid().manifest
+    report = validate_dataset(base.data).raise_if_invalid()
+    manifest = report.manifest
     space = load_space(space_path)
     check_space(space, manifest)  # before any trial starts
     if storage:
         check_reachable(storage)
-    row_counts = validate_dataset(base.data).summary.groupby("split")["rows"].sum().to_dict()
+    check_address(address)
+    trial_needs = run_resources(base.training, space.model, TRIAL_CPUS)
+    check_local_resources(trial_needs, address)
+    resuming = resume and can_resume(out, storage)
+    if resume and not resuming:
+        raise InputError(f"--resume: {search_storage(out, storage)} holds no search to resume")
+    row_counts = report.summary.groupby("split")["rows"].sum().to_dict()
     ensure_ray(address)
+    wait_for_cluster(trial_needs, console)
     callbacks = [LiveTrialTable(config.metric, SHOWN_PARAMS)] if console.is_terminal else []
-    if resume and can_resume(out, storage):
+    if resuming:
         tuner = restore_tuner(base, space, manifest, config, out, row_counts, storage)
-    elif resume:
-        raise ValueError(f"{search_storage(out, storage)}: no search to resume")
     else:
         tuner = make_tuner(base, space, manifest, config, out, row_counts, callbacks, storage)
     grid = tuner.fit()
