@@ -183,3 +183,16 @@ def test_refusal_end_to_end_exit_status(runs, tmp_path):
 def test_report_options_refuse_bad_values(options):
     with pytest.raises(RunDirError, match="^--"):
         ReportOptions(**options)
+
+
+def test_one_dataset_named_relative_and_absolute_is_the_same(runs, tmp_path, monkeypatch):
+    (tmp_path / "data" / "sim").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    base, model = tmp_path / "dnn", tmp_path / "autotask"
+    shutil.copytree(runs / "dnn-seed0", base)
+    shutil.copytree(runs / "autotask-seed0", model)
+    edit_config(base, data="data/sim")
+    edit_config(model, data=str(tmp_path / "data" / "sim"))
+    models, baseline = select_models([str(model)], [str(base)])
+    results = compute_results(models, baseline, ReportOptions(resamples=10))
+    assert results.warnings == []

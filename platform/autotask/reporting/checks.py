@@ -73,7 +73,7 @@ def check_comparable(models: list[Model], baseline: Model, split: str, allow_par
     for run in runs[1:]:
         _check_labels(reference, run, rows)
         parts = []
-        if run.data != reference.data:
+        if not run.same_data(reference):
             parts.append(f"data {run.data!r}, not {reference.data!r}")
         if ids[run] != ids[reference]:
             parts.append(f"{len(ids[run])} rows of split {split!r}: {len(ids[run] - ids[reference])} only in it, "

@@ -53,7 +53,18 @@ class Run:
     def data(self) -> str | None:
         """The dataset the run was trained and scored on (config.json's `data`), normalised."""
         data = self.config.get("data")
-        return None if data is None else os.path.normpath(str(data))
+        if data is None or "://" in str(data):  # a URI (s3://...) as written
+            return None if data is None else str(data)
+        return os.path.normpath(str(data))
+
+    def same_data(self, other: Run) -> bool:
+        """Whether both runs name one dataset: the same path as written, or one existing folder from here."""
+        if self.data == other.data:
+            return True
+        if self.data is None or other.data is None or "://" in self.data or "://" in other.data:
+            return False
+        mine, theirs = Path(self.data), Path(other.data)
+        return mine.exists() and theirs.exists() and mine.resolve() == theirs.resolve()
 
     def require(self, column: str, source: str = "") -> None:
         """Raise RunDirError when predictions.parquet lacks `column` (`source`: the flag that named it)."""
