@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from autotask.cli import report_input_error, runner_console
+from autotask.cli import INPUT_ERROR, report_input_error, runner_console
 from autotask.data.build import build_simulated
 from autotask.data.contract import ContractError
 from autotask.data.importer import ImportSpec, import_table
@@ -34,13 +34,15 @@ def _csv(value: str | None) -> list[str]:
 def cmd_validate(args) -> int:
     report = validate_dataset(args.path)
     print_report(report, console)
-    return 0 if report.ok else 1
+    return 0 if report.ok else INPUT_ERROR
 
 
 def cmd_simulate(args) -> int:
+    if args.seed < 0:
+        raise ContractError(f"--seed {args.seed}: must be >= 0")
     report = build_simulated(SimulatorConfig(rows=args.rows, seed=args.seed), args.out, overwrite=args.overwrite)
     print_report(report, console)
-    return 0 if report.ok else 1
+    return 0 if report.ok else INPUT_ERROR
 
 
 def cmd_import(args) -> int:
@@ -67,8 +69,16 @@ def _fractions(value: str | None) -> dict[str, float] | None:
     """'pretrain=0.3,train=0.3,...' -> dict."""
     if not value:
         return None
-    pairs = [item.split("=") for item in _csv(value)]
-    return {name.strip(): float(share) for name, share in pairs}
+    fractions = {}
+    for item in _csv(value):
+        name, _, share = item.partition("=")
+        try:
+            fractions[name.strip()] = float(share)
+        except ValueError:
+            raise ContractError(
+                f"--fractions {value!r}: {item!r} is not SPLIT=SHARE (e.g. pretrain=0.3,train=0.3,valid=0.1,...)"
+            ) from None
+    return fractions
 
 
 def _text_options(args) -> dict:
@@ -87,7 +97,7 @@ def _build_text(spec: TextSpec, args) -> int:
     report = build_text_dataset(spec, args.out, overwrite=args.overwrite)
     print_report(report, console)
     console.print(f"built {args.out} in {time.perf_counter() - started:.1f} s")
-    return 0 if report.ok else 1
+    return 0 if report.ok else INPUT_ERROR
 
 
 def cmd_text(args) -> int:
@@ -186,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except (ContractError, FileExistsError, ValueError) as exc:
         return report_input_error(console, exc)
+    except OSError as exc:  # a path the user gave that cannot be read or written (permissions, not a folder, ...)
+        if exc.filename is None:
+            raise
+        return report_input_error(console, ContractError(f"{exc.filename}: {exc.strerror or exc}"))
 
 
 if __name__ == "__main__":

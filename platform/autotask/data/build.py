@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.progress import Progress
 
 from autotask.data.contract import MANIFEST_NAME, ContractError
+from autotask.data.output import check_output
 from autotask.data.simulator import SimulatorConfig, write_simulated
 from autotask.data.validate import ValidationReport, validate_dataset
 from autotask.location import Location
@@ -30,6 +31,7 @@ def build_simulated(config: SimulatorConfig, out: str | Path, overwrite: bool = 
     wanted = {"kind": "simulator", "rows": config.rows, "seed": config.seed, "chunk_rows": config.chunk_rows}
     if not overwrite and existing_source(out) == wanted:
         return validate_dataset(out)
+    check_output(out, overwrite=True)  # a file, or a path under a file: refused whatever --overwrite says
     if out.exists() and not overwrite:  # fail before minutes of simulation, not after
         raise FileExistsError(f"{out} already exists and holds a different build (pass --overwrite to replace it)")
     staging = staging_dir(out)

@@ -218,7 +218,7 @@ def import_table(spec: ImportSpec, out: str | Path, overwrite: bool = False) -> 
     raw = read_table(spec.input, spec.encoding)
     frame, features = to_contract_frame(raw, spec)
     manifest = build_manifest(frame, features, spec, {"kind": "import", "input": str(spec.input)})
-    staging = staging_dir(out)
+    staging = staging_dir(out).absolute()  # validation names files by absolute path
     try:
         part = staging / "data" / "part-00000.parquet"
         part.parent.mkdir()

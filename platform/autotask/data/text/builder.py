@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,17 +17,20 @@ from autotask.data.contract import (
     SOFT_LABEL,
     SOFT_LABEL_POOL,
     SPLIT,
+    SPLITS,
+    TRAINING_SPLITS,
     ContractError,
 )
-from autotask.data.io import RunningStats
+from autotask.data.io import RunningStats, check_encoding
 from autotask.data.manifest import Manifest
+from autotask.data.output import check_output
 from autotask.data.splits import assign_splits
 from autotask.data.text.departments import departments
 from autotask.data.text.embeddings import EmbeddingCache
 from autotask.data.text.features import FEATURES, extract_features
 from autotask.data.text.reading import GRADE, GROUP, OFFER, QUERY, SCENARIO_RAW, LabelScale, pairs_frame, read_raw
 from autotask.data.validate import ValidationReport, validate_dataset
-from autotask.storage import publish_dir, staging_dir
+from autotask.storage import discard_dir, publish_dir, staging_dir
 
 # Queries (groups) are hashed into these shares. `pretrain` rows keep only the soft label (null hard label).
 TEXT_FRACTIONS = {"pretrain": 0.3, "train": 0.3, "valid": 0.1, "calib": 0.1, "test": 0.2}
@@ -59,6 +62,37 @@ class TextSpec:
     def cut(self) -> float:
         scale = self.label_scale
         return (scale.low + scale.high) / 2 if self.threshold is None else self.threshold
+
+
+def check_spec(spec: TextSpec) -> None:
+    """The flags themselves (before any reading): fractions, threshold, encoding, cache folder."""
+    problems = []
+    fractions = spec.fractions
+    unknown = [name for name in fractions if name not in SPLITS]
+    if unknown:
+        problems.append(f"--fractions: unknown split(s) {unknown} (splits: {list(SPLITS)})")
+    bad = {name: share for name, share in fractions.items() if not (math.isfinite(share) and share >= 0)}
+    if bad:
+        problems.append(f"--fractions: shares must be finite and >= 0, got {bad}")
+    if not unknown and not bad:
+        needed = {"a training split (pretrain or train)": TRAINING_SPLITS, "valid": ("valid",), "test": ("test",)}
+        empty = [what for what, names in needed.items() if sum(fractions.get(n, 0) for n in names) <= 0]
+        if empty:
+            problems.append(f"--fractions {fractions}: needs a share > 0 for {', '.join(empty)}")
+    low, high = spec.label_scale.low, spec.label_scale.high
+    if not (low < spec.cut <= high):
+        problems.append(
+            f"--threshold {spec.cut:g}: must lie in ({low:g}, {high:g}] (the --label-scale), or every hard label is "
+            f"the same class"
+        )
+    if spec.cache_dir is not None and Path(spec.cache_dir).exists() and not Path(spec.cache_dir).is_dir():
+        problems.append(f"--cache-dir {spec.cache_dir}: is a file, not a folder")
+    try:
+        check_encoding(spec.encoding)
+    except ContractError as exc:
+        problems += exc.messages
+    if problems:
+        raise ContractError(problems)
 
 
 def read_pairs(spec: TextSpec) -> pd.DataFrame:
@@ -136,17 +170,33 @@ def make_manifest(frame: pd.DataFrame, spec: TextSpec) -> Manifest:
 def build_text_dataset(
     spec: TextSpec, out: str | Path, overwrite: bool = False, show_progress: bool = True
 ) -> ValidationReport:
-    """Build in a staging folder, validate, then publish `out` atomically."""
+    """Build in a staging folder, validate, then publish `out` atomically.
+
+    Bad flags, a bad `out` and bad cells fail before any feature is extracted; on any failure the staging
+    folder is removed and nothing appears under `out`. Validation messages name the input file (its rows are
+    the staged file's rows).
+    """
+    check_spec(spec)
+    check_output(out, overwrite)
     pairs = read_pairs(spec)
     features = extract_features(pairs, EmbeddingCache(spec.cache_dir), show_progress)
     frame = contract_frame(pairs, features, spec)
-    staging = staging_dir(out)
-    (staging / "data").mkdir()
-    frame.to_parquet(staging / "data" / "part-00000.parquet", index=False)
-    make_manifest(frame, spec).write(staging)
-    report = validate_dataset(staging)
-    if not report.ok:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise ContractError(report.errors)
+    staging = staging_dir(out).absolute()  # validation names files by absolute path
+    try:
+        part = staging / "data" / "part-00000.parquet"
+        part.parent.mkdir()
+        frame.to_parquet(part, index=False)
+        make_manifest(frame, spec).write(staging)
+        report = validate_dataset(staging)
+        if not report.ok:
+            raise ContractError([_in_input_terms(m, part, staging, spec) for m in report.errors])
+    except BaseException:
+        discard_dir(staging)
+        raise
     publish_dir(staging, out, overwrite=overwrite)
     return validate_dataset(out)
+
+
+def _in_input_terms(message: str, part: Path, staging: Path, spec: TextSpec) -> str:
+    """A validation message about the staged file, told as the input's (rows are the input's rows)."""
+    return message.replace(str(part), f"{spec.input} (built)").replace(str(staging), f"{spec.input} (built)")
