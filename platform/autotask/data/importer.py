@@ -111,9 +111,7 @@ def to_contract_frame(raw: pd.DataFrame, spec: ImportSpec) -> tuple[pd.DataFrame
         features = [
             c
             for c in raw.columns
-            if c not in used
-            and c not in reserved
-            and (pd.api.types.is_numeric_dtype(raw[c]) or _looks_numeric(raw[c]))
+            if c not in used and c not in reserved and (pd.api.types.is_numeric_dtype(raw[c]) or _looks_numeric(raw[c]))
         ]
     if not features:
         raise ContractError(f"{spec.input}: no numeric feature columns found")
