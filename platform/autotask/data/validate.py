@@ -60,6 +60,8 @@ def validate_dataset(dataset: str | Path) -> ValidationReport:
     """Validate every file of a dataset against its manifest; never raises for contract errors."""
     try:
         path = Location.of(dataset)
+        if not path.exists():
+            raise ContractError(f"{path}: no such dataset file or folder")
         manifest = load_manifest(path)
         files = dataset_files(path)
     except ContractError as exc:

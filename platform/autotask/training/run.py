@@ -96,6 +96,9 @@ def check_run_config(run: RunConfig, manifest: Manifest) -> None:
         return
     typed = model_config(run.model, run.model_config, manifest)
     block_size = getattr(typed, "block_size", None)
+    if block_size is not None and block_size > run.training.batch_size:
+        raise ValueError(f"block_size={block_size} exceeds batch_size={run.training.batch_size}: facet 2's blocks are "
+                         "cut from one minibatch, so positions past the batch size would never be trained")
     if block_size is not None and run.training.eval_block_size > block_size:
         raise ValueError(f"eval_block_size={run.training.eval_block_size} exceeds the model's block_size={block_size} "
                          "(facet 2 has positions for block_size rows)")
