@@ -14,6 +14,7 @@ from autotask.preflight import InputError
 
 INPUT_ERROR = 2  # exit status for bad input: nothing was trained or written
 INTERRUPTED = 130  # Ctrl-C, as shells report it
+RAY_INTERRUPT_FRAMES = ("sigint_handler", "raise_sys_exit_with_custom_error_message")
 PATH_ERRORS = (FileExistsError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 
 
@@ -53,12 +54,29 @@ def runner_main(console: Console):
                 text = f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc)
                 return report_input_error(console, InputError(text))
             except KeyboardInterrupt:
-                console.print("[red]interrupted[/red]: finished work is kept; re-run the command to resume")
-                return INTERRUPTED
+                return _interrupted(console)
+            except SystemExit as exc:
+                if not _from_sigint_handler(exc):  # argparse's usage errors and --help
+                    raise
+                return _interrupted(console)
 
         return guarded
 
     return decorate
+
+
+def _interrupted(console: Console) -> int:
+    console.print("[red]interrupted[/red]: finished work is kept; re-run the same command to resume")
+    return INTERRUPTED
+
+
+def _from_sigint_handler(exc: SystemExit) -> bool:
+    """Ctrl-C inside Ray: TorchTrainer.fit's own handler aborts the run and calls sys.exit, or the interrupted
+    `ray.get` raises SystemExit from Ray's core worker; either way the innermost frame is Ray's, not argparse's."""
+    trace = exc.__traceback__
+    while trace is not None and trace.tb_next is not None:
+        trace = trace.tb_next
+    return trace is not None and trace.tb_frame.f_code.co_name.rsplit(".", 1)[-1] in RAY_INTERRUPT_FRAMES
 
 
 def read_json_object(path: str | Path, flag: str) -> dict:
