@@ -87,6 +87,7 @@ CASES = [  # (argv: runner name first, "{data}" for the dataset; a substring the
     ([*COMPARE, "--study", "broken.json"], "--study broken.json: not valid JSON"),
     ([*COMPARE, "--study", "nonesuch"], "--study nonesuch: not one of"),
     (["compare", "--data", "{data}", "--study", "compact", "--out", "a-file"], "this is a file"),
+    (["compare", "--data", "{data}", "--study", "compact", "--out", "stale-study"], "changed since the run started"),
     # quickstart: every flag checked before the simulation
     (["quickstart", "--rows", "0"], "rows must be at least 2000"),
     (["quickstart", "--workers", "0"], "workers must be >= 1"),
@@ -139,8 +140,9 @@ def workspace(tmp_path_factory, sim_dataset) -> Path:
     study("bad-settings.json", {"name": "x", "model": "autotask", "model_config": {"n_head1": 3}})
     (root / "lightgbm-run").mkdir()
     (root / "lightgbm-run" / "config.json").write_text(json.dumps({"data": str(sim_dataset), "model": "lightgbm"}))
-    (root / "stale-run").mkdir()  # a run started on data whose fingerprint has since changed
-    atomic_write_text(root / "stale-run" / "data.json", json.dumps({"digest": "0" * 16, "files": {}}))
+    for stale in ("stale-run", "stale-study/dnn-seed0"):  # runs started on data whose fingerprint has since changed
+        (root / stale).mkdir(parents=True)
+        atomic_write_text(root / stale / "data.json", json.dumps({"digest": "0" * 16, "files": {}}))
     rows = dataset()
     for name, seed in (("dnn", 0), ("autotask", 0)):
         write_run(root / "runs", name, name, seed, rows["label"].to_numpy() * 0.5 + seed * 0.1, rows)
