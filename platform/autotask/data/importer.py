@@ -24,10 +24,8 @@ from autotask.data.contract import (
 )
 from autotask.data.io import RunningStats, read_input
 from autotask.data.manifest import Manifest
-from autotask.data.output import check_output
+from autotask.data.output import check_output, publish_frame
 from autotask.data.splits import assign_splits
-from autotask.data.validate import validate_dataset
-from autotask.storage import discard_dir, publish_dir, staging_dir
 
 
 @dataclass
@@ -216,19 +214,7 @@ def import_table(spec: ImportSpec, out: str | Path, overwrite: bool = False) -> 
     raw = read_table(spec.input, spec.encoding)
     frame, features = to_contract_frame(raw, spec)
     manifest = build_manifest(frame, features, spec, {"kind": "import", "input": str(spec.input)})
-    staging = staging_dir(out).absolute()  # validation names files by absolute path
-    try:
-        part = staging / "data" / "part-00000.parquet"
-        part.parent.mkdir()
-        frame.to_parquet(part, index=False)
-        manifest.write(staging)
-        report = validate_dataset(staging)
-        if not report.ok:
-            raise ContractError([_in_input_terms(m, part, staging, spec) for m in report.errors])
-    except BaseException:
-        discard_dir(staging)
-        raise
-    publish_dir(staging, out, overwrite=overwrite)
+    publish_frame(frame, manifest, out, overwrite, lambda m, part, staging: _in_input_terms(m, part, staging, spec))
     return manifest
 
 

@@ -23,14 +23,13 @@ from autotask.data.contract import (
 )
 from autotask.data.io import RunningStats, check_encoding
 from autotask.data.manifest import Manifest
-from autotask.data.output import check_output
+from autotask.data.output import check_output, publish_frame
 from autotask.data.splits import assign_splits
 from autotask.data.text.departments import departments
 from autotask.data.text.embeddings import EmbeddingCache
 from autotask.data.text.features import FEATURES, extract_features
 from autotask.data.text.reading import GRADE, GROUP, OFFER, QUERY, SCENARIO_RAW, LabelScale, pairs_frame, read_raw
 from autotask.data.validate import ValidationReport, validate_dataset
-from autotask.storage import discard_dir, publish_dir, staging_dir
 
 # Queries (groups) are hashed into these shares. `pretrain` rows keep only the soft label (null hard label).
 TEXT_FRACTIONS = {"pretrain": 0.3, "train": 0.3, "valid": 0.1, "calib": 0.1, "test": 0.2}
@@ -181,19 +180,8 @@ def build_text_dataset(
     pairs = read_pairs(spec)
     features = extract_features(pairs, EmbeddingCache(spec.cache_dir), show_progress)
     frame = contract_frame(pairs, features, spec)
-    staging = staging_dir(out).absolute()  # validation names files by absolute path
-    try:
-        part = staging / "data" / "part-00000.parquet"
-        part.parent.mkdir()
-        frame.to_parquet(part, index=False)
-        make_manifest(frame, spec).write(staging)
-        report = validate_dataset(staging)
-        if not report.ok:
-            raise ContractError([_in_input_terms(m, part, staging, spec) for m in report.errors])
-    except BaseException:
-        discard_dir(staging)
-        raise
-    publish_dir(staging, out, overwrite=overwrite)
+    publish_frame(frame, make_manifest(frame, spec), out, overwrite,
+                  lambda m, part, staging: _in_input_terms(m, part, staging, spec))
     return validate_dataset(out)
 
 
