@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import PurePosixPath
 
 from autotask.reporting.display import Panel
 
@@ -20,9 +21,17 @@ def panel_markdown(panel: Panel) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(title: str, panels: list[Panel], notes: list[str], figure_paths: dict[str, str],
-                    warnings: Sequence[str] = ()) -> str:
-    """The whole report.md text; warnings as a quoted block above the tables."""
+def figure_markdown(caption: str, paths: str | Sequence[str]) -> str:
+    """The figure's first file as an image, then links to its other files (PDF, SVG) by their format."""
+    first, *others = [paths] if isinstance(paths, str) else list(paths)
+    links = ", ".join(f"[{PurePosixPath(p).suffix.lstrip('.').upper()}]({p})" for p in others)
+    return f"![{caption}]({first})" + (f"\n\n{caption}: {links}" if links else "")
+
+
+def render_markdown(title: str, panels: list[Panel], notes: list[str],
+                    figure_paths: Mapping[str, str | Sequence[str]], warnings: Sequence[str] = ()) -> str:
+    """The whole report.md text; warnings as a quoted block above the tables; figure_paths: caption -> its
+    relative path, or its paths with the image (PNG) first and the other formats after it."""
     parts = [f"# {title}", ""]
     if warnings:
         quoted = [f"> {warning}" for warning in warnings]
@@ -30,5 +39,6 @@ def render_markdown(title: str, panels: list[Panel], notes: list[str], figure_pa
     for panel in panels:
         parts += [f"## {panel.title}", "", panel_markdown(panel), ""]
     parts += [f"- {note}" for note in notes] + [""]
-    parts += ["## Figures", ""] + [f"![{caption}]({path})" for caption, path in figure_paths.items()] + [""]
+    for_paths = [figure_markdown(caption, paths) + "\n" for caption, paths in figure_paths.items()]
+    parts += ["## Figures", ""] + for_paths
     return "\n".join(parts)

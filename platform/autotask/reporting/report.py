@@ -1,4 +1,4 @@
-"""Build a report from models and write its folder (markdown, HTML, CSV tables, PNG figures) atomically."""
+"""Build a report from models and write its folder (markdown, HTML, CSV tables, figures) atomically."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from autotask.reporting.plots import figures
 from autotask.reporting.tables import ReportOptions, Results, compute_results
 from autotask.storage import discard_dir, publish_dir, staging_dir
 
-FIGURE_CAPTIONS = {
-    "delta_roc_auc.png": "ROC AUC delta to the baseline per scenario",
-    "delta_pr_auc.png": "PR AUC delta to the baseline per scenario",
-    "roc_curves.png": "ROC curves per scenario (first run of each model)",
-    "pr_curves.png": "PR curves per scenario (first run of each model)",
+FIGURE_CAPTIONS = {  # by file stem: each figure is written as NAME.png, NAME.pdf and NAME.svg
+    "delta_roc_auc": "ROC AUC delta to the baseline per scenario",
+    "delta_pr_auc": "PR AUC delta to the baseline per scenario",
+    "roc_curves": "ROC curves per scenario (first run of each model)",
+    "pr_curves": "PR curves per scenario (first run of each model)",
 }
 
 
@@ -57,7 +57,8 @@ def metric_csv(results: Results, metric: str) -> pd.DataFrame:
 
 
 def write_report(report: Report, out: str | Path, overwrite: bool = False) -> Path:
-    """Write report.md, report.html, roc_auc.csv, pr_auc.csv, deltas.csv and figures/ under `out` at once.
+    """Write report.md, report.html, roc_auc.csv, pr_auc.csv, deltas.csv and figures/ (each figure as PNG, PDF
+    and SVG) under `out` at once.
 
     RunDirError (before anything is written) when `out` is a file, exists without `overwrite`, or is a folder
     other than a report (only a report folder is replaced)."""
@@ -66,14 +67,19 @@ def write_report(report: Report, out: str | Path, overwrite: bool = False) -> Pa
     staging = staging_dir(out)
     try:
         (staging / "figures").mkdir()
-        for name, png in report.figures.items():
-            (staging / "figures" / name).write_bytes(png)
-        captions = {FIGURE_CAPTIONS.get(name, name): png for name, png in report.figures.items()}
-        paths = {FIGURE_CAPTIONS.get(name, name): f"figures/{name}" for name in report.figures}
+        paths: dict[str, list[str]] = {}  # caption -> its files, the PNG first
+        for name, data in report.figures.items():
+            (staging / "figures" / name).write_bytes(data)
+            stem = Path(name).stem
+            paths.setdefault(FIGURE_CAPTIONS.get(stem, stem), []).append(f"figures/{name}")
+        for files in paths.values():
+            files.sort(key=lambda path: not path.endswith(".png"))
+        pngs = {caption: report.figures[files[0].removeprefix("figures/")] for caption, files in paths.items()
+                if files[0].endswith(".png")}
         (staging / "report.md").write_text(render_markdown(report.title, report.panels, report.notes, paths,
-                                                                  report.warnings))
-        (staging / "report.html").write_text(render_html(report.title, report.panels, report.notes, captions,
-                                                              report.warnings))
+                                                           report.warnings))
+        (staging / "report.html").write_text(render_html(report.title, report.panels, report.notes, pngs,
+                                                         report.warnings, report.results))
         for metric in PANELS:
             metric_csv(report.results, metric).to_csv(staging / f"{metric}.csv", index=False)
         report.results.deltas.to_csv(staging / "deltas.csv", index=False)
