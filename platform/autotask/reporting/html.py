@@ -32,7 +32,8 @@ th:first-child, td:first-child {{ position: sticky; left: 0; z-index: 1; backgro
   white-space: normal; min-width: 12em; max-width: 22em; box-shadow: inset -1px 0 0 #bbb; }}
 thead th {{ border-bottom: 2px solid #444; }}
 tr.baseline td {{ font-weight: 600; }}
-tr.delta td {{ font-style: italic; }}
+tr.delta td {{ font-style: italic; white-space: normal; }}
+.ci {{ display: inline-block; white-space: nowrap; }}
 tr.delta td:first-child {{ background: #fafafa; }}
 .legend {{ font-size: 0.85em; margin: 0.2em 0; }}
 .swatch {{ display: inline-block; width: 8em; height: 0.9em; vertical-align: middle; border: 1px solid #ccc;
@@ -69,6 +70,13 @@ def panel_deltas(results: Results, panel: Panel) -> list[list[float | None]] | N
     return [None if m is results.baseline else deltas(m) for m in results.models] + [deltas(m) for m in others]
 
 
+def cell_html(cell: str) -> str:
+    """A cell's text; a delta's interval ("+1.23* [+0.40, +2.10]") kept whole, so that a narrow column puts it
+    on a line below the delta rather than splitting it."""
+    value, bracket, interval = cell.partition(" [")
+    return escape(cell) if not bracket else f'{escape(value)} <span class="ci">[{escape(interval)}</span>'
+
+
 def panel_html(panel: Panel, results: Results | None = None) -> str:
     """The panel's heading, its colour legend (with `results`) and its table in a sideways-scrolling box."""
     heat = panel_deltas(results, panel) if results is not None else None
@@ -83,12 +91,12 @@ def panel_html(panel: Panel, results: Results | None = None) -> str:
             colour = heat_colour(row_heat[j], scale) if row_heat and row_heat[j] is not None else None
             style = (f' style="background:{colour}" title="Δ {row_heat[j]:+.2f} points vs baseline"'
                      if colour else "")
-            tds.append(f"<td{style}>{escape(cell)}</td>")
+            tds.append(f"<td{style}>{cell_html(cell)}</td>")
         body.append(f'<tr class="{kind}">' + "".join(tds) + "</tr>")
     legend = ""
     if heat and scale > 0:
         legend = (f'<p class="legend">Cell colour: the model\'s Δ to the baseline ({escape(results.baseline.label)}) '
-                  f'in this scenario, <span class="swatch" aria-hidden="true"></span> red lower, white equal, '
+                  f'in that scenario <span class="swatch" aria-hidden="true"></span> red lower, white equal, '
                   f"green higher, full colour at ±{scale:.2f} points (the largest |Δ| in this table); "
                   "the baseline row is uncoloured.</p>")
     return (f'<h2 id="{panel.metric}">{escape(panel.title)}</h2>\n{legend}'
