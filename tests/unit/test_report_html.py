@@ -33,7 +33,7 @@ WIDE_MODELS = {"DNN baseline (general branch)": 0.8, "AutoTask (task id encoding
                "Full (unmasked) attention": 2.0, "Fusion by sum": 1.6,
                "Encoding + task-id dropout 0.15 (unseen=slot)": 1.3, "Task id number": 1.0, "No task id": 0.8,
                "LightGBM": 0.5, "AutoTask in-context profile": 0.3}
-ROWS_PER_SCENARIO = 120
+ROWS_PER_SCENARIO = 60
 WINDOW = (1280, 900)
 TEXT_COLOUR = (0x22, 0x22, 0x22)
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
