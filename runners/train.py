@@ -13,7 +13,7 @@ import sys
 
 from autotask.cli import read_json_object, runner_console, runner_main
 from autotask.preflight import InputError, check_output_dir
-from autotask.training.config import CALIBRATIONS, MODEL_KINDS, PRESETS, RunConfig, TrainingConfig
+from autotask.training.config import CALIBRATIONS, MODEL_KINDS, PRESETS, RUN_FORMAT, RunConfig, TrainingConfig
 from autotask.training.run import train_run
 from autotask.training.summary import side_by_side
 
@@ -41,6 +41,7 @@ def parse_value(text: str):
 def build_config(args) -> RunConfig:
     """The preset's training recipe, then the config file, then flags on top."""
     raw = read_json_object(args.config, "--config") if args.config else {}
+    raw["format"] = RUN_FORMAT  # a run trained now, even from an older run's config.json
     raw["data"] = args.data or raw.get("data")
     if not raw["data"]:
         raise InputError("--data is required (or 'data' in --config)")

@@ -49,8 +49,23 @@ def check_compatible(run_dir: Path, run: RunConfig, manifest: Manifest) -> None:
                 f"{manifest.scenarios}"
             )
     config = run_dir / "config.json"
-    if config.exists() and RunConfig.read(config) != run:
-        raise ValueError(f"{config}: {run_dir} holds a run with a different config; use another --out or --fresh")
+    if config.exists() and (old_run := RunConfig.read(config)) != run:
+        raise ValueError(f"{config}: {run_dir} holds a run with a different config ({config_changes(old_run, run)}); "
+                         "use another --out or --fresh")
+
+
+def config_changes(old: RunConfig, new: RunConfig, limit: int = 4) -> str:
+    """'training.lr_head 0.002 -> 0.01, seed 0 -> 1' between two run configs (provenance aside)."""
+    def flat(raw: dict, prefix: str = "") -> dict:
+        out = {}
+        for key, value in raw.items():
+            out.update(flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+        return out
+
+    a, b = flat(old.to_dict()), flat(new.to_dict())
+    changed = [f"{k} {a.get(k, 'absent')} -> {b.get(k, 'absent')}" for k in sorted(set(a) | set(b))
+               if a.get(k, "absent") != b.get(k, "absent") and not k.startswith("provenance.")]
+    return ", ".join(changed[:limit]) + (f" (+{len(changed) - limit} more)" if len(changed) > limit else "")
 
 
 def check_data_unchanged(run_dir: Path, run: RunConfig, fingerprint: dict) -> None:
