@@ -1,84 +1,11 @@
 """Benchmark training throughput (bare PyTorch, Ray Data, Ray Train 1 and 2 workers) and serving latency and
-throughput (eager, TorchScript, ONNX Runtime) on simulated data; print a table and write it.
 
-  python runners/bench.py [--quick] [--device cpu|cuda] --out FILE.json|FILE.csv [--workdir DIR]
-  python runners/bench.py --suite gpu --out FILE.json     # CUDA vs CPU training and CUDA serving, needs no Ray
-  python runners/bench.py --suite large --workdir data/bench-large --out FILE.json   # 10M rows, 1 and 2 workers
-  python runners/bench.py --suite readers --rows 3000000 --out FILE.json    # Ray Data's Parquet readers, A/B/A/B
-  python runners/bench.py --suite quality --workdir data/bench-quality --out FILE.json   # test ROC AUC, 3 seeds
+Thin wrapper: the command lives in `autotask.commands.bench` (also `autotask bench ...`).
 """
 
-from __future__ import annotations
-
-import argparse
-import dataclasses
-import logging
 import sys
-import tempfile
-import time
 
-from autotask.benchmarks.config import LARGE_ROWS, BenchConfig
-from autotask.benchmarks.report import quality_tables, results_table, targets_table, write_result
-from autotask.cli import runner_console, runner_main
-from autotask.preflight import InputError, check_output_dir, check_output_file
-
-console = runner_console(160)
-
-
-def suite(name: str):
-    """The suite's entry point, imported on demand: the GPU suite must import without Ray."""
-    if name == "gpu":
-        from autotask.benchmarks.gpu import run_gpu_benchmarks
-
-        return run_gpu_benchmarks
-    if name == "quality":
-        from autotask.benchmarks.quality import run_quality_suite
-
-        return run_quality_suite
-    if name in ("large", "readers"):
-        from autotask.benchmarks.large import run_large_benchmarks, run_reader_benchmarks
-
-        return run_large_benchmarks if name == "large" else run_reader_benchmarks
-    from autotask.benchmarks.suite import run_benchmarks
-
-    return run_benchmarks
-
-
-@runner_main(console)
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", required=True, help="result file: .json (everything) or .csv (one line per row)")
-    p.add_argument("--quick", action="store_true", help="small data and few calls (about a minute)")
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--suite", choices=("full", "gpu", "large", "readers", "quality"), default="full",
-                   help="full: every path incl. Ray (default); gpu: bare loop CUDA vs CPU and CUDA serving, no Ray; "
-                   "large: the partitioned 10M-row dataset, 1 and 2 workers, rows/s and peak memory; "
-                   "readers: the same data, 1 worker, Ray Data's V1 and V2 Parquet readers interleaved twice; "
-                   "quality: test ROC AUC of every model on 3 simulator seeds and Home Depot, 3 training seeds "
-                   "(resumes from --workdir)")
-    p.add_argument("--rows", type=int, help="simulated rows (default: 120,000; 10,000,000 for --suite large)")
-    p.add_argument("--workdir", help="keep data, artefacts and Ray storage here (default: a temporary folder)")
-    args = p.parse_args(argv)
-    check_output_file(args.out)
-    if args.workdir:
-        check_output_dir(args.workdir, flag="--workdir")
-    if args.rows is not None and args.rows < 2_000:
-        raise InputError(f"--rows {args.rows}: at least 2000 (every scenario needs rows in every split)")
-    logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-dataset execution plans among the results
-    config = BenchConfig.quick(args.device) if args.quick else BenchConfig(device=args.device)
-    if args.rows or args.suite in ("large", "readers"):
-        config = dataclasses.replace(config, rows=args.rows or LARGE_ROWS)
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="autotask-bench-") as tmp:
-        result = suite(args.suite)(config, args.workdir or tmp)
-    result["command"] = " ".join(["python runners/bench.py", *(argv if argv is not None else sys.argv[1:])])
-    result["seconds"] = round(time.perf_counter() - started, 1)
-    for table in (quality_tables(result) if args.suite == "quality" else [results_table(result)]):
-        console.print(table)
-    console.print(targets_table(result))
-    console.print(f"written to {write_result(result, args.out)} ({result['seconds']} s)")
-    return 0
-
+from autotask.commands.bench import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -19,6 +19,7 @@ from autotask.data.fingerprint import dataset_fingerprint
 from autotask.data.validate import validate_dataset
 from autotask.location import Location
 from autotask.preflight import InputError, run_resources, wait_for_cluster
+from autotask.provenance import provenance
 from autotask.storage import atomic_write_text
 from autotask.training.config import RunConfig, TrainingConfig
 from autotask.training.run import is_finished, preflight, train_run
@@ -131,7 +132,11 @@ def run_study(configs: dict[str, RunConfig], out: str | Path, concurrent: int, a
     for name in configs if fresh else ():
         shutil.rmtree(out / name, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "study.json", json.dumps({k: v.to_dict() for k, v in configs.items()}, indent=2))
+    fingerprints = {data: checks[1] for data, checks in checked.items()}
+    record = {"provenance": provenance(next(iter(fingerprints.values())) if len(fingerprints) == 1 else None),
+              "data": {data: fingerprint["digest"] for data, fingerprint in fingerprints.items()},
+              "runs": {name: config.to_dict() for name, config in configs.items()}}
+    atomic_write_text(out / "study.json", json.dumps(record, indent=2))
     pending = [(name, c) for name, c in configs.items() if not is_finished(out / name, c)]
     ensure_ray(address)
     largest = max((run_resources(c.training, c.model, RUN_TASK_CPUS) for c in configs.values()),

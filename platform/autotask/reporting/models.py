@@ -12,7 +12,8 @@ from autotask.reporting.runs import DEFAULT_SCORE, Run, RunDirError, load_run, s
 ORACLE = "oracle_p"
 # Config fields that may differ between seeds of one model: the seed, the run's name, the dataset (checked across
 # all runs of a report on its own, see checks.py) and worker resources that cannot change a run's numbers.
-SEED_FREE_FIELDS = frozenset({"seed", "run_name", "data", "training.cpus_per_worker", "training.max_failures"})
+SEED_FREE_FIELDS = frozenset({"seed", "run_name", "data", "training.cpus_per_worker", "training.max_failures",
+                              "provenance"})
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def config_differences(a: Run, b: Run, ignore: frozenset[str] = SEED_FREE_FIELDS
 
     return [f"{name} ({shown(fa.get(name, absent))} vs {shown(fb.get(name, absent))})"
             for name in sorted(set(fa) | set(fb))
-            if name not in ignore and fa.get(name, absent) != fb.get(name, absent)]
+            if name not in ignore and name.split(".")[0] not in ignore and fa.get(name, absent) != fb.get(name, absent)]
 
 
 def check_seeds_of_one_model(first: Run, run: Run) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from autotask.evaluation.bootstrap import MEAN_SEEN
+from autotask.provenance import describe
 from autotask.reporting.checks import check_out
 from autotask.reporting.display import PANELS, Panel, notes, panels
 from autotask.reporting.html import render_html
@@ -46,7 +47,22 @@ def build_report(models: list[Model], baseline: Model, options: ReportOptions | 
     """Compute AUCs, deltas with intervals, text panels and figures."""
     results = compute_results(models, baseline, options)
     title = title or f"AutoTask report: per-scenario AUCs against {baseline.label} ({results.options.split})"
-    return Report(title, results, panels(results), notes(results), figures(results))
+    footer = provenance_notes([baseline, *models])
+    return Report(title, results, panels(results), notes(results) + footer, figures(results))
+
+
+def provenance_notes(models: list[Model]) -> list[str]:
+    """The report's footer: what produced the runs (code, packages, machine, data), one line per distinct record."""
+    runs_by_record: dict[str, list[str]] = {}
+    for model in models:
+        for run in model.runs:
+            record = describe(run.config.get("provenance") or {})
+            runs_by_record.setdefault(record, [])
+            if run.path.name not in runs_by_record[record]:
+                runs_by_record[record].append(run.path.name)
+    if len(runs_by_record) == 1:
+        return [f"Provenance (every run): {next(iter(runs_by_record))}"]
+    return [f"Provenance ({', '.join(names)}): {record}" for record, names in runs_by_record.items()]
 
 
 def metric_csv(results: Results, metric: str) -> pd.DataFrame:

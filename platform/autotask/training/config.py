@@ -87,6 +87,9 @@ class RunConfig:
     model_config: dict = field(default_factory=dict)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     format: int = RUN_FORMAT
+    # What produced the run (code, packages, machine, data fingerprint: autotask.provenance); recorded when the run
+    # starts, never part of what defines it (equality ignores it).
+    provenance: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
         if self.model not in MODEL_KINDS:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +16,7 @@ from autotask.data.manifest import Manifest, load_manifest
 from autotask.data.validate import validate_dataset
 from autotask.location import Location, check_reachable, copy_folder
 from autotask.preflight import check_address, check_local_resources, run_resources, wait_for_cluster
+from autotask.provenance import provenance
 from autotask.storage import atomic_write_text
 from autotask.training import outputs
 from autotask.training.config import RunConfig
@@ -136,6 +137,7 @@ def train_run(
         record_data(run_dir, fingerprint)  # a run written before fingerprints: adopts today's data
         return pd.read_parquet(run_dir / "metrics.parquet")
     run_dir.mkdir(parents=True, exist_ok=True)
+    run = replace(run, provenance=provenance(fingerprint))
     atomic_write_text(run_dir / "config.json", run.to_json())
     record_data(run_dir, fingerprint)
     ensure_ray(address)

@@ -1,0 +1,206 @@
+"""Build and check contract datasets.
+
+  python runners/build_data.py simulate --out data/sim [--rows N] [--seed S]
+  python runners/build_data.py validate PATH
+  python runners/build_data.py import --input FILE --scenario-col S --label-col L --out DIR [...]
+  python runners/build_data.py text --input FILE --query-col Q --offer-col O --label-col L --out DIR [...]
+  python runners/build_data.py home-depot --out data/home-depot [--input ../shared/data/home-depot/train.csv.zip]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from autotask.cli import INPUT_ERROR, report_input_error, runner_console
+from autotask.data.build import build_simulated
+from autotask.data.contract import ContractError
+from autotask.data.importer import ImportSpec, import_table
+from autotask.data.simulator import DEFAULT_ROWS, SimulatorConfig
+from autotask.data.summary import print_report
+from autotask.data.text import LabelScale, TextSpec, build_text_dataset, home_depot_spec
+from autotask.data.text.builder import SCENARIO_RULES
+from autotask.data.validate import validate_dataset
+
+console = runner_console(130)
+
+
+def _csv(value: str | None) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+def cmd_validate(args) -> int:
+    report = validate_dataset(args.path)
+    print_report(report, console)
+    return 0 if report.ok else INPUT_ERROR
+
+
+def cmd_simulate(args) -> int:
+    if args.seed < 0:
+        raise ContractError(f"--seed {args.seed}: must be >= 0")
+    report = build_simulated(SimulatorConfig(rows=args.rows, seed=args.seed), args.out, overwrite=args.overwrite)
+    print_report(report, console)
+    return 0 if report.ok else INPUT_ERROR
+
+
+def cmd_import(args) -> int:
+    if args.split_col and args.group_col is None:
+        console.print("note: --split-col given; rows keep their splits (no --group-col check of queries)")
+    spec = ImportSpec(
+        input=Path(args.input),
+        scenario_col=args.scenario_col,
+        label_col=args.label_col,
+        soft_label_col=args.soft_label_col,
+        features=_csv(args.features) or None,
+        split_col=args.split_col,
+        group_col=args.group_col,
+        unseen=tuple(_csv(args.unseen)),
+        scenario_order=_csv(args.scenario_order) or None,
+        encoding=args.encoding,
+        seed=args.seed,
+    )
+    import_table(spec, args.out, overwrite=args.overwrite)
+    return cmd_validate(argparse.Namespace(path=args.out))
+
+
+def _fractions(value: str | None) -> dict[str, float] | None:
+    """'pretrain=0.3,train=0.3,...' -> dict."""
+    if not value:
+        return None
+    fractions = {}
+    for item in _csv(value):
+        name, _, share = item.partition("=")
+        try:
+            fractions[name.strip()] = float(share)
+        except ValueError:
+            raise ContractError(
+                f"--fractions {value!r}: {item!r} is not SPLIT=SHARE (e.g. pretrain=0.3,train=0.3,valid=0.1,...)"
+            ) from None
+    return fractions
+
+
+def _text_options(args) -> dict:
+    """TextSpec fields shared by `text` and `home-depot` (only those the user gave)."""
+    options = {
+        "limit": args.limit,
+        "seed": args.seed,
+        "cache_dir": Path(args.cache_dir) if args.cache_dir else None,
+        "fractions": _fractions(args.fractions),
+    }
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def _build_text(spec: TextSpec, args) -> int:
+    started = time.perf_counter()
+    report = build_text_dataset(spec, args.out, overwrite=args.overwrite)
+    print_report(report, console)
+    console.print(f"built {args.out} in {time.perf_counter() - started:.1f} s")
+    return 0 if report.ok else INPUT_ERROR
+
+
+def cmd_text(args) -> int:
+    spec = TextSpec(
+        input=Path(args.input),
+        query_col=args.query_col,
+        offer_col=args.offer_col,
+        label_col=args.label_col,
+        label_scale=LabelScale.parse(args.label_scale),
+        threshold=args.threshold,
+        scenario_col=args.scenario_col,
+        scenario_rule=args.scenario_rule,
+        group_col=args.group_col,
+        unseen=tuple(_csv(args.unseen)),
+        encoding=args.encoding,
+        **_text_options(args),
+    )
+    return _build_text(spec, args)
+
+
+def cmd_home_depot(args) -> int:
+    return _build_text(home_depot_spec(args.input, **_text_options(args)), args)
+
+
+def _add_text_common(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--limit", type=int, help="read only the first N rows")
+    command.add_argument("--fractions", help="split shares by query, e.g. pretrain=0.3,train=0.3,valid=0.1,...")
+    command.add_argument("--seed", type=int, default=0, help="seed of the query hash for splits")
+    command.add_argument("--cache-dir", help="embedding cache folder (default ~/.cache/autotask/embeddings)")
+    command.add_argument("--out", required=True)
+    command.add_argument("--overwrite", action="store_true")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = root.add_subparsers(dest="command", required=True)
+
+    validate = sub.add_parser("validate", help="check a dataset against the contract")
+    validate.add_argument("path")
+    validate.set_defaults(run=cmd_validate)
+
+    simulate = sub.add_parser("simulate", help="build the simulated multi-scenario dataset")
+    simulate.add_argument("--out", required=True)
+    simulate.add_argument("--rows", type=int, default=DEFAULT_ROWS)
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--overwrite", action="store_true", help="replace an existing, different build")
+    simulate.set_defaults(run=cmd_simulate)
+
+    imp = sub.add_parser("import", help="bring a table of extracted features into the contract")
+    imp.add_argument("--input", required=True, help="CSV or Parquet file")
+    imp.add_argument("--scenario-col", required=True)
+    imp.add_argument("--label-col", required=True, help="0/1 hard label (may be empty in the pretrain pool)")
+    imp.add_argument(
+        "--soft-label-col",
+        help="teacher probability in [0, 1]; with --group-col, groups holding rows without a hard label form the "
+        "pretrain (soft-label) pool",
+    )
+    imp.add_argument("--features", help="comma-separated feature columns (default: every other numeric column)")
+    group = imp.add_mutually_exclusive_group()
+    group.add_argument("--split-col", help="column holding pretrain/train/valid/calib/test")
+    group.add_argument("--group-col", help="query/group column: splits are made by hashing it")
+    imp.add_argument("--unseen", help="comma-separated scenarios kept out of training (go to test)")
+    imp.add_argument("--scenario-order", help="seen scenarios in task-id order (default: sorted)")
+    imp.add_argument("--encoding", default="utf-8", help="text encoding of a CSV input")
+    imp.add_argument("--seed", type=int, default=0, help="seed of the group hash for splits")
+    imp.add_argument("--out", required=True)
+    imp.add_argument("--overwrite", action="store_true")
+    imp.set_defaults(run=cmd_import)
+
+    text = sub.add_parser("text", help="extract features from (query, offer, graded label) text pairs")
+    text.add_argument("--input", required=True, help="CSV (zipped too) or Parquet file")
+    text.add_argument("--query-col", required=True)
+    text.add_argument("--offer-col", required=True)
+    text.add_argument("--label-col", required=True, help="graded label on --label-scale")
+    text.add_argument("--label-scale", default="0:1", help="MIN:MAX of the graded label (soft label = rescaled)")
+    text.add_argument("--threshold", type=float, help="hard label = grade >= X (default: the scale's midpoint)")
+    scenario = text.add_mutually_exclusive_group()
+    scenario.add_argument("--scenario-col", help="column naming each pair's scenario")
+    scenario.add_argument("--scenario-rule", choices=sorted(SCENARIO_RULES), help="derive it from the offer text")
+    text.add_argument("--group-col", help="query/group column for splits (default: the query text)")
+    text.add_argument("--unseen", help="comma-separated scenarios kept out of training (go to test)")
+    text.add_argument("--encoding", default="utf-8", help="text encoding of a CSV input")
+    _add_text_common(text)
+    text.set_defaults(run=cmd_text)
+
+    depot = sub.add_parser("home-depot", help="the Home Depot benchmark (text preset; docs/real-data.md)")
+    depot.add_argument("--input", help="train.csv.zip (default: ../shared/data/home-depot/train.csv.zip)")
+    _add_text_common(depot)
+    depot.set_defaults(run=cmd_home_depot)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ContractError, FileExistsError, ValueError) as exc:
+        return report_input_error(console, exc)
+    except OSError as exc:  # a path the user gave that cannot be read or written (permissions, not a folder, ...)
+        if exc.filename is None:
+            raise
+        return report_input_error(console, ContractError(f"{exc.filename}: {exc.strerror or exc}"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Search AutoTask's (or the DNN's) hyperparameters with Ray Tune + Optuna, under d·e1 = e2.
+
+python runners/tune.py --data data/sim --space search_spaces/autotask.py --trials 8 --out runs/tune
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from autotask.cli import runner_console, runner_main
+from autotask.preflight import check_output_dir
+from autotask.training.config import RunConfig, TrainingConfig
+from autotask.tuning.search import SearchConfig
+from autotask.tuning.study import run_search
+
+console = runner_console(140)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True)
+    p.add_argument("--space", required=True, help="search-space file (search_spaces/autotask.py)")
+    p.add_argument("--trials", type=int, default=8)
+    p.add_argument("--out", required=True)
+    p.add_argument("--metric", default="valid_roc_auc")
+    p.add_argument("--concurrent", type=int, help="trials at once (default: what the cluster fits)")
+    p.add_argument("--scheduler", choices=["asha", "none"], default="asha")
+    p.add_argument("--sampler", choices=["tpe", "random"], default="tpe")
+    p.add_argument("--objectives", default="auc", help="auc or auc,params (minimise parameter count too)")
+    p.add_argument("--epochs-pretrain", type=int, default=1)
+    p.add_argument("--epochs-finetune", type=int, default=4, help="upper bound when the space samples it")
+    p.add_argument("--workers", type=int, default=1, help="Train workers per trial")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue an interrupted search in --out")
+    p.add_argument("--retrain-best", action="store_true", help="train the best config into OUT/best")
+    p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or a local Ray)")
+    p.add_argument(
+        "--storage",
+        help="shared path or URI (s3://, gs://) for trials and checkpoints (default: OUT/ray); "
+        "the finished OUT is copied to STORAGE/results",
+    )
+    return p
+
+
+@runner_main(console)
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    check_output_dir(args.out, data=args.data)
+    base = RunConfig(
+        data=args.data,
+        seed=args.seed,
+        training=TrainingConfig(
+            epochs_pretrain=args.epochs_pretrain, epochs_finetune=args.epochs_finetune, workers=args.workers
+        ),
+    )
+    config = SearchConfig(
+        trials=args.trials,
+        metric=args.metric,
+        objectives=[o.strip() for o in args.objectives.split(",") if o.strip()],
+        scheduler=args.scheduler,
+        sampler=args.sampler,
+        concurrent=args.concurrent,
+        seed=args.seed,
+    )
+    frame = run_search(base, args.space, config, args.out, resume=args.resume, retrain_best=args.retrain_best,
+                       address=args.address, console=console, storage=args.storage)
+    console.print(frame.to_string(max_cols=20))
+    console.print(f"results in {args.out}/ (trials.parquet, best_config.json)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
