@@ -8,6 +8,7 @@
     report = api.report("runs/compact", baseline="dnn", out="reports/compact")
 
 Bad input raises ValueError subclasses (ContractError, InputError, RunDirError) naming the problem, before Ray starts.
+Local paths are made absolute first: Ray's workers may run in another working directory than the caller.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ from autotask.training.config import PRESETS, RunConfig, TrainingConfig
 from autotask.training.run import train_run
 
 
+def _absolute(path: str | Path) -> str:
+    return str(path) if "://" in str(path) else str(Path(path).expanduser().resolve())
+
+
 def simulate(out: str | Path, rows: int = SimulatorConfig().rows, seed: int = 0, overwrite: bool = False
              ) -> ValidationReport:
     """Build (or reuse an identical) simulated dataset at `out`; `runners/build_data.py simulate`."""
@@ -46,17 +51,17 @@ def train(data: str | Path, model: str = "autotask", out: str | Path = "runs/run
     (epochs_finetune=10, workers=2, ...) over the preset. Returns the per-scenario metrics frame."""
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
-    run = RunConfig(data=str(data), model=model, seed=seed, variant=variant, model_config=dict(model_config or {}),
-                    training=TrainingConfig(**{**PRESETS[preset], **training}))
-    return train_run(run, out, address=address, storage=storage, fresh=fresh)
+    run = RunConfig(data=_absolute(data), model=model, seed=seed, variant=variant,
+                    model_config=dict(model_config or {}), training=TrainingConfig(**{**PRESETS[preset], **training}))
+    return train_run(run, _absolute(out), address=address, storage=storage, fresh=fresh)
 
 
 def compare(data: str | Path, study: str = "paper", out: str | Path = "runs/study", *, seeds: int = 1,
             concurrent: int = 1, fresh: bool = False, address: str | None = None, storage: str | None = None,
             **training) -> list[str]:
     """A study (built-in name or JSON file) over `seeds` seeds, like `runners/compare.py`; returns run dirs."""
-    configs = study_configs(load_study(study), str(data), seeds, training)
-    return run_study(configs, out, concurrent, address=address, storage=storage, fresh=fresh)
+    configs = study_configs(load_study(str(study)), _absolute(data), seeds, training)
+    return run_study(configs, _absolute(out), concurrent, address=address, storage=storage, fresh=fresh)
 
 
 def report(study: str | Path | None = None, baseline: str | list[str] = "dnn", out: str | Path = "reports/report",
