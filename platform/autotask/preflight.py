@@ -99,9 +99,10 @@ class Resources:
 
 def run_resources(training, model: str, extra_cpus: float = 0.0) -> Resources:
     """A torch run's Train workers, plus Ray Data's tasks beside them (design notes 5); LightGBM is one CPU task."""
+    from autotask.models.registry import get_kind
     from autotask.training.ray_data import PREPROCESS_CPUS
 
-    if model == "lightgbm":
+    if not get_kind(model).is_torch:
         return Resources(1.0 + extra_cpus, 0, "LightGBM's training task")
     cpus = training.workers * training.cpus_per_worker + PREPROCESS_CPUS + extra_cpus
     gpus = training.workers if training.use_gpu else 0

@@ -34,7 +34,7 @@ def test_training_on_cuda_follows_the_cpu_trajectory():
     losses = {}
     for device in ("cpu", "cuda"):
         net = model().to(device)
-        optimizer = make_optimizer(net, 1e-3, 1e-3, 1e-3)
+        optimizer = make_optimizer(net, 1e-3)
         batch = [torch.from_numpy(a).to(device) for a in (features, task_ids, targets)]
         losses[device] = [train_step(net, optimizer, *batch) for _ in range(20)]
     assert losses["cuda"][-1] < losses["cuda"][0], "the loss must fall on CUDA too"

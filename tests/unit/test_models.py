@@ -170,7 +170,8 @@ def models_under_test():
 
 @pytest.mark.parametrize("model", models_under_test(), ids=["autotask", "autotask-sum", "dnn"])
 def test_param_groups_cover_every_parameter_once(model):
-    groups = model.param_groups(1e-3, 2e-3, 3e-3, weight_decay=0.01)
+    rates = dict(zip(model.LR_GROUPS, (1e-3, 2e-3, 3e-3), strict=False))
+    groups = model.param_groups(rates, weight_decay=0.01)
     ids = [id(p) for group in groups for p in group["params"]]
     assert len(ids) == len(set(ids))
     assert set(ids) == {id(p) for p in model.parameters()}

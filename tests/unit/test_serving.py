@@ -62,7 +62,7 @@ def run_dir(sim_dataset, tmp_path_factory):
     torch.manual_seed(0)
     model = build_model("autotask", {}, manifest)
     tensors = [torch.from_numpy(inputs[key]) for key in (FEATURES, TASK_ID, TARGET)]
-    train_epoch(model, make_optimizer(model, 1e-3, 1e-3, 1e-3), zip(*(t.split(256) for t in tensors), strict=True))
+    train_epoch(model, make_optimizer(model, 1e-3), zip(*(t.split(256) for t in tensors), strict=True))
     out = tmp_path_factory.mktemp("run") / "autotask"
     (out / "model").mkdir(parents=True)
     torch.save(model.state_dict(), out / "model" / "weights.pt")

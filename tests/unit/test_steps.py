@@ -88,15 +88,27 @@ def test_predict_returns_every_dnn_score_and_restores_train_mode():
 
 def test_make_optimizer_groups():
     model = AutoTask(AutoTaskConfig(d=D, n_tasks=N_TASKS, e1=4))
-    adam = make_optimizer(model, 1e-3, 2e-3, 3e-3)
+    adam = make_optimizer(model, {"facet1": 1e-3, "facet2": 2e-3, "head": 3e-3})
     assert isinstance(adam, torch.optim.Adam)
     assert [g["lr"] for g in adam.param_groups] == [1e-3, 1e-3, 2e-3, 2e-3, 3e-3, 3e-3]
     dnn = MultiTaskDNN(MultiTaskDNNConfig(d=D, n_tasks=N_TASKS))
-    adamw = make_optimizer(dnn, 1e-3, 2e-3, 3e-3, weight_decay=0.01)
+    adamw = make_optimizer(dnn, 3e-3, weight_decay=0.01)
     assert isinstance(adamw, torch.optim.AdamW)
-    assert [(g["lr"], g["weight_decay"]) for g in adamw.param_groups] == [(3e-3, 0.01), (3e-3, 0.0)]
+    assert [(g["name"], g["lr"], g["weight_decay"]) for g in adamw.param_groups] == [
+        ("shared", 3e-3, 0.01), ("shared.no_decay", 3e-3, 0.0), ("branches", 3e-3, 0.01),
+        ("branches.no_decay", 3e-3, 0.0)]
     set_lr_factor(adamw, 0.5)
-    assert [g["lr"] for g in adamw.param_groups] == [1.5e-3, 1.5e-3]
+    assert [g["lr"] for g in adamw.param_groups] == [1.5e-3] * 4
+
+
+def test_learning_rates_by_group_name():
+    """AutoTask's facets default to lr_facet1 / lr_facet2, every other group to lr_head; lr_groups overrides."""
+    from autotask.models.registry import get_kind, learning_rates
+    from autotask.training.config import TrainingConfig
+
+    training = TrainingConfig(lr_facet1=1e-3, lr_facet2=2e-3, lr_head=3e-3, lr_groups={"branches": 5e-4})
+    assert learning_rates(get_kind("autotask"), training) == {"facet1": 1e-3, "facet2": 2e-3, "head": 3e-3}
+    assert learning_rates(get_kind("dnn"), training) == {"shared": 3e-3, "branches": 5e-4}
 
 
 def test_lr_schedule_warms_up_then_decays_to_the_floor_in_each_stage():
@@ -123,7 +135,7 @@ def test_train_epoch_lowers_the_loss(kind):
     x = torch.randn(256, D)
     ids = torch.randint(1, N_TASKS + 1, (256,))
     y = (x[:, 0] > 0).float()
-    optimizer = make_optimizer(model, 3e-3, 3e-3, 3e-3)
+    optimizer = make_optimizer(model, 3e-3)
     batches = list(zip(x.split(32), ids.split(32), y.split(32), strict=True))
     first = train_epoch(model, optimizer, batches)
     for _ in range(4):

@@ -12,6 +12,7 @@ import torch
 
 from autotask.data.io import read_frame
 from autotask.data.manifest import Manifest
+from autotask.models.registry import get_kind, learning_rates
 from autotask.training.batches import FEATURES, TARGET, TASK_ID, to_model_inputs
 from autotask.training.config import RunConfig, TrainingConfig
 from autotask.training.factory import build_model
@@ -61,8 +62,8 @@ def interleaved_epochs(feeds: dict[str, Feed], manifest: Manifest, rows: int, ep
     for name in feeds:
         torch.manual_seed(run.seed)
         model = build_model(run.model, run.model_config, manifest).to(feeds[name].device)
-        t = run.training
-        models[name] = (model, make_optimizer(model, t.lr_facet1, t.lr_facet2, t.lr_head, t.weight_decay))
+        rates = learning_rates(get_kind(run.model), run.training)
+        models[name] = (model, make_optimizer(model, rates, run.training.weight_decay))
     timings: dict[str, list[tuple[int, float]]] = {name: [] for name in feeds}
     for epoch in range(epochs):
         for name, feed in feeds.items():

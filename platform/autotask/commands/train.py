@@ -13,7 +13,8 @@ import sys
 
 from autotask.cli import read_json_object, runner_console, runner_main
 from autotask.preflight import InputError, check_output_dir
-from autotask.training.config import CALIBRATIONS, MODEL_KINDS, PRESETS, RUN_FORMAT, RunConfig, TrainingConfig
+from autotask.models.registry import kind_names
+from autotask.training.config import CALIBRATIONS, PRESETS, RUN_FORMAT, RunConfig, TrainingConfig
 from autotask.training.run import train_run
 from autotask.training.summary import side_by_side
 
@@ -68,7 +69,7 @@ def build_config(args) -> RunConfig:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", help="contract dataset folder (validated before Ray starts)")
-    p.add_argument("--model", choices=MODEL_KINDS)
+    p.add_argument("--model", choices=kind_names())
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--config", help="JSON run config (as written to RUN_DIR/config.json); flags override it")
     p.add_argument("--preset", choices=sorted(PRESETS), default="default",

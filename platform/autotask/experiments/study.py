@@ -58,7 +58,10 @@ TOKENIZER_STUDY = [PAPER_STUDY[0], PAPER_STUDY[1]] + [
     StudyRun(f"autotask-{name}", "autotask", f"AutoTask, {name} tokenizer", {"tokenizer": name})
     for name in ("per-feature", "periodic", "piecewise")
 ]
-STUDIES = {"paper": PAPER_STUDY, "compact": COMPACT_STUDY, "tokenizers": TOKENIZER_STUDY}
+# The multi-task baselines users expect (issue 15): the paper's pair, MMoE, PLE (CGC), STAR and LightGBM.
+BASELINES_STUDY = [PAPER_STUDY[0], PAPER_STUDY[1], StudyRun("mmoe", "mmoe", "MMoE"),
+                   StudyRun("ple", "ple", "PLE (CGC)"), StudyRun("star", "star", "STAR"), PAPER_STUDY[7]]
+STUDIES = {"paper": PAPER_STUDY, "compact": COMPACT_STUDY, "tokenizers": TOKENIZER_STUDY, "baselines": BASELINES_STUDY}
 
 
 def load_study(name_or_path: str) -> list[StudyRun]:
@@ -114,12 +117,13 @@ def _train_remote(config: dict, run_dir: str, storage: str | None = None) -> str
 
 
 def run_study(configs: dict[str, RunConfig], out: str | Path, concurrent: int, address: str | None = None,
-              on_done=None, storage: str | None = None, fresh: bool = False) -> list[str]:
+              on_done=None, storage: str | None = None, fresh: bool = False, progress=None) -> list[str]:
     """Train every unfinished run, at most `concurrent` at a time; returns the run directories.
 
     Every run is checked before Ray starts (`fresh`: their directories are then deleted, to retrain).
     Runs are Ray tasks on any node; with `storage` (a shared path or URI) each run keeps its checkpoints in
-    STORAGE/NAME and publishes its results to STORAGE/NAME/results, wherever it ran.
+    STORAGE/NAME and publishes its results to STORAGE/NAME/results, wherever it ran. `progress`: an
+    autotask.progress.RunProgress told when each run starts and ends.
     """
     out = Path(out)
     if concurrent < 1:
@@ -148,8 +152,12 @@ def run_study(configs: dict[str, RunConfig], out: str | Path, concurrent: int, a
             name, config = pending.pop(0)
             run_storage = (Location.of(storage) / name).uri if storage else None
             running.append(_train_remote.remote(config.to_dict(), str(out / name), run_storage))
+            if progress:
+                progress.run_started(str(out / name))
         done, running = ray.wait(running, num_returns=1)
         finished = ray.get(done[0])
+        if progress:
+            progress.run_finished(finished)
         if on_done:
             on_done(finished)
     return [str(out / name) for name in configs]

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from autotask.models.blocks import Transformer
 from autotask.models.interface import binary_loss, decay_groups, dropout_rates, one_of, positive, validate
+from autotask.models.registry import ModelKind, register
 from autotask.models.tokenizers import TOKENIZERS, value_tokenizer
 
 TASK_ID_MODES = ("none", "number", "encoding")
@@ -236,6 +237,7 @@ class AutoTask(nn.Module):
     """The multi-faceted single model: logits = fusion(flatten(facet1(x, id)), facet2(x, id, t))."""
 
     selection_score = "score"  # the score column model selection (early stopping) watches
+    LR_GROUPS = ("facet1", "facet2", "head")  # at lr_facet1, lr_facet2 and lr_head unless set by name
 
     def __init__(self, config: AutoTaskConfig):
         super().__init__()
@@ -341,12 +343,11 @@ class AutoTask(nn.Module):
         """{"score": probabilities}; `profile`: an unseen scenario's weights for its id-0 rows (`scenario_profile`)."""
         return {"score": torch.sigmoid(self(features, task_ids, block_size, profile=profile))}
 
-    def param_groups(self, lr_facet1: float, lr_facet2: float, lr_head: float, weight_decay: float = 0.0
-                     ) -> list[dict]:
+    def param_groups(self, rates: dict[str, float], weight_decay: float = 0.0) -> list[dict]:
         """Per facet and for the fusion head (with the gate): its own learning rate; decay on weight matrices only."""
         head = nn.ModuleList([self.fusion] + ([self.gate] if self.gate is not None else []))
-        parts = (("facet1", self.facet1, lr_facet1), ("facet2", self.facet2, lr_facet2), ("head", head, lr_head))
-        return [group for name, module, lr in parts for group in decay_groups(name, module, lr, weight_decay)]
+        parts = (("facet1", self.facet1), ("facet2", self.facet2), ("head", head))
+        return [group for name, module in parts for group in decay_groups(name, module, rates[name], weight_decay)]
 
 
 def sharpened_profile(mean_weights: Tensor) -> Tensor:
@@ -359,3 +360,19 @@ def _logit(probabilities: Tensor) -> Tensor:
     return torch.logit(probabilities.clamp(PROBABILITY_EPS, 1 - PROBABILITY_EPS))
 
 
+
+
+def check_search_params(config: AutoTaskConfig, derived: dict, d: int) -> list[str]:
+    """A sampled search config must keep e2 = d·e1 (the returned constant and the config alike)."""
+    e2 = derived.get("e2", config.e2)
+    if e2 != d * config.e1 or config.e2 != d * config.e1:
+        return [f"breaks d·e1 = e2 (d={d}, e1={config.e1}, e2={e2})"]
+    return []
+
+
+register(ModelKind(
+    name="autotask", summary="AutoTask: task-aware feature modelling and cross-task interaction over blocks",
+    config_cls=AutoTaskConfig, model_cls=AutoTask, score_columns=("score", "score_context"),
+    selection_score=AutoTask.selection_score, lr_groups=AutoTask.LR_GROUPS, search_space="search_spaces/autotask.py",
+    shown_params=("lr_facet1", "lr_facet2", "e1", "e2", "block_size"), check_params=check_search_params,
+))

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from autotask.models.interface import binary_loss, decay_groups, dropout_rates, positive, validate
+from autotask.models.registry import ModelKind, register
 
 
 @dataclass
@@ -46,6 +47,7 @@ class MultiTaskDNN(nn.Module):
     """
 
     selection_score = "score_task"  # early stopping watches the branch each seen scenario is served by
+    LR_GROUPS = ("shared", "branches")
 
     def __init__(self, config: MultiTaskDNNConfig):
         super().__init__()
@@ -76,7 +78,15 @@ class MultiTaskDNN(nn.Module):
         general, task = self(features, task_ids)
         return {"score": torch.sigmoid(general), "score_task": torch.sigmoid(task)}
 
-    def param_groups(self, lr_facet1: float, lr_facet2: float, lr_head: float, weight_decay: float = 0.0
-                     ) -> list[dict]:
-        """Everything at `lr_head` (the DNN has no facets); decay on weight matrices only."""
-        return decay_groups("all", self, lr_head, weight_decay)
+    def param_groups(self, rates: dict[str, float], weight_decay: float = 0.0) -> list[dict]:
+        """The shared bottom and the branches at their rates (both lr_head unless set); decay on weight matrices."""
+        return [group for name, module in (("shared", self.shared), ("branches", self.branches))
+                for group in decay_groups(name, module, rates[name], weight_decay)]
+
+
+register(ModelKind(
+    name="dnn", summary="the paper's multi-task DNN baseline: shared bottom, a branch per seen scenario and a "
+    "general branch", config_cls=MultiTaskDNNConfig, model_cls=MultiTaskDNN, score_columns=("score", "score_task"),
+    selection_score=MultiTaskDNN.selection_score, lr_groups=MultiTaskDNN.LR_GROUPS, search_space="search_spaces/dnn.py",
+    shown_params=("lr_head", "hidden", "branch_hidden"),
+))

@@ -3,9 +3,11 @@
 - `training_loss(features, task_ids, targets) -> scalar`: BCE with logits on soft or hard targets in [0, 1].
 - `score(features, task_ids, block_size=None) -> {"score": probabilities, ...}`: the eval-time output.
 - `selection_score`: the score column early stopping watches on the validation split (the DNN's task branch).
-- `param_groups(lr_facet1, lr_facet2, lr_head, weight_decay=0.0) -> list[dict]`: optimizer groups
-  covering every parameter exactly once; a model without facets puts everything at `lr_head`. Weight decay
-  applies to weight matrices only, never to biases or LayerNorm parameters (`decay_groups`).
+- `LR_GROUPS` and `param_groups(rates, weight_decay=0.0) -> list[dict]`: the model's named optimizer groups
+  (`rates`: a learning rate per name in LR_GROUPS, from `registry.learning_rates`), covering every parameter
+  exactly once. Weight decay applies to weight matrices only, never to biases or LayerNorm (`decay_groups`).
+- A module-level `register(ModelKind(...))` (autotask.models.registry) makes the kind known to training,
+  serving, export, studies and tuning.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ class TaskModel(Protocol):
               ) -> dict[str, Tensor]:
         ...
 
-    def param_groups(self, lr_facet1: float, lr_facet2: float, lr_head: float, weight_decay: float = 0.0
-                     ) -> list[dict]:
+    LR_GROUPS: tuple[str, ...]
+
+    def param_groups(self, rates: dict[str, float], weight_decay: float = 0.0) -> list[dict]:
         ...
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 
+from autotask.models.registry import ModelKind, register
 from autotask.storage import atomic_write
 
 
@@ -73,3 +74,7 @@ class LightGBMPeer:
         peer = cls()
         peer.booster = lgb.Booster(model_file=str(path))
         return peer
+
+
+register(ModelKind(name="lightgbm", summary="LightGBM on the features and the task id, trained as one Ray task",
+                   selection_score="score"))

@@ -12,10 +12,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from autotask.models import AutoTask, AutoTaskConfig, MultiTaskDNN, MultiTaskDNNConfig
 from autotask.models.interface import SERVING_BLOCK_SIZE
-
-MODELS = {"autotask": (AutoTask, AutoTaskConfig), "dnn": (MultiTaskDNN, MultiTaskDNNConfig)}
+from autotask.models.registry import torch_kinds
 
 
 class ServingModel(nn.Module):
@@ -46,16 +44,16 @@ def load_run_model(run_dir: str | Path) -> nn.Module:
     if not (model_dir / "model_config.json").exists():
         run_config = Path(run_dir) / "config.json"
         kind = json.loads(run_config.read_text()).get("model") if run_config.exists() else None
-        if kind and kind not in MODELS:
-            raise ValueError(f"{run_dir}: a {kind} run; only torch models ({', '.join(sorted(MODELS))}) export to "
+        if kind and kind not in torch_kinds():
+            raise ValueError(f"{run_dir}: a {kind} run; only torch models ({', '.join(torch_kinds())}) export to "
                              f"a serving artefact")
         raise ValueError(f"{run_dir}: not a finished run directory (no model/model_config.json); train it with "
                          "runners/train.py first")
     config = json.loads((model_dir / "model_config.json").read_text())
     kind = config.pop("kind")
-    if kind not in MODELS:
-        raise ValueError(f"{model_dir}: model kind {kind!r} cannot be served (torch models: {sorted(MODELS)})")
-    model_cls, config_cls = MODELS[kind]
+    if kind not in torch_kinds():
+        raise ValueError(f"{model_dir}: model kind {kind!r} cannot be served (torch models: {list(torch_kinds())})")
+    model_cls, config_cls = torch_kinds()[kind].model_cls, torch_kinds()[kind].config_cls
     model = model_cls(config_cls(**config))
     model.load_state_dict(torch.load(model_dir / "weights.pt", weights_only=True, map_location="cpu"))
     return model.eval()

@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from autotask.models.interface import SERVING_BLOCK_SIZE
+from autotask.models.registry import get_kind
 
-MODEL_KINDS = ("autotask", "dnn", "lightgbm")
 CALIBRATIONS = ("platt", "isotonic", "none")
 LR_DECAYS = ("cosine", "none")
 # Version of what a run directory means. 2: per-epoch shuffles, id 0 defined by construction, one scoring protocol
@@ -32,7 +32,8 @@ class TrainingConfig:
     batch_size: int = 256
     lr_facet1: float = 2e-3  # chosen on validation over the paper's 6e-4 (README, "Training recipe")
     lr_facet2: float = 2e-3
-    lr_head: float = 2e-3
+    lr_head: float = 2e-3  # every parameter group other than AutoTask's facets, unless set in lr_groups
+    lr_groups: dict = field(default_factory=dict)  # learning rate by the model's group name (models/registry.py)
     weight_decay: float = 0.0
     patience: int = 6  # fine-tuning epochs without a better validation ROC AUC before stopping
     warmup_epochs: int = 1  # per stage: the learning rate ramps up over the stage's first epochs
@@ -67,6 +68,9 @@ class TrainingConfig:
         for name in ("lr_facet1", "lr_facet2", "lr_head"):
             if not getattr(self, name) > 0:
                 problems.append(f"{name} must be > 0")
+        if not isinstance(self.lr_groups, dict) or not all(
+                isinstance(v, int | float) and v > 0 for v in self.lr_groups.values()):
+            problems.append(f"lr_groups must map group names to learning rates > 0, got {self.lr_groups!r}")
         if self.cpus_per_worker <= 0:
             problems.append("cpus_per_worker must be > 0")
         if self.calibration not in CALIBRATIONS:
@@ -92,8 +96,7 @@ class RunConfig:
     provenance: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
-        if self.model not in MODEL_KINDS:
-            raise ValueError(f"model must be one of {MODEL_KINDS}, got {self.model!r}")
+        get_kind(self.model)  # ValueError naming the known kinds
         if isinstance(self.training, dict):
             self.training = TrainingConfig(**self.training)
         self.run_name = self.run_name or self.model

@@ -7,14 +7,12 @@ from dataclasses import fields
 from torch import nn
 
 from autotask.data.manifest import Manifest
-from autotask.models import AutoTask, AutoTaskConfig, MultiTaskDNN, MultiTaskDNNConfig
-
-TORCH_MODELS = {"autotask": (AutoTask, AutoTaskConfig), "dnn": (MultiTaskDNN, MultiTaskDNNConfig)}
+from autotask.models.registry import get_kind
 
 
 def model_config(kind: str, overrides: dict, manifest: Manifest):
     """The model's typed config: the run's overrides plus d and n_tasks taken from the manifest."""
-    _, config_cls = TORCH_MODELS[kind]
+    config_cls = get_kind(kind).config_cls
     known = {f.name for f in fields(config_cls)}
     unknown = sorted(set(overrides) - known)
     if unknown:
@@ -27,5 +25,5 @@ def model_config(kind: str, overrides: dict, manifest: Manifest):
 
 
 def build_model(kind: str, overrides: dict, manifest: Manifest) -> nn.Module:
-    model_cls, _ = TORCH_MODELS[kind]
+    model_cls = get_kind(kind).model_cls
     return model_cls(model_config(kind, overrides, manifest))

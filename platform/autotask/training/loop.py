@@ -19,6 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 from autotask.data.contract import ROW_ID
 from autotask.data.manifest import Manifest
 from autotask.evaluation.selection import mean_seen_roc_auc
+from autotask.models.registry import get_kind, learning_rates
 from autotask.training.batches import FEATURES, GROUP, TARGET, TASK_ID
 from autotask.training.config import RunConfig
 from autotask.training.early_stop import should_continue
@@ -66,8 +67,7 @@ def train_loop_per_worker(config: dict) -> None:
     torch.set_num_threads(config["threads"])
     torch.manual_seed(run.seed)
     model = build_model(run.model, run.model_config, manifest)
-    optimizer = make_optimizer(model, run.training.lr_facet1, run.training.lr_facet2, run.training.lr_head,
-                               run.training.weight_decay)
+    optimizer = make_optimizer(model, learning_rates(get_kind(run.model), run.training), run.training.weight_decay)
     state, best_state = _restore(model, optimizer)
     wrapped = ray.train.torch.prepare_model(LossModule(model))
     device = ray.train.torch.get_device()

@@ -15,12 +15,13 @@ from autotask.data.fingerprint import dataset_fingerprint, describe_change
 from autotask.data.manifest import Manifest, load_manifest
 from autotask.data.validate import validate_dataset
 from autotask.location import Location, check_reachable, copy_folder
+from autotask.models.registry import get_kind
 from autotask.preflight import check_address, check_local_resources, run_resources, wait_for_cluster
 from autotask.provenance import provenance
 from autotask.storage import atomic_write_text
 from autotask.training import outputs
 from autotask.training.config import RunConfig
-from autotask.training.factory import TORCH_MODELS, build_model, model_config
+from autotask.training.factory import build_model, model_config
 from autotask.training.lightgbm_task import train_lightgbm
 from autotask.training.ray_data import training_datasets
 from autotask.training.ray_trainer import fit, storage_path
@@ -108,9 +109,13 @@ def preflight(run: RunConfig, run_dir: str | Path, address: str | None = None, s
 
 def check_run_config(run: RunConfig, manifest: Manifest) -> None:
     """Build the typed model config and check the scoring protocol against it, before Ray starts (ValueError)."""
-    if run.model not in TORCH_MODELS:
+    kind = get_kind(run.model)
+    if not kind.is_torch:
         return
     typed = model_config(run.model, run.model_config, manifest)
+    unknown = sorted(set(run.training.lr_groups) - set(kind.lr_groups))
+    if unknown:
+        raise ValueError(f"lr_groups names {unknown}, but {run.model}'s parameter groups are {list(kind.lr_groups)}")
     block_size = getattr(typed, "block_size", None)
     if block_size is not None and block_size > run.training.batch_size:
         raise ValueError(f"block_size={block_size} exceeds batch_size={run.training.batch_size}: facet 2's blocks are "
@@ -121,12 +126,14 @@ def check_run_config(run: RunConfig, manifest: Manifest) -> None:
 
 
 def train_run(
-    run: RunConfig, run_dir: str | Path, address: str | None = None, storage: str | None = None, fresh: bool = False
+    run: RunConfig, run_dir: str | Path, address: str | None = None, storage: str | None = None, fresh: bool = False,
+    progress=None,
 ) -> pd.DataFrame:
     """Train (or resume, or reuse when finished) one run; returns its metrics frame.
 
     `storage`: a shared path or URI for Ray's checkpoints (STORAGE/train); the finished run is copied to
-    STORAGE/results as well. `fresh`: delete RUN_DIR first (once every check has passed).
+    STORAGE/results as well. `fresh`: delete RUN_DIR first (once every check has passed). `progress`: an
+    autotask.progress.RunProgress to show the run's epochs on (label: run.run_name).
     """
     run_dir = Path(run_dir)
     report, fingerprint = preflight(run, run_dir, address, storage, fresh=fresh)
@@ -142,10 +149,10 @@ def train_run(
     record_data(run_dir, fingerprint)
     ensure_ray(address)
     wait_for_cluster(run_resources(run.training, run.model))
-    if run.model == "lightgbm":
+    if not get_kind(run.model).is_torch:  # LightGBM: one Ray task
         predictions, model_files = train_lightgbm(run, manifest, run_dir)
     else:
-        predictions, model_files = _train_torch(run, manifest, run_dir, report, storage)
+        predictions, model_files = _train_torch(run, manifest, run_dir, report, storage, progress)
     predictions, calibration = outputs.calibrate(predictions, run.training.calibration)
     metrics = outputs.write_results(run_dir, predictions, calibration, model_files, manifest, run.protocol)
     if storage:
@@ -160,10 +167,10 @@ def publish_results(out: Path, storage: str) -> Location:
     return target
 
 
-def _train_torch(run: RunConfig, manifest: Manifest, run_dir: Path, report, storage: str | None):
+def _train_torch(run: RunConfig, manifest: Manifest, run_dir: Path, report, storage: str | None, progress=None):
     counts = report.summary.groupby("split")["rows"].sum().to_dict()
     datasets = training_datasets(run.data, manifest, counts)
-    result = fit(run, manifest, datasets, storage_path(run_dir, storage))
+    result = fit(run, manifest, datasets, storage_path(run_dir, storage), progress=progress)
     if result.error is not None:
         raise RuntimeError(f"training failed: {result.error}") from result.error
     model = build_model(run.model, run.model_config, manifest)

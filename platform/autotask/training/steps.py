@@ -13,14 +13,16 @@ import torch
 from torch import Tensor, nn
 
 
-def make_optimizer(model: nn.Module, lr_facet1: float, lr_facet2: float, lr_head: float,
-                   weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """One optimizer over the model's parameter groups: Adam, or AdamW when weight_decay > 0."""
-    groups = model.param_groups(lr_facet1, lr_facet2, lr_head, weight_decay)
+def make_optimizer(model: nn.Module, rates: dict[str, float] | float, weight_decay: float = 0.0
+                   ) -> torch.optim.Optimizer:
+    """One optimizer over the model's named parameter groups (`rates`: a learning rate per name in the model's
+    LR_GROUPS, or one rate for all): Adam, or AdamW when weight_decay > 0."""
+    rates = rates if isinstance(rates, dict) else dict.fromkeys(model.LR_GROUPS, float(rates))
+    groups = model.param_groups(rates, weight_decay)
     for group in groups:
         group["base_lr"] = group["lr"]  # the schedule scales this (`set_lr_factor`)
     optimizer_cls = torch.optim.AdamW if weight_decay > 0 else torch.optim.Adam
-    return optimizer_cls(groups, lr=lr_head)
+    return optimizer_cls(groups, lr=max(rates.values()))
 
 
 def lr_factor(epoch_in_stage: int, stage_epochs: int, warmup_epochs: int, decay: str, min_ratio: float) -> float:

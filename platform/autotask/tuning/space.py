@@ -19,6 +19,7 @@ import cloudpickle
 import optuna
 
 from autotask.data.manifest import Manifest
+from autotask.models.registry import get_kind
 from autotask.training.config import TrainingConfig
 from autotask.training.factory import model_config
 
@@ -58,7 +59,14 @@ def load_space(path: str | Path) -> SearchSpace:
     cloudpickle.register_pickle_by_value(module)  # trials and resumed searches unpickle it without the file
     if not callable(getattr(module, "space", None)):
         raise SearchSpaceError(f"{path}: defines no function space(trial, d)")
-    return SearchSpace(path=path, model=getattr(module, "MODEL", "autotask"), function=module.space,
+    model = getattr(module, "MODEL", "autotask")
+    try:
+        is_torch = get_kind(model).is_torch
+    except ValueError as exc:
+        raise SearchSpaceError(f"{path}: MODEL: {exc}") from exc
+    if not is_torch:
+        raise SearchSpaceError(f"{path}: MODEL = {model!r}: a search trains torch models on Ray Train")
+    return SearchSpace(path=path, model=model, function=module.space,
                        auxiliary=frozenset(getattr(module, "AUXILIARY", ())))
 
 
@@ -83,19 +91,18 @@ def split_params(params: dict, auxiliary=frozenset()) -> tuple[dict, dict, dict]
 
 
 def check_params(params: dict, space: SearchSpace, manifest: Manifest) -> None:
-    """Raise SearchSpaceError when one sampled config breaks d·e1 = e2 or cannot build a model."""
+    """Raise SearchSpaceError when one sampled config cannot build a model or fails its kind's own checks (AutoTask:
+    d·e1 = e2)."""
     training, model, derived = split_params(params, space.auxiliary)
     try:
         typed = model_config(space.model, model, manifest)
         TrainingConfig(**training)
     except (TypeError, ValueError) as exc:
         raise SearchSpaceError(f"{space.path}: sampled config {params} is invalid: {exc}") from exc
-    if space.model == "autotask":
-        e2 = derived.get("e2", typed.e2)
-        if e2 != manifest.d * typed.e1 or typed.e2 != manifest.d * typed.e1:
-            raise SearchSpaceError(
-                f"{space.path}: sampled config {params} breaks d·e1 = e2 (d={manifest.d}, e1={typed.e1}, e2={e2})"
-            )
+    kind = get_kind(space.model)
+    problems = kind.check_params(typed, derived, manifest.d) if kind.check_params else []
+    if problems:
+        raise SearchSpaceError(f"{space.path}: sampled config {params} " + "; ".join(problems))
 
 
 def check_space(space: SearchSpace, manifest: Manifest, samples: int = CHECK_SAMPLES, seed: int = 0) -> None:

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from autotask.data.validate import validate_dataset
 from autotask.location import check_reachable
+from autotask.models.registry import get_kind
 from autotask.preflight import InputError, check_address, check_local_resources, run_resources, wait_for_cluster
 from autotask.storage import atomic_write_parquet, atomic_write_text
 from autotask.training.config import RunConfig
@@ -20,8 +21,6 @@ from autotask.tuning.results import pareto_front, trials_frame
 from autotask.tuning.search import TRIAL_CPUS, SearchConfig, can_resume, make_tuner, restore_tuner, search_storage
 from autotask.tuning.space import check_space, load_space
 from autotask.tuning.trial import trial_run_config
-
-SHOWN_PARAMS = ["lr_facet1", "lr_facet2", "e1", "e2", "block_size"]
 
 
 def run_search(
@@ -59,7 +58,8 @@ def run_search(
     row_counts = report.summary.groupby("split")["rows"].sum().to_dict()
     ensure_ray(address)
     wait_for_cluster(trial_needs, console)
-    callbacks = [LiveTrialTable(config.metric, SHOWN_PARAMS)] if console.is_terminal else []
+    shown = list(get_kind(space.model).shown_params)
+    callbacks = [LiveTrialTable(config.metric, shown)] if console.is_terminal else []
     if resuming:
         tuner = restore_tuner(base, space, manifest, config, out, row_counts, storage)
     else:

@@ -1,0 +1,99 @@
+"""The one registry of model kinds: what training, serving, export, studies and tuning know about a model.
+
+A model module registers its kind at import (`register(ModelKind(...))` at its end); every module of
+`autotask.models` is imported on first use of the registry, so adding a model is one module (plus its tests and
+its search space) and no other file changes.
+
+A torch kind names its parameter groups (`lr_groups`, e.g. AutoTask's facets, an MMoE's experts and gates); each
+group trains at its own learning rate (`learning_rates`). LightGBM registers as a kind without torch classes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+
+REPO_SEARCH_SPACES = "search_spaces"
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """A model kind as the platform sees it.
+
+    `score_columns`: the columns `score()` returns (the first is the default `score`); `selection_score`: the one
+    early stopping watches on validation; `lr_groups`: the model's optimizer groups by name; `search_space`: its
+    default space file under search_spaces/; `check_params(typed_config, derived, d)`: extra checks of a sampled
+    search config (AutoTask's e2 = d·e1), returning problems; `shown_params`: what a search's live table shows.
+    """
+
+    name: str
+    summary: str
+    config_cls: type | None = None  # None: not a torch model (LightGBM)
+    model_cls: type | None = None
+    score_columns: tuple[str, ...] = ("score",)
+    selection_score: str = "score"
+    lr_groups: tuple[str, ...] = ()
+    search_space: str = ""
+    shown_params: tuple[str, ...] = ("lr_head",)
+    check_params: Callable | None = field(default=None, compare=False)
+
+    @property
+    def is_torch(self) -> bool:
+        return self.model_cls is not None
+
+    def config_fields(self) -> set[str]:
+        return {f.name for f in fields(self.config_cls)} if self.config_cls else set()
+
+
+_KINDS: dict[str, ModelKind] = {}
+_LOADED = False
+
+
+def register(kind: ModelKind) -> ModelKind:
+    """Add a kind (at the end of its model module); a second kind of the same name is a programming error."""
+    if kind.name in _KINDS and _KINDS[kind.name] != kind:
+        raise RuntimeError(f"model kind {kind.name!r} registered twice")
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def _load() -> None:
+    global _LOADED
+    if not _LOADED:
+        import autotask.models as package
+
+        for module in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{package.__name__}.{module.name}")
+        _LOADED = True
+
+
+def kinds() -> dict[str, ModelKind]:
+    """Every registered kind by name, in registration order."""
+    _load()
+    return dict(_KINDS)
+
+
+def kind_names() -> tuple[str, ...]:
+    return tuple(kinds())
+
+
+def torch_kinds() -> dict[str, ModelKind]:
+    return {name: kind for name, kind in kinds().items() if kind.is_torch}
+
+
+def get_kind(name: str) -> ModelKind:
+    """The kind called `name`, or ValueError listing the known ones."""
+    known = kinds()
+    if name not in known:
+        raise ValueError(f"model must be one of {tuple(known)}, got {name!r}")
+    return known[name]
+
+
+def learning_rates(kind: ModelKind, training) -> dict[str, float]:
+    """Each of the kind's groups: `training.lr_groups[group]` when set, else lr_facet1 / lr_facet2 for AutoTask's
+    facets and lr_head for every other group."""
+    defaults = {"facet1": training.lr_facet1, "facet2": training.lr_facet2}
+    return {group: float(training.lr_groups.get(group, defaults.get(group, training.lr_head)))
+            for group in kind.lr_groups}
