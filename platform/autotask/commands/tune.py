@@ -8,9 +8,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from autotask import tracking
 from autotask.cli import runner_console, runner_main
 from autotask.preflight import check_output_dir
 from autotask.training.config import RunConfig, TrainingConfig
+from autotask.training.session import quiet_console
 from autotask.tuning.search import SearchConfig
 from autotask.tuning.study import run_search
 
@@ -35,11 +37,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an interrupted search in --out")
     p.add_argument("--retrain-best", action="store_true", help="train the best config into OUT/best")
     p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or a local Ray)")
+    p.add_argument("--verbose", action="store_true", help="print Ray's own logs too (default: its session folder)")
     p.add_argument(
         "--storage",
         help="shared path or URI (s3://, gs://) for trials and checkpoints (default: OUT/ray); "
         "the finished OUT is copied to STORAGE/results",
     )
+    tracking.add_flags(p)
     return p
 
 
@@ -47,6 +51,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     check_output_dir(args.out, data=args.data)
+    tracking_uri = tracking.resolve(args)
     base = RunConfig(
         data=args.data,
         seed=args.seed,
@@ -63,10 +68,14 @@ def main(argv: list[str] | None = None) -> int:
         concurrent=args.concurrent,
         seed=args.seed,
     )
-    frame = run_search(base, args.space, config, args.out, resume=args.resume, retrain_best=args.retrain_best,
-                       address=args.address, console=console, storage=args.storage)
+    with quiet_console(args.verbose):
+        frame = run_search(base, args.space, config, args.out, resume=args.resume, retrain_best=args.retrain_best,
+                           address=args.address, console=console, storage=args.storage)
     console.print(frame.to_string(max_cols=20))
     console.print(f"results in {args.out}/ (trials.parquet, best_config.json)")
+    if tracking_uri:
+        parent = tracking.log_search(args.out, tracking_uri, args.experiment, storage=args.storage)
+        console.print(f"MLflow search run {parent} (a child per trial) at {tracking_uri}")
     return 0
 
 
