@@ -9,7 +9,7 @@ import torch
 
 from autotask.models import AutoTask, AutoTaskConfig
 from autotask.serving.runtime import eager_predictor
-from autotask.training.steps import make_optimizer, predict, train_step
+from autotask.training.steps import LossModule, make_optimizer, predict, train_step
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
@@ -36,7 +36,7 @@ def test_training_on_cuda_follows_the_cpu_trajectory():
         net = model().to(device)
         optimizer = make_optimizer(net, 1e-3)
         batch = [torch.from_numpy(a).to(device) for a in (features, task_ids, targets)]
-        losses[device] = [train_step(net, optimizer, *batch) for _ in range(20)]
+        losses[device] = [train_step(LossModule(net).train(), optimizer, *batch) for _ in range(20)]
     assert losses["cuda"][-1] < losses["cuda"][0], "the loss must fall on CUDA too"
     np.testing.assert_allclose(losses["cuda"], losses["cpu"], rtol=2e-3, atol=2e-4)
 

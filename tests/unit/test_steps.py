@@ -11,6 +11,7 @@ from torch import nn
 
 from autotask.models import AutoTask, AutoTaskConfig, MultiTaskDNN, MultiTaskDNNConfig
 from autotask.training.steps import (
+    LossModule,
     group_chunks,
     lr_factor,
     make_optimizer,
@@ -141,4 +142,4 @@ def test_train_epoch_lowers_the_loss(kind):
     for _ in range(4):
         last = train_epoch(model, optimizer, batches)
     assert last < first
-    assert isinstance(train_step(model, optimizer, x[:32], ids[:32], y[:32]), float)
+    assert isinstance(train_step(LossModule(model).train(), optimizer, x[:32], ids[:32], y[:32]), float)

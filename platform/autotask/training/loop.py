@@ -13,7 +13,6 @@ import numpy as np
 import ray.train
 import ray.train.torch
 import torch
-from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from autotask.data.contract import ROW_ID
@@ -24,7 +23,15 @@ from autotask.training.batches import FEATURES, GROUP, TARGET, TASK_ID
 from autotask.training.config import RunConfig
 from autotask.training.early_stop import should_continue
 from autotask.training.factory import build_model
-from autotask.training.steps import lr_factor, make_optimizer, predict, set_lr_factor, shuffle_seed
+from autotask.training.steps import (
+    LossModule,
+    lr_factor,
+    make_optimizer,
+    predict,
+    set_lr_factor,
+    shuffle_seed,
+    train_step,
+)
 
 STAGES = (("pretrain", "pretrain"), ("finetune", "train"))  # (stage, dataset shard it trains on)
 
@@ -40,17 +47,6 @@ class TrainState:
     stopped_early: bool = False
     restarts: int = 0  # times a worker group resumed from a checkpoint (after a failure or a re-run)
     history: list = field(default_factory=list)
-
-
-class LossModule(nn.Module):
-    """Routes the model's training loss through forward() so DDP synchronises gradients."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, features, task_ids, targets):
-        return self.model.training_loss(features, task_ids, targets)
 
 
 def schedule(run: RunConfig) -> list[tuple[str, str, float]]:
@@ -104,12 +100,8 @@ def _train_epoch(wrapped, optimizer, shard, run: RunConfig, device, epoch: int) 
     total, rows, row_id_sum = 0.0, 0, 0
     with uneven_shards_guard(wrapped):
         for features, task_ids, targets, row_ids in minibatches(shard, run, device, epoch):
-            optimizer.zero_grad(set_to_none=True)
-            loss = wrapped(features, task_ids, targets)
-            loss.backward()
-            optimizer.step()
             n = len(targets)
-            total += float(loss.detach()) * n
+            total += train_step(wrapped, optimizer, features, task_ids, targets) * n
             rows += n
             row_id_sum += int(row_ids.sum())
     node = ray.get_runtime_context().get_node_id()

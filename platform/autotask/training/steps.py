@@ -6,7 +6,7 @@ Every model implements the interface in `autotask.models.interface`, so nothing 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -49,23 +49,35 @@ def shuffle_seed(seed: int, epoch: int) -> int:
     return seed * 1000 + epoch
 
 
-def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, features: Tensor, task_ids: Tensor,
-               targets: Tensor) -> float:
-    """One gradient step on one batch; returns the batch loss."""
-    model.train()
+class LossModule(nn.Module):
+    """Routes a model's training loss through forward(), so DDP (in the Ray loop) synchronises its gradients."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, features: Tensor, task_ids: Tensor, targets: Tensor) -> Tensor:
+        return self.model.training_loss(features, task_ids, targets)
+
+
+def train_step(loss: Callable[[Tensor, Tensor, Tensor], Tensor], optimizer: torch.optim.Optimizer,
+               features: Tensor, task_ids: Tensor, targets: Tensor) -> float:
+    """One gradient step on one batch; returns the batch loss. `loss`: a LossModule, or the DDP wrapping one (the
+    Ray loop calls this same step), in train mode."""
     optimizer.zero_grad(set_to_none=True)
-    loss = model.training_loss(features, task_ids, targets)
-    loss.backward()
+    value = loss(features, task_ids, targets)
+    value.backward()
     optimizer.step()
-    return float(loss.detach())
+    return float(value.detach())
 
 
 def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer,
                 batches: Iterable[tuple[Tensor, Tensor, Tensor]]) -> float:
     """train_step over (features, task_ids, targets) batches; returns the row-weighted mean loss."""
+    loss = LossModule(model).train()
     total, rows = 0.0, 0
     for features, task_ids, targets in batches:
-        total += train_step(model, optimizer, features, task_ids, targets) * len(targets)
+        total += train_step(loss, optimizer, features, task_ids, targets) * len(targets)
         rows += len(targets)
     return total / max(rows, 1)
 
