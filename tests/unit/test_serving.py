@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 from dataclasses import asdict
 
 import numpy as np
@@ -14,7 +15,7 @@ import torch
 from autotask.data.io import read_frame
 from autotask.data.manifest import load_manifest
 from autotask.models import AutoTask, AutoTaskConfig
-from autotask.serving.export import export_model
+from autotask.serving.export import artefact_format, export_model
 from autotask.serving.model import ServingModel, example_inputs, load_run_model
 from autotask.serving.runtime import eager_predictor, load_predictor
 from autotask.training.batches import FEATURES, TARGET, TASK_ID, to_model_inputs
@@ -44,6 +45,15 @@ def test_export_matches_eager_within_1e_5(model, fmt, tmp_path):
         served = predictor(features.numpy(), task_ids.numpy())
         assert served.shape == (rows,)
         np.testing.assert_allclose(served, eager, rtol=0, atol=1e-5)
+
+
+def test_export_shows_no_warning_of_its_own(model, tmp_path):
+    """Only the exporters' known, harmless warnings are filtered (serving/export.py KNOWN_WARNINGS): a new one shows."""
+    for fmt, name in FORMATS.items():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            export_model(model, tmp_path / name, fmt)
+        assert [str(w.message) for w in caught] == [], fmt
 
 
 def test_serving_rows_do_not_depend_on_each_other(model):
@@ -85,6 +95,20 @@ def test_export_runner_writes_a_loadable_artefact(run_dir, fmt, repo_root, tmp_p
     eager = eager_predictor(load_run_model(directory))(features, task_ids)
     np.testing.assert_allclose(served, eager, rtol=0, atol=1e-5)
     assert served.min() > 0.0 and served.max() < 1.0
+
+
+@pytest.mark.parametrize("name, fmt", [("model.bin", "onnx"), ("model.pt", "torchscript")])
+def test_export_runner_writes_onnx_by_default_and_torchscript_for_pt_with_a_note(run_dir, name, fmt, repo_root,
+                                                                                   tmp_path):
+    out = tmp_path / name
+    done = _export(repo_root, "--run", run_dir[0], "--out", out)
+    assert done.returncode == 0, done.stderr
+    assert artefact_format(out) == fmt and done.stdout.strip() == f"wrote {out}"
+    note = "TorchScript is deprecated since PyTorch 2.11"
+    assert done.stderr.count(note) == (fmt == "torchscript") and len(done.stderr.splitlines()) == (fmt == "torchscript")
+    features, task_ids = run_dir[1][FEATURES][:50], run_dir[1][TASK_ID][:50]
+    np.testing.assert_allclose(load_predictor(out)(features, task_ids),
+                               eager_predictor(load_run_model(run_dir[0]))(features, task_ids), rtol=0, atol=1e-5)
 
 
 def test_export_runner_refuses_a_run_without_a_model(repo_root, tmp_path):
