@@ -41,3 +41,23 @@ def test_score_column_and_single_class(predictions):
     assert metrics.loc[("Hotel", "test"), "roc_auc"] == expected
     with pytest.raises(KeyError, match="score_task"):
         scenario_metrics(predictions, score_col="score_task")
+
+
+def test_one_metric_set_feeds_metrics_bootstrap_and_tables():
+    """Every per-scenario frame, delta and panel is keyed by the metric set's names, in its order."""
+    import numpy as np
+    import pandas as pd
+
+    from autotask.evaluation.bootstrap import bootstrap_deltas
+    from autotask.evaluation.metric_set import METRIC_NAMES, METRICS
+    from autotask.evaluation.metrics import COLUMNS, binary_aucs
+    from autotask.reporting.display import PANELS
+
+    rng = np.random.default_rng(0)
+    labels, scores = rng.integers(0, 2, 400), rng.random(400)
+    assert binary_aucs(labels, scores) == tuple(metric.compute(labels, scores) for metric in METRICS)
+    assert COLUMNS[-len(METRICS):] == list(METRIC_NAMES) and list(PANELS) == list(METRIC_NAMES)
+    frame = pd.DataFrame({"row_id": range(400), "scenario": "A", "seen": True, "label": labels, "split": "test",
+                          "score": scores})
+    deltas = bootstrap_deltas([frame], [frame.assign(score=1 - scores)], resamples=20)
+    assert tuple(dict.fromkeys(deltas["metric"])) == METRIC_NAMES

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from autotask.evaluation.fast_auc import SortedScores, weighted_aucs
+from autotask.evaluation.metric_set import METRIC_NAMES
 
-METRICS = ("roc_auc", "pr_auc")
 MEAN_SEEN = "mean (seen)"
 DELTA_COLUMNS = ["scenario", "seen", "metric", "delta", "low", "high", "significant", "n", "clusters"]
 _CELLS_PER_CHUNK = 4_000_000  # resamples x rows held in memory at once
@@ -119,7 +119,7 @@ def scenario_deltas(paired: Paired, resamples: int = 1000, seed: int = 0,
         (name, is_seen, metric, point[i, m], low[i, m], high[i, m], bool(low[i, m] > 0 or high[i, m] < 0),
          len(members), _n_clusters(paired.clusters, members))
         for i, (name, is_seen, members) in enumerate(summaries)
-        for m, metric in enumerate(METRICS)
+        for m, metric in enumerate(METRIC_NAMES)
     ]
     return pd.DataFrame(rows, columns=DELTA_COLUMNS)
 

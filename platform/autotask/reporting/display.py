@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from autotask.evaluation.bootstrap import MEAN_SEEN
+from autotask.evaluation.metric_set import METRICS
 from autotask.reporting.tables import Results, lookup
 
-PANELS = {"roc_auc": "ROC AUC (%)", "pr_auc": "PR AUC (%)"}
+PANELS = {metric.name: metric.title for metric in METRICS}
 UNSEEN_MARK = "†"
 SIGNIFICANT_MARK = "*"
 

@@ -8,11 +8,14 @@ from numbers import Integral, Real
 
 import pandas as pd
 
-from autotask.evaluation.bootstrap import DELTA_COLUMNS, MEAN_SEEN, METRICS, bootstrap_deltas
+from autotask.evaluation.bootstrap import DELTA_COLUMNS, MEAN_SEEN, bootstrap_deltas
+from autotask.evaluation.metric_set import METRIC_NAMES, METRICS
 from autotask.evaluation.metrics import scenario_metrics
 from autotask.reporting.checks import check_comparable
 from autotask.reporting.models import Model
 from autotask.reporting.runs import RunDirError
+
+SCALES = {metric.name: metric.scale for metric in METRICS}  # shown as AUC points (%)
 
 
 @dataclass(frozen=True)
@@ -72,10 +75,10 @@ def run_aucs(model: Model, split: str) -> pd.DataFrame:
             raise RunDirError(f"{run.path}: predictions.parquet has no rows of split {split!r}")
         metrics = scenario_metrics(predictions, model.score_col)
         seen = metrics[metrics["seen"]]
-        mean = pd.DataFrame([{"scenario": MEAN_SEEN, "seen": True, **seen[list(METRICS)].mean().to_dict()}])
+        mean = pd.DataFrame([{"scenario": MEAN_SEEN, "seen": True, **seen[list(METRIC_NAMES)].mean().to_dict()}])
         both = pd.concat([metrics, mean], ignore_index=True) if len(seen) else metrics
-        long = both.melt(id_vars=["scenario", "seen"], value_vars=list(METRICS), var_name="metric")
-        long["value"] *= 100
+        long = both.melt(id_vars=["scenario", "seen"], value_vars=list(METRIC_NAMES), var_name="metric")
+        long["value"] *= long["metric"].map(SCALES)
         frames.append(long.assign(model=model.label, run=str(run.path), seed=run.seed))
     return pd.concat(frames, ignore_index=True)
 
@@ -91,7 +94,7 @@ def model_deltas(model: Model, baseline: Model, options: ReportOptions) -> pd.Da
     deltas = bootstrap_deltas(model.predictions(options.split), baseline.predictions(options.split),
                               model.score_col, baseline.score_col, options.split, options.resamples,
                               options.seed, options.level)
-    deltas[["delta", "low", "high"]] *= 100
+    deltas[["delta", "low", "high"]] = deltas[["delta", "low", "high"]].mul(deltas["metric"].map(SCALES), axis=0)
     return deltas.assign(model=model.label, baseline=baseline.label)
 
 

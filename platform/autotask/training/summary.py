@@ -1,17 +1,19 @@
-"""Rich tables of a run's (or several runs') per-scenario test AUCs."""
+"""Rich tables of a run's (or several runs') per-scenario test metrics (the metric set: ROC / PR AUC)."""
 
 from __future__ import annotations
 
 import pandas as pd
 from rich.table import Table
 
+from autotask.evaluation.metric_set import METRICS
+
 
 def side_by_side(metrics: dict[str, pd.DataFrame], split: str = "test", score_col: str = "score") -> Table:
     """Scenarios as rows, one ROC/PR column pair per named run (unseen scenarios marked)."""
-    table = Table(title=f"{split} ROC AUC / PR AUC (%), column '{score_col}'")
+    table = Table(title=f"{split} {' / '.join(m.label for m in METRICS)} (%), column '{score_col}'")
     table.add_column("scenario")
     for name in metrics:
-        table.add_column(f"{name}\nROC / PR", justify="right")
+        table.add_column(f"{name}\n{' / '.join(m.label.split()[0] for m in METRICS)}", justify="right")
     frames = {
         name: m[(m["split"] == split) & (m.get("score_col", score_col) == score_col)].set_index("scenario")
         for name, m in metrics.items()
@@ -31,9 +33,9 @@ def _cell(frame: pd.DataFrame, scenario: str) -> str:
     if scenario not in frame.index:
         return "-"
     row = frame.loc[scenario]
-    return f"{100 * row.roc_auc:.1f} / {100 * row.pr_auc:.1f}"
+    return " / ".join(metric.shown(row[metric.name]) for metric in METRICS)
 
 
 def _mean_seen(frame: pd.DataFrame) -> str:
     seen = frame[frame["seen"]]
-    return f"{100 * seen.roc_auc.mean():.1f} / {100 * seen.pr_auc.mean():.1f}"
+    return " / ".join(metric.shown(seen[metric.name].mean()) for metric in METRICS)
