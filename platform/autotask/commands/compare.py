@@ -14,6 +14,8 @@ from autotask import tracking
 from autotask.cli import runner_console, runner_main
 from autotask.experiments.study import load_study, run_study, study_configs
 from autotask.preflight import check_output_dir
+from autotask.progress import RunProgress
+from autotask.training.session import quiet_console
 
 console = runner_console(140)
 
@@ -34,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
                    "results under STORAGE/RUN_NAME (needed on multi-node clusters)")
     p.add_argument("--fresh", action="store_true", help="retrain this study's runs from scratch (deletes their "
                    "run directories under --out first)")
+    p.add_argument("--verbose", action="store_true", help="print Ray's own logs too (default: its session folder)")
     tracking.add_flags(p)
     args = p.parse_args(argv)
     check_output_dir(args.out, data=args.data)
@@ -43,9 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, key) is not None:
             training[key] = getattr(args, key)
     configs = study_configs(load_study(args.study), args.data, args.seeds, training)
-    run_dirs = run_study(configs, args.out, args.concurrent, address=args.address,
-                         on_done=lambda run_dir: console.print(f"finished {run_dir}"), storage=args.storage,
-                         fresh=args.fresh)
+    with quiet_console(args.verbose), RunProgress(console, total=len(configs)) as progress:
+        run_dirs = run_study(configs, args.out, args.concurrent, address=args.address, storage=args.storage,
+                             fresh=args.fresh, progress=progress)
     console.print(f"{len(configs)} runs in {args.out}/; report: python runners/report.py --study {args.out} ...")
     if tracking_uri:
         parent = tracking.log_study(args.out, run_dirs, tracking_uri, args.experiment)

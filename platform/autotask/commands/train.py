@@ -15,8 +15,10 @@ from autotask import tracking
 from autotask.cli import read_json_object, runner_console, runner_main
 from autotask.models.registry import kind_names
 from autotask.preflight import InputError, check_output_dir
+from autotask.progress import RunProgress
 from autotask.training.config import CALIBRATIONS, PRESETS, RUN_FORMAT, RunConfig, TrainingConfig
 from autotask.training.run import train_run
+from autotask.training.session import quiet_console
 from autotask.training.summary import side_by_side
 
 console = runner_console(130)
@@ -82,6 +84,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--storage", help="checkpoint storage URI or shared path (default: RUN_DIR/ray)")
     p.add_argument("--fresh", action="store_true", help="delete RUN_DIR first instead of resuming")
     p.add_argument("--use-gpu", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="print Ray's own logs too (default: its session folder)")
     defaults = TrainingConfig()
     for name, kind in TRAINING_FLAGS.items():
         flag = "--" + name.replace("_", "-")
@@ -100,7 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     run = build_config(args)
     check_output_dir(args.out, data=run.data)
     tracking_uri = tracking.resolve(args)
-    metrics = train_run(run, args.out, address=args.address, storage=args.storage, fresh=args.fresh)
+    with quiet_console(args.verbose), RunProgress(console) as progress:
+        progress.run_started(run.run_name)
+        metrics = train_run(run, args.out, address=args.address, storage=args.storage, fresh=args.fresh,
+                            progress=progress)
+        progress.run_finished(run.run_name)
     console.print(side_by_side({run.run_name: metrics}))
     console.print(f"results in {args.out}/ (config.json, metrics.parquet, predictions.parquet, model/)")
     if tracking_uri:

@@ -12,6 +12,7 @@ from autotask import tracking
 from autotask.cli import runner_console, runner_main
 from autotask.preflight import check_output_dir
 from autotask.training.config import RunConfig, TrainingConfig
+from autotask.training.session import quiet_console
 from autotask.tuning.search import SearchConfig
 from autotask.tuning.study import run_search
 
@@ -36,6 +37,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an interrupted search in --out")
     p.add_argument("--retrain-best", action="store_true", help="train the best config into OUT/best")
     p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or a local Ray)")
+    p.add_argument("--verbose", action="store_true", help="print Ray's own logs too (default: its session folder)")
     p.add_argument(
         "--storage",
         help="shared path or URI (s3://, gs://) for trials and checkpoints (default: OUT/ray); "
@@ -66,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         concurrent=args.concurrent,
         seed=args.seed,
     )
-    frame = run_search(base, args.space, config, args.out, resume=args.resume, retrain_best=args.retrain_best,
-                       address=args.address, console=console, storage=args.storage)
+    with quiet_console(args.verbose):
+        frame = run_search(base, args.space, config, args.out, resume=args.resume, retrain_best=args.retrain_best,
+                           address=args.address, console=console, storage=args.storage)
     console.print(frame.to_string(max_cols=20))
     console.print(f"results in {args.out}/ (trials.parquet, best_config.json)")
     if tracking_uri:

@@ -142,6 +142,8 @@ def run_study(configs: dict[str, RunConfig], out: str | Path, concurrent: int, a
               "runs": {name: config.to_dict() for name, config in configs.items()}}
     atomic_write_text(out / "study.json", json.dumps(record, indent=2))
     pending = [(name, c) for name, c in configs.items() if not is_finished(out / name, c)]
+    if progress:
+        progress.expect(len(pending))
     ensure_ray(address)
     largest = max((run_resources(c.training, c.model, RUN_TASK_CPUS) for c in configs.values()),
                   key=lambda needed: (needed.gpus, needed.cpus))
@@ -153,11 +155,11 @@ def run_study(configs: dict[str, RunConfig], out: str | Path, concurrent: int, a
             run_storage = (Location.of(storage) / name).uri if storage else None
             running.append(_train_remote.remote(config.to_dict(), str(out / name), run_storage))
             if progress:
-                progress.run_started(str(out / name))
+                progress.run_started(name)
         done, running = ray.wait(running, num_returns=1)
         finished = ray.get(done[0])
         if progress:
-            progress.run_finished(finished)
+            progress.run_finished(Path(finished).name)
         if on_done:
             on_done(finished)
     return [str(out / name) for name in configs]

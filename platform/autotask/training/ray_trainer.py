@@ -73,6 +73,13 @@ def make_trainer(
     )
 
 
-def fit(run: RunConfig, manifest: Manifest, datasets: dict, storage: str, name: str = TRAIN_NAME) -> ray.train.Result:
-    """Fit (or resume: Ray Train V2 continues a run found under the same storage path and name)."""
-    return make_trainer(run, manifest, datasets, storage, name).fit()
+def fit(run: RunConfig, manifest: Manifest, datasets: dict, storage: str, name: str = TRAIN_NAME,
+        progress=None) -> ray.train.Result:
+    """Fit (or resume: Ray Train V2 continues a run found under the same storage path and name).
+
+    `progress`: an autotask.progress.RunProgress that shows each epoch of the run labelled `run.run_name`."""
+    if progress is None:
+        return make_trainer(run, manifest, datasets, storage, name).fit()
+    epochs = run.training.epochs_pretrain + run.training.epochs_finetune
+    with progress.watch_training(run.run_name, epochs) as callback:
+        return make_trainer(run, manifest, datasets, storage, name, callbacks=[callback]).fit()

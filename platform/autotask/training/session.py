@@ -1,9 +1,13 @@
-"""Starting (or joining) the Ray session a runner works in."""
+"""Starting (or joining) the Ray session a runner works in, with Ray's own logs kept off the console."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import logging.handlers
 import os
+import sys
+from pathlib import Path
 
 import ray
 import ray.data
@@ -12,20 +16,103 @@ QUIET = {
     "RAY_DATA_DISABLE_PROGRESS_BARS": "1",  # one runner progress display, not one bar per Ray Data operator
     "RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS": "0",
 }
+RAY_LOGGERS = ("ray", "ray.data")  # the driver's Ray loggers with console handlers (ray.train, ray.tune: under "ray")
+DRIVER_LOG = "autotask-driver.log"  # SESSION/logs/: the driver's Ray log records (INFO and up) when quiet
+NATIVE_ERR = "autotask-driver.err"  # SESSION/logs/: native (C++) stderr of a quiet command's driver
+LOG_FORMAT = "%(asctime)s\t%(levelname)s %(name)s %(filename)s:%(lineno)s -- %(message)s"
+_native = {"wanted": False, "restore": None}  # set by quiet_console(); filled once Ray runs
+
+
+def is_verbose(verbose: bool = False) -> bool:
+    return verbose or os.environ.get("AUTOTASK_VERBOSE") == "1"
 
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None, verbose: bool = False) -> None:
     """Join `address` (or RAY_ADDRESS) when given, else start a local Ray; reuse a session already running.
 
-    Worker logs stay in Ray's session logs (/tmp/ray/session_latest/logs) unless `verbose` or AUTOTASK_VERBOSE=1;
-    failures still surface as exceptions in the driver.
+    Unless `verbose` or AUTOTASK_VERBOSE=1: worker logs stay in Ray's session logs (SESSION/logs), and the driver's
+    own Ray log records (`ray`, `ray.data`, `ray.train`, `ray.tune`) below ERROR go to SESSION/logs/autotask-driver.log
+    and SESSION/logs/ray-data/ instead of the console. Errors still print, and failures surface as exceptions.
     """
     for key, value in QUIET.items():
         os.environ.setdefault(key, value)
     ray.data.DataContext.get_current().enable_progress_bars = False
     if ray.is_initialized():
         return
-    verbose = verbose or os.environ.get("AUTOTASK_VERBOSE") == "1"
+    verbose = is_verbose(verbose)
+    buffer = None if verbose else _console_errors_only()
     address = address or os.environ.get("RAY_ADDRESS") or None
     kwargs = {"address": address} if address else {"num_cpus": num_cpus, "include_dashboard": False}
-    ray.init(logging_level=logging.WARNING, log_to_driver=verbose, runtime_env={"env_vars": QUIET}, **kwargs)
+    ray.init(logging_level=logging.INFO, log_to_driver=verbose, runtime_env={"env_vars": QUIET}, **kwargs)
+    if buffer is not None:
+        logs = Path(ray._private.worker._global_node.get_logs_dir_path())
+        _to_file(buffer, logs / DRIVER_LOG)
+        if _native["wanted"] and _native["restore"] is None:
+            _native["restore"] = _native_stderr_to(logs / NATIVE_ERR)
+
+
+@contextlib.contextmanager
+def quiet_console(verbose: bool = False):
+    """For a command's main(): with --verbose (or AUTOTASK_VERBOSE=1) Ray prints everything as it would; otherwise,
+    once Ray runs, native writes to this process's stderr (Ray's C++ core worker: its ERROR-level notices such as
+    core_worker.cc's "constructor arguments in the object store", which Ray Data's actor pools trigger on every
+    successful scoring pass) go to SESSION/logs/autotask-driver.err. Python's sys.stderr (tracebacks, error messages)
+    stays on the terminal. Restored on exit."""
+    if verbose:
+        os.environ["AUTOTASK_VERBOSE"] = "1"
+    _native["wanted"] = not is_verbose()
+    try:
+        yield
+    finally:
+        _native["wanted"] = False
+        restore, _native["restore"] = _native["restore"], None
+        if restore is not None:
+            restore()
+
+
+def _console_errors_only() -> logging.handlers.MemoryHandler:
+    """Ray's console handlers print ERROR and up; records below are held until the session's log folder exists."""
+    for name in RAY_LOGGERS:
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+                handler.setLevel(logging.ERROR)
+    buffer = logging.handlers.MemoryHandler(capacity=10_000, flushLevel=logging.CRITICAL + 1)
+    buffer.setLevel(logging.INFO)
+    logging.getLogger("ray").addHandler(buffer)
+    return buffer
+
+
+def _to_file(buffer: logging.handlers.MemoryHandler, path: Path) -> None:
+    """Ray's driver log records, from ray.init on, into `path`."""
+    handler = logging.FileHandler(path)
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    ray_logger = logging.getLogger("ray")
+    buffer.setTarget(handler)
+    buffer.flush()
+    ray_logger.removeHandler(buffer)
+    ray_logger.addHandler(handler)
+
+
+def _native_stderr_to(path: Path):
+    """Point file descriptor 2 at `path`; sys.stderr keeps writing to the terminal. Returns the undo (None when
+    sys.stderr is not file descriptor 2, e.g. under pytest's capture)."""
+    try:
+        if sys.stderr.fileno() != 2:
+            return None
+    except (AttributeError, OSError, ValueError):
+        return None
+    sys.stderr.flush()
+    original, terminal = sys.stderr, os.dup(2)
+    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(target, 2)
+    os.close(target)
+    sys.stderr = open(terminal, "w", buffering=1, encoding=original.encoding, errors=original.errors)  # noqa: SIM115
+
+    def restore() -> None:
+        sys.stderr.flush()
+        os.dup2(terminal, 2)
+        sys.stderr.close()
+        sys.stderr = original
+
+    return restore
