@@ -114,7 +114,7 @@ def log_study(out: str | Path, run_dirs: list[str | Path], tracking_uri: str,
                       artifacts=[(out / "study.json", None)], finish=False)
     for run_dir in run_dirs:
         log_run(run_dir, tracking_uri, experiment, parent_run_id=parent, run_name=Path(run_dir).name)
-    client.set_terminated(parent)
+    _terminate(client, tracking_uri, parent)
     return parent
 
 
@@ -153,8 +153,8 @@ def log_search(out: str | Path, tracking_uri: str, experiment: str = DEFAULT_EXP
              metrics=metrics, artifacts=[], status="FAILED" if row["status"] == "ERROR" else "FINISHED")
     if (out / "best" / "metrics.parquet").exists():
         log_run(out / "best", tracking_uri, experiment, parent_run_id=parent)
-    client.set_terminated(parent)
-    _write_record(out, tracking_uri, parent, client.get_run(parent).info.experiment_id)
+    _terminate(client, tracking_uri, parent)
+    _write_record(out, tracking_uri, parent, _experiment_id(client, experiment))
     return parent
 
 
@@ -165,6 +165,13 @@ def _client(tracking_uri: str):
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri)
+
+
+def _terminate(client, tracking_uri: str, run_id: str) -> None:
+    try:
+        client.set_terminated(run_id)
+    except _mlflow_errors() as exc:
+        raise TrackingError(f"--tracking-uri {tracking_uri}: logging to MLflow failed ({exc})") from exc
 
 
 def _mlflow_errors() -> tuple[type[BaseException], ...]:
