@@ -114,55 +114,48 @@ class STAR(nn.Module):
             task_ids = task_ids.masked_fill(dropped, 0)
         return task_ids
 
-    def statistics(self, x: Tensor, domain: int, batch_stats: tuple[Tensor, Tensor] | None
-                   ) -> tuple[Tensor, Tensor]:
-        """PN's mean and variance for rows `x` all of `domain`. In training: for id 0 the whole batch's
-        `batch_stats`, for domain p the batch statistics of its rows (updating its running statistics); the running
-        statistics at eval or when there are fewer than 2 rows to take them from."""
-        if self.training and domain == 0 and batch_stats is not None:
-            return batch_stats
-        if self.training and domain > 0 and len(x) >= 2:
-            return self.update_running(x, domain)
-        return self.running_mean[domain].clone(), self.running_var[domain].clone()
-
-    def update_running(self, x: Tensor, domain: int) -> tuple[Tensor, Tensor]:
-        """The batch mean and (biased) variance of `x`; moves the domain's running statistics towards them."""
-        mean, var = x.mean(0), x.var(0, unbiased=False)
+    def normalise(self, features: Tensor, domains: Tensor) -> Tensor:
+        """x_hat of PN: each row standardised by its domain's statistics (see the module docstring)."""
+        if not self.training:
+            return (features - self.running_mean[domains]) / torch.sqrt(self.running_var[domains] + PN_EPS)
+        n_domains = self.config.n_tasks + 1
+        counts = torch.bincount(domains, minlength=n_domains)
+        n = counts.clamp(min=1).unsqueeze(1).to(features.dtype)
+        mean = features.new_zeros(n_domains, features.shape[1]).index_add(0, domains, features) / n
+        var = features.new_zeros(n_domains, features.shape[1]).index_add(
+            0, domains, (features - mean[domains]) ** 2) / n
+        # id 0: the whole batch's statistics (every row), as its running statistics are at eval
+        mean = torch.cat([features.mean(0, keepdim=True), mean[1:]])
+        var = torch.cat([features.var(0, unbiased=False, keepdim=True), var[1:]])
+        counts = torch.cat([counts.new_full((1,), len(features)), counts[1:]]).unsqueeze(1)
+        enough = counts >= 2  # fewer rows: the running statistics, left as they are
+        mean_used = torch.where(enough, mean, self.running_mean)
+        var_used = torch.where(enough, var, self.running_var)
         with torch.no_grad():
-            n = len(x)
-            self.running_mean[domain].lerp_(mean.detach(), PN_MOMENTUM)
-            self.running_var[domain].lerp_(var.detach() * n / (n - 1), PN_MOMENTUM)
-        return mean, var
-
-    def star_logits(self, x: Tensor, domain: int, batch_stats: tuple[Tensor, Tensor] | None) -> Tensor:
-        """PN and the star FCN for rows `x` all of `domain` (0: the shared parameters alone): [n]."""
-        shared = self.shared
-        mean, var = self.statistics(x, domain, batch_stats)
-        scale, shift = shared.pn_scale, shared.pn_shift
-        weights, biases = list(shared.weights), list(shared.biases)
-        if domain > 0:
-            own = self.domain[domain - 1]
-            scale, shift = scale * (1 + own.pn_scale_delta), shift + own.pn_shift
-            weights = [w * (1 + delta) for w, delta in zip(weights, own.weight_deltas, strict=True)]
-            biases = [b + b_p for b, b_p in zip(biases, own.biases, strict=True)]
-        h = (x - mean) / torch.sqrt(var + PN_EPS) * scale + shift
-        for layer, (w, b) in enumerate(zip(weights, biases, strict=True)):
-            h = F.linear(h, w, b)
-            if layer < len(weights) - 1:
-                h = F.dropout(F.relu(h), self.config.dropout, self.training)
-        return h.squeeze(1)
+            unbiased = var * counts / (counts - 1).clamp(min=1)
+            self.running_mean.copy_(torch.where(enough, self.running_mean.lerp(mean, PN_MOMENTUM), self.running_mean))
+            self.running_var.copy_(torch.where(enough, self.running_var.lerp(unbiased, PN_MOMENTUM), self.running_var))
+        return (features - mean_used[domains]) / torch.sqrt(var_used[domains] + PN_EPS)
 
     def forward(self, features: Tensor, task_ids: Tensor) -> Tensor:
+        """Every domain's PN affine and FCN layers are applied to every row and each row keeps its own domain's
+        (a fixed graph for any mix of ids, so the model traces and exports; the models are small)."""
         domains = self.route(task_ids)
-        order = torch.argsort(domains, stable=True)  # rows grouped by domain, each group through its own star
-        counts = torch.bincount(domains, minlength=self.config.n_tasks + 1).tolist()
-        groups = features[order].split(counts)
-        batch_stats = self.update_running(features, 0) if self.training and len(features) >= 2 else None
-        star = torch.cat([self.star_logits(rows, domain, batch_stats)
-                          for domain, rows in enumerate(groups) if len(rows)] or [features.new_zeros(0)])
-        star = star[torch.argsort(order)]
+        shared, own = self.shared, [(domains == p).unsqueeze(1) for p in range(1, self.config.n_tasks + 1)]
+        scale = torch.cat([shared.pn_scale[None], shared.pn_scale * (1 + torch.stack(
+            [domain.pn_scale_delta for domain in self.domain]))])
+        shift = torch.cat([shared.pn_shift[None], shared.pn_shift + torch.stack(
+            [domain.pn_shift for domain in self.domain])])
+        h = self.normalise(features, domains) * scale[domains] + shift[domains]
+        n_layers = len(shared.weights)
+        for layer, (w, b) in enumerate(zip(shared.weights, shared.biases, strict=True)):
+            out = F.linear(h, w, b)  # id 0: the shared weights alone
+            for rows, domain in zip(own, self.domain, strict=True):
+                out = torch.where(rows, F.linear(h, w * (1 + domain.weight_deltas[layer]), b + domain.biases[layer]),
+                                  out)
+            h = F.dropout(F.relu(out), self.config.dropout, self.training) if layer < n_layers - 1 else out
         code = self.auxiliary["code"](domains)
-        return star + self.auxiliary["mlp"](torch.cat([code, features], dim=1)).squeeze(1)
+        return h.squeeze(1) + self.auxiliary["mlp"](torch.cat([code, features], dim=1)).squeeze(1)
 
     def training_loss(self, features: Tensor, task_ids: Tensor, targets: Tensor) -> Tensor:
         """BCE of the served logit (star + auxiliary) on every row."""
