@@ -16,8 +16,8 @@ import time
 from autotask.cli import runner_console, runner_main
 from autotask.data.build import build_simulated
 from autotask.data.simulator import SimulatorConfig
-from autotask.data.summary import print_report
 from autotask.evaluation.metrics import scenario_metrics
+from autotask.models.registry import get_kind
 from autotask.preflight import check_local_resources, check_output_dir, run_resources
 from autotask.progress import RunProgress
 from autotask.training.config import RunConfig, TrainingConfig
@@ -49,13 +49,16 @@ def main(argv: list[str] | None = None) -> int:
     for run in runs.values():  # before minutes of simulation
         check_local_resources(run_resources(run.training, run.model), None)
     report = build_simulated(simulator, args.data)
-    print_report(report, console)
+    manifest = report.manifest
+    console.print(f"{args.data}: a valid dataset of {report.n_rows:,} rows, d = {manifest.d} features, "
+                  f"{manifest.n_tasks} seen + {len(manifest.unseen)} unseen scenarios "
+                  f"(per-scenario counts: autotask build-data validate {args.data})")
     metrics = {}
     console.print(f"training {len(runs)} models into {args.runs}/ ({', '.join(r.model for r in runs.values())})")
     with quiet_console(args.verbose), RunProgress(console, total=len(runs)) as progress:
         for label, run in runs.items():
             progress.run_started(label)
-            if run.model == "lightgbm":
+            if not get_kind(run.model).is_torch:
                 progress.note(label, "fitting (no epochs)")
             metrics[label] = train_run(run, f"{args.runs}/{run.model}", progress=progress)
             progress.run_finished(label, _headline(metrics[label]))
