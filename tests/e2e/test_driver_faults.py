@@ -119,6 +119,8 @@ def test_drivers_killed_or_interrupted_mid_run_lose_nothing(data, tmp_path):
     interrupted_run("train", train, running, logs[2], signal.SIGKILL)  # 3. kill -9 of train.py
 
     assert start("compare", *compare, log=logs[3]).wait(timeout=400) == 0, logs[3].read_text()[-3000:]
+    for quiet in ("INFO", "core_worker.cc", "Traceback"):  # a successful command prints none of Ray's own logs
+        assert quiet not in logs[3].read_text(), logs[3].read_text()
     assert {p.name: p.stat().st_mtime_ns for p in finished.iterdir()} == kept, "a finished run was redone"
     trained = history(running)
     assert [h["epoch"] for h in trained["history"]] == list(range(7)), trained  # each epoch once in the record
