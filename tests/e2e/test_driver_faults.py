@@ -21,6 +21,7 @@ from autotask.data.simulator import SimulatorConfig
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
+TAG = "AUTOTASK_FAULT_TEST"  # an environment variable naming the processes of one driver start
 TRAINING = ["--epochs-pretrain", "1", "--epochs-finetune", "6"]  # patience 6: no early stop before epoch 7
 
 
@@ -31,33 +32,33 @@ def data(tmp_path_factory) -> Path:
     return out
 
 
-def start(runner: str, *args: str, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+def start(runner: str, *args: str, log: Path, tag: str = "") -> subprocess.Popen:
+    """The runner as a user starts it; `tag` marks its environment, which its local Ray's processes inherit."""
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", TAG: tag}
     return subprocess.Popen([sys.executable, str(REPO / "runners" / f"{runner}.py"), *args], cwd=REPO, env=env,
                             stdout=log.open("w"), stderr=subprocess.STDOUT)
 
 
-def ray_processes() -> dict[int, str]:
-    """Live (not zombie) Ray processes, pid -> command line ("ray::..." workers and actors, raylet, GCS)."""
-    found = {}
+def tagged_processes(tag: str) -> dict[int, str]:
+    """Live (not zombie) processes whose environment carries `tag`, pid -> command line: the driver and the Ray it
+    started (raylet, GCS, workers, agents), and nothing of another Ray on the machine."""
+    found, marker = {}, f"{TAG}={tag}\0".encode()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, IndexError):
-            if stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                continue
-            command = (stat.parent / "cmdline").read_text().replace("\0", " ")
-            if command.startswith("ray::") or "raylet" in command or "gcs_server" in command:
-                found[int(stat.parent.name)] = command
+            alive = stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+            if alive and marker in (stat.parent / "environ").read_bytes():
+                found[int(stat.parent.name)] = (stat.parent / "cmdline").read_text().replace("\0", " ")
     return found
 
 
-def ray_gone(before: set[int]) -> bool:
-    """The killed driver's Ray no longer trains: every Ray process it started has exited (workers run in sessions
-    of their own and exit a few seconds after the raylet), except its dashboard and runtime-env agents, which
-    exit on their own much later and are removed here so the suite does not accumulate them."""
-    started = {pid: command for pid, command in ray_processes().items() if pid not in before}
-    if any("Agent" not in command for command in started.values()):
+def ray_gone(tag: str) -> bool:
+    """The killed driver's Ray no longer trains: every process it started has exited (workers run in sessions of
+    their own and exit a few seconds after the raylet), except its dashboard and runtime-env agents, which exit on
+    their own much later and are removed here so the suite does not accumulate them."""
+    alive = tagged_processes(tag)
+    if any("Agent" not in command for command in alive.values()):
         return False
-    for pid in started:
+    for pid in alive:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     return True
@@ -84,14 +85,14 @@ def wait_until(condition, process: subprocess.Popen, log: Path, timeout: float =
 def interrupted_run(runner: str, args: list[str], run_dir: Path, log: Path, sig: int) -> int:
     """Start the runner, send `sig` to the driver alone once a newer checkpoint is registered, wait for the driver
     and its local Ray to be gone (they must go within 60 s); returns the driver's exit status."""
-    reached, before = registered_epoch(run_dir), set(ray_processes())
-    process = start(runner, *args, log=log)
+    reached, tag = registered_epoch(run_dir), f"{log.stem}-{os.getpid()}-{time.time_ns()}"
+    process = start(runner, *args, log=log, tag=tag)
     wait_until(lambda: registered_epoch(run_dir) > reached, process, log)
     process.send_signal(sig)
     sent = time.monotonic()
     status = process.wait(timeout=30)
     assert time.monotonic() - sent < 30
-    wait_until(lambda: ray_gone(before), None, log, timeout=60)
+    wait_until(lambda: ray_gone(tag), None, log, timeout=60)
     assert not (run_dir / "metrics.parquet").exists(), "finished before the signal: the test proves nothing"
     return status
 

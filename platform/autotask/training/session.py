@@ -28,7 +28,8 @@ def is_verbose(verbose: bool = False) -> bool:
 
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None, verbose: bool = False) -> None:
-    """Join `address` (or RAY_ADDRESS) when given, else start a local Ray; reuse a session already running.
+    """Join `address` (or RAY_ADDRESS) when given, else start a local Ray of this process's own; reuse a session this
+    process already runs.
 
     Unless `verbose` or AUTOTASK_VERBOSE=1: worker logs stay in Ray's session logs (SESSION/logs), and the driver's
     own Ray log records (`ray`, `ray.data`, `ray.train`, `ray.tune`) below ERROR go to SESSION/logs/autotask-driver.log
@@ -42,7 +43,10 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, verbose:
     verbose = is_verbose(verbose)
     buffer = None if verbose else _console_errors_only()
     address = address or os.environ.get("RAY_ADDRESS") or None
-    kwargs = {"address": address} if address else {"num_cpus": num_cpus, "include_dashboard": False}
+    # "local": a Ray of this process's own, never a cluster someone left running on the machine (`ray start`), which
+    # plain ray.init() would join silently (with its own working directory and resources); --address auto joins it.
+    kwargs = {"address": address} if address else {"address": "local", "num_cpus": num_cpus,
+                                                    "include_dashboard": False}
     ray.init(logging_level=logging.INFO, log_to_driver=verbose, runtime_env={"env_vars": QUIET}, **kwargs)
     if buffer is not None:
         logs = Path(ray._private.worker._global_node.get_logs_dir_path())
