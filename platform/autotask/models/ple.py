@@ -22,8 +22,8 @@ from torch import Tensor, nn
 
 from autotask.models.dnn import mlp
 from autotask.models.interface import dropout_rates, positive, validate
-from autotask.models.mmoe import general_and_own_loss, named_param_groups, tower, widths_problem
 from autotask.models.registry import ModelKind, register
+from autotask.models.task_paths import TaskPathModel, tower, widths_problem
 
 
 @dataclass
@@ -53,14 +53,13 @@ def mix(gate: nn.Linear, gate_input: Tensor, experts: list[Tensor]) -> Tensor:
     return torch.einsum("bn,bne->be", weights, torch.stack(experts, dim=1))
 
 
-class PLE(nn.Module):
+class PLE(TaskPathModel):
     """experts[l] / gates[l]: level l's experts ("shared", "tasks"[k]) and gates ("tasks"[k], "shared" below the
     last level); towers[k]: task k's tower. Task 0 is the general task, task k = 1..N seen scenario k.
 
     forward returns the own-task logit [b] (the general task's for id 0).
     """
 
-    selection_score = "score"
     LR_GROUPS = ("experts", "gates", "towers")
 
     def __init__(self, config: PLEConfig):
@@ -99,26 +98,6 @@ class PLE(nn.Module):
                 shared_input = mix(gates["shared"], shared_input, shared + [e for own_k in own for e in own_k])
             task_inputs = next_inputs
         return torch.cat([head(x) for head, x in zip(self.towers, task_inputs, strict=True)], dim=1)
-
-    def paths(self, features: Tensor, task_ids: Tensor) -> tuple[Tensor, Tensor]:
-        """(general logits [b], own-task logits [b]); the own task of id 0 is the general task."""
-        logits = self.task_logits(features)
-        return logits[:, 0], logits.gather(1, task_ids.long().unsqueeze(1)).squeeze(1)
-
-    def forward(self, features: Tensor, task_ids: Tensor) -> Tensor:
-        return self.paths(features, task_ids)[1]
-
-    def training_loss(self, features: Tensor, task_ids: Tensor, targets: Tensor) -> Tensor:
-        """General-task BCE on all rows + own-task BCE on rows of seen scenarios."""
-        return general_and_own_loss(*self.paths(features, task_ids), task_ids, targets)
-
-    def score(self, features: Tensor, task_ids: Tensor, block_size: int | None = None) -> dict[str, Tensor]:
-        """{"score": own-task probability (general for id 0)}; block_size is unused (rows are independent)."""
-        return {"score": torch.sigmoid(self(features, task_ids))}
-
-    def param_groups(self, rates: dict[str, float], weight_decay: float = 0.0) -> list[dict]:
-        """Experts, gates and towers each at its rate (lr_head unless set); decay on weight matrices only."""
-        return named_param_groups(self, rates, weight_decay)
 
 
 register(ModelKind(

@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from autotask.models.interface import binary_loss, dropout_rates, positive, validate
-from autotask.models.mmoe import named_param_groups, widths_problem
 from autotask.models.registry import ModelKind, register
+from autotask.models.task_paths import named_param_groups, widths_problem
 
 PN_EPS = 1e-5
 PN_MOMENTUM = 0.1  # as BatchNorm: running = (1 - m) * running + m * batch
