@@ -5,21 +5,19 @@ never sampled. Heads are 1 per facet here so every e1 (and e2) is compatible. Th
 not searched: model selection sees only seen scenarios' validation rows, which it does not change.
 """
 
+from autotask.tuning.space import suggest_recipe
+
 E1_CHOICES = [4, 8, 12, 16]
 MODEL = "autotask"
 
 
 def space(trial, d: int) -> dict:
-    trial.suggest_float("lr_facet1", 1e-4, 5e-3, log=True)
-    trial.suggest_float("lr_facet2", 1e-4, 5e-3, log=True)
+    suggest_recipe(trial, ("lr_facet1", "lr_facet2"))
     e1 = trial.suggest_categorical("e1", E1_CHOICES)
     trial.suggest_categorical("block_size", [4, 8, 16, 32])
     trial.suggest_int("n_layer1", 1, 2)
     trial.suggest_int("n_layer2", 1, 2)
     trial.suggest_float("dropout1", 0.0, 0.3)
     trial.suggest_float("dropout2", 0.0, 0.3)
-    trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True)
     trial.suggest_categorical("tokenizer", ["shared", "per-feature", "periodic", "piecewise"])
-    trial.suggest_int("epochs_pretrain", 5, 30)  # capped by the base run's --epochs-pretrain
-    trial.suggest_int("epochs_finetune", 5, 45)  # capped by the base run's --epochs-finetune
     return {"e2": d * e1}

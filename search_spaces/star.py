@@ -2,17 +2,16 @@
 training rows routed through the shared centre (id 0). Shared, domain and auxiliary parameters all train at
 `lr_head` (set `lr_groups` in a run config to split them)."""
 
+from autotask.tuning.space import suggest_recipe
+
 MODEL = "star"
 AUXILIARY = {"width"}  # sampled to derive `hidden`, not a config field
 
 
 def space(trial, d: int) -> dict:
-    trial.suggest_float("lr_head", 1e-4, 5e-3, log=True)
+    suggest_recipe(trial)
     width = trial.suggest_categorical("width", [32, 64, 128])
     trial.suggest_categorical("aux_hidden", [8, 16, 32])
     trial.suggest_float("task_id_dropout", 0.0, 0.3)
     trial.suggest_float("dropout", 0.0, 0.3)
-    trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True)
-    trial.suggest_int("epochs_pretrain", 5, 30)  # capped by the base run's --epochs-pretrain
-    trial.suggest_int("epochs_finetune", 5, 45)  # capped by the base run's --epochs-finetune
     return {"hidden": [width, width // 2]}

@@ -81,6 +81,16 @@ def _where(exc: Exception, path: Path) -> str:
     return (f"line {line}: " if line else "") + f"{type(exc).__name__}: {exc}"
 
 
+def suggest_recipe(trial, learning_rates: tuple[str, ...] = ("lr_head",)) -> None:
+    """The training recipe every space samples alike, so models compete at equal terms: its learning rates (log
+    1e-4..5e-3), weight decay, and epoch counts (capped by the base run's --epochs-pretrain/--epochs-finetune)."""
+    for name in learning_rates:
+        trial.suggest_float(name, 1e-4, 5e-3, log=True)
+    trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True)
+    trial.suggest_int("epochs_pretrain", 5, 30)
+    trial.suggest_int("epochs_finetune", 5, 45)
+
+
 def split_params(params: dict, auxiliary=frozenset()) -> tuple[dict, dict, dict]:
     """(training fields, model fields, derived constants) of one trial's parameters."""
     params = {k: v for k, v in params.items() if k not in auxiliary}
