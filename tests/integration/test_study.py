@@ -8,20 +8,32 @@ import pandas as pd
 import pytest
 
 from autotask.experiments.study import load_study, run_study, study_configs
+from autotask.models.registry import kinds
 
 pytestmark = pytest.mark.ray
 
 
-def test_study_runs_concurrently_and_publishes_each_run(ray_session, tiny_dataset, tmp_path):
+def test_every_registered_kind_trains_in_one_concurrent_study_and_publishes_its_run(ray_session, tiny_dataset,
+                                                                                   tmp_path):
+    """One epoch of every model kind the registry knows, as a study of concurrent Ray tasks: each writes the same
+    run directory (scores, calibration, model files) and publishes it to shared storage."""
     study = tmp_path / "study.json"
-    study.write_text(json.dumps({"runs": [{"name": "dnn", "model": "dnn"}, {"name": "lgb", "model": "lightgbm"}]}))
+    study.write_text(json.dumps({"runs": [{"name": name, "model": name} for name in kinds()]}))
     configs = study_configs(load_study(str(study)), str(tiny_dataset), seeds=1,
-                            training={"epochs_pretrain": 1, "epochs_finetune": 1})
+                            training={"epochs_pretrain": 0, "epochs_finetune": 1})
     shared = tmp_path / "shared"
     finished = []
     run_dirs = run_study(configs, tmp_path / "out", concurrent=2, on_done=finished.append, storage=str(shared))
-    assert sorted(finished) == sorted(run_dirs) and len(run_dirs) == 2
-    for name in configs:
-        local = pd.read_parquet(tmp_path / "out" / name / "metrics.parquet")
+    assert sorted(finished) == sorted(run_dirs) and len(run_dirs) == len(kinds()) >= 6
+    for name, config in configs.items():
+        run_dir = tmp_path / "out" / name
+        kind = kinds()[config.model]
+        local = pd.read_parquet(run_dir / "metrics.parquet")
         pd.testing.assert_frame_equal(pd.read_parquet(shared / name / "results" / "metrics.parquet"), local)
+        predictions = pd.read_parquet(run_dir / "predictions.parquet")
+        assert {*kind.score_columns} - {"score_context"} <= set(predictions.columns), name
+        assert set(predictions["split"]) == {"valid", "calib", "test"} and predictions["score"].between(0, 1).all()
+        if kind.is_torch:
+            model_config = json.loads((run_dir / "model" / "model_config.json").read_text())
+            assert model_config["kind"] == config.model and (run_dir / "model" / "weights.pt").exists()
     assert list((shared / "dnn-seed0" / "train").glob("checkpoint_*")), "the DNN's checkpoints live in STORAGE"
