@@ -11,9 +11,7 @@ import pytest
 
 from autotask.data.manifest import load_manifest
 from autotask.training.config import RunConfig, TrainingConfig
-from autotask.tuning.search import SearchConfig
 from autotask.tuning.space import SearchSpaceError, check_space, load_space
-from autotask.tuning.study import run_search
 from autotask.tuning.trial import trial_run_config
 
 BAD_E2 = """
@@ -44,23 +42,10 @@ def test_shipped_spaces_are_valid(repo_root, tiny_dataset):
 
 
 @pytest.mark.ray
-def test_real_search_keeps_e2_equal_d_e1(ray_session, repo_root, tiny_dataset, tmp_path):
-    base = RunConfig(data=str(tiny_dataset), training=TrainingConfig(epochs_pretrain=1, epochs_finetune=2))
-    config = SearchConfig(trials=3, seed=1)
-    frame = run_search(base, repo_root / "search_spaces" / "autotask.py", config, tmp_path / "search")
-    assert len(frame) == 3 and (frame["status"] == "TERMINATED").all()
-    d = load_manifest(tiny_dataset).d
-    assert (frame["d"] == d).all() and (frame["e2"] == d * frame["e1"]).all()
-    assert (frame["lr_facet1"] != frame["lr_facet2"]).all()
-    assert frame["best_valid_roc_auc"].between(0.5, 1.0).all()
-    best = RunConfig.read(tmp_path / "search" / "best_config.json")
-    assert best.model_config["e1"] in set(frame["e1"]) and "e2" not in best.model_config
-    assert pd.read_parquet(tmp_path / "search" / "trials.parquet").shape[0] == 3
-
-
-@pytest.mark.ray
 @pytest.mark.slow
-def test_interrupted_search_resumes(repo_root, python, tiny_dataset, tmp_path):
+def test_interrupted_search_resumes_and_keeps_e2_equal_d_e1(repo_root, python, tiny_dataset, tmp_path):
+    """A real search from the CLI, Ctrl-C after a finished trial, then --resume: finished trials are kept, every
+    trial keeps d·e1 = e2, and best_config.json names a sampled e1 (never e2, which is derived)."""
     out = tmp_path / "search"
     command = [python, "runners/tune.py", "--data", str(tiny_dataset), "--space", "search_spaces/autotask.py",
                "--trials", "2", "--out", str(out), "--epochs-pretrain", "1", "--epochs-finetune", "1",
@@ -78,6 +63,11 @@ def test_interrupted_search_resumes(repo_root, python, tiny_dataset, tmp_path):
     frame = pd.read_parquet(out / "trials.parquet")
     assert len(frame) == 2 and (frame["status"] == "TERMINATED").all()
     assert set(finished) <= set(frame["trial_id"])
+    d = load_manifest(tiny_dataset).d  # every trial kept d·e1 = e2, and each facet got its own learning rate
+    assert (frame["d"] == d).all() and (frame["e2"] == d * frame["e1"]).all()
+    assert (frame["lr_facet1"] != frame["lr_facet2"]).all() and frame["best_valid_roc_auc"].between(0.5, 1.0).all()
+    best = RunConfig.read(out / "best_config.json")
+    assert best.model_config["e1"] in set(frame["e1"]) and "e2" not in best.model_config
 
 
 def _finished_trials(out) -> list[str]:
