@@ -21,6 +21,7 @@ from autotask.data.build import build_simulated
 from autotask.data.simulator import SimulatorConfig
 from autotask.data.validate import ValidationReport, validate_dataset
 from autotask.experiments.study import load_study, run_study, study_configs
+from autotask.preflight import InputError, check_output_dir
 from autotask.reporting.checks import check_out
 from autotask.reporting.models import select_models
 from autotask.reporting.report import Report, build_report, write_report
@@ -51,6 +52,7 @@ def train(data: str | Path, model: str = "autotask", out: str | Path = "runs/run
     (epochs_finetune=10, workers=2, ...) over the preset. Returns the per-scenario metrics frame."""
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
+    check_output_dir(out, data=str(data))
     run = RunConfig(data=_absolute(data), model=model, seed=seed, variant=variant,
                     model_config=dict(model_config or {}), training=TrainingConfig(**{**PRESETS[preset], **training}))
     return train_run(run, _absolute(out), address=address, storage=storage, fresh=fresh)
@@ -60,6 +62,7 @@ def compare(data: str | Path, study: str = "paper", out: str | Path = "runs/stud
             concurrent: int = 1, fresh: bool = False, address: str | None = None, storage: str | None = None,
             **training) -> list[str]:
     """A study (built-in name or JSON file) over `seeds` seeds, like `runners/compare.py`; returns run dirs."""
+    check_output_dir(out, data=str(data))
     configs = study_configs(load_study(str(study)), _absolute(data), seeds, training)
     return run_study(configs, _absolute(out), concurrent, address=address, storage=storage, fresh=fresh)
 
@@ -68,7 +71,10 @@ def report(study: str | Path | None = None, baseline: str | list[str] = "dnn", o
            *, runs: list[str] = (), oracle: bool = False, overwrite: bool = False, **options) -> Report:
     """Per-scenario tables against `baseline` (run names of `study`, or run directories), written to `out` like
     `runners/report.py`; `options`: ReportOptions fields (split, resamples, seed, level, allow_partial)."""
-    report_options = ReportOptions(**options)
+    try:
+        report_options = ReportOptions(**options)
+    except TypeError as exc:
+        raise InputError(f"report options: {exc} (known: split, resamples, seed, level, allow_partial)") from exc
     check_out(out, overwrite)
     baselines = [baseline] if isinstance(baseline, str) else list(baseline)
     models, base = select_models(list(runs), baselines, str(study) if study else None, "score", None, oracle)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -152,7 +153,11 @@ def wait_for_cluster(needed: Resources, console=None, wait_s: float | None = Non
         if time.monotonic() >= deadline:
             raise InputError(f"the run asks for {problem} (waited {wait_s:g} s for nodes to join; "
                              f"{RESOURCE_WAIT_ENV} sets how long); lower --workers or --cpus-per-worker")
-        if not announced and console is not None:
-            console.print(f"waiting up to {wait_s:g} s for the cluster to grow: the run asks for {problem}")
+        if not announced:
+            message = f"waiting up to {wait_s:g} s for the cluster to grow: the run asks for {problem}"
+            if console is not None:
+                console.print(message)
+            else:
+                print(message, file=sys.stderr, flush=True)
             announced = True
         time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import ray
 
+from autotask import preflight
+
 REPO = Path(__file__).resolve().parents[2]
 RUNNERS = ("train", "tune", "compare", "quickstart", "export", "bench", "report", "build_data")
 
@@ -161,6 +163,7 @@ def tripwire(monkeypatch):
         raise RayStarted("a bad input reached ray.init")
 
     monkeypatch.setattr(ray, "init", refuse)
+    monkeypatch.setattr(preflight, "local_capacity", lambda: (2.0, 0))  # the cases assume a 2-core machine, no GPU
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
 

@@ -4,6 +4,7 @@ numbers from Ray Train's controller, and Ray's own logs kept off the console unl
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 import textwrap
@@ -117,7 +118,8 @@ QUIET_SCRIPT = textwrap.dedent("""
 def test_ray_logs_stay_in_the_session_folder_and_a_failure_still_prints_its_cause(tmp_path):
     script = tmp_path / "job.py"
     script.write_text(QUIET_SCRIPT)
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "AUTOTASK_VERBOSE")}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 1 and "size 1000000" in done.stdout
     assert "ValueError: the cause of the failure" in done.stderr  # the failure, on the console
     console = done.stdout + done.stderr
@@ -127,5 +129,6 @@ def test_ray_logs_stay_in_the_session_folder_and_a_failure_still_prints_its_caus
     driver_log = Path(logs, "autotask-driver.log").read_text()
     assert "a Ray Train WARNING line" in driver_log and "Started a local Ray instance" in driver_log
     assert "core_worker.cc" in Path(logs, "autotask-driver.err").read_text()
-    verbose = subprocess.run([sys.executable, str(script), "--verbose"], capture_output=True, text=True, timeout=120)
+    verbose = subprocess.run([sys.executable, str(script), "--verbose"], capture_output=True, text=True, timeout=120,
+                             env=env)
     assert "a Ray Train WARNING line" in verbose.stderr and "core_worker.cc" in verbose.stderr

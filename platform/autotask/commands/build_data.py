@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from autotask.cli import INPUT_ERROR, report_input_error, runner_console
+from autotask.cli import INPUT_ERROR, report_input_error, runner_console, runner_main
 from autotask.data.build import build_simulated
 from autotask.data.contract import ContractError
 from autotask.data.importer import ImportSpec, import_table
@@ -190,6 +190,7 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+@runner_main(console)
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:

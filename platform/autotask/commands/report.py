@@ -28,7 +28,7 @@ import sys
 
 from rich.markup import escape
 
-from autotask.cli import report_input_error, runner_console
+from autotask.cli import report_input_error, runner_console, runner_main
 from autotask.reporting.checks import check_out
 from autotask.reporting.console import console_tables
 from autotask.reporting.models import select_models
@@ -39,6 +39,7 @@ from autotask.reporting.tables import ReportOptions
 console = runner_console(160)
 
 
+@runner_main(console)
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("runs", nargs="*", metavar="RUN_DIR[:COLUMN]", help="run directories to compare")

@@ -1,4 +1,4 @@
-"""Train one model (AutoTask, the multi-task DNN baseline or the LightGBM peer) on Ray Train.
+"""Train one model of any registered kind (AutoTask, the DNN baseline, MMoE, PLE, STAR, LightGBM) on Ray.
 
   python runners/train.py --data data/sim --model autotask --out runs/autotask [--workers 2]
 

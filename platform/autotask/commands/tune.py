@@ -1,4 +1,4 @@
-"""Search AutoTask's (or the DNN's) hyperparameters with Ray Tune + Optuna, under d·e1 = e2.
+"""Search a torch model's hyperparameters (AutoTask under d·e1 = e2, any kind's space) on Ray Tune + Optuna.
 
 python runners/tune.py --data data/sim --space search_spaces/autotask.py --trials 8 --out runs/tune
 """

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import ray
@@ -22,7 +21,7 @@ from autotask.preflight import InputError, run_resources, wait_for_cluster
 from autotask.provenance import provenance
 from autotask.storage import atomic_write_text
 from autotask.training.config import RunConfig, TrainingConfig
-from autotask.training.run import is_finished, preflight, train_run
+from autotask.training.run import discard_run, is_finished, preflight, train_run
 from autotask.training.session import ensure_ray
 
 RUN_TASK_CPUS = 0.25  # the task that drives one run; its Train workers ask for their own CPUs
@@ -134,7 +133,7 @@ def run_study(configs: dict[str, RunConfig], out: str | Path, concurrent: int, a
             checked[config.data] = (validate_dataset(config.data).raise_if_invalid(), dataset_fingerprint(config.data))
         preflight(config, out / name, address, storage, RUN_TASK_CPUS, checked[config.data], fresh=fresh)
     for name in configs if fresh else ():
-        shutil.rmtree(out / name, ignore_errors=True)
+        discard_run(out / name, (Location.of(storage) / name).uri if storage else None)
     out.mkdir(parents=True, exist_ok=True)
     fingerprints = {data: checks[1] for data, checks in checked.items()}
     record = {"provenance": provenance(next(iter(fingerprints.values())) if len(fingerprints) == 1 else None),
@@ -153,7 +152,9 @@ def run_study(configs: dict[str, RunConfig], out: str | Path, concurrent: int, a
         while pending and len(running) < concurrent:
             name, config = pending.pop(0)
             run_storage = (Location.of(storage) / name).uri if storage else None
-            running.append(_train_remote.remote(config.to_dict(), str(out / name), run_storage))
+            # provenance from the driver: a Ray task sees no GPU and may run on another node
+            recorded = replace(config, provenance=provenance(checked[config.data][1]))
+            running.append(_train_remote.remote(recorded.to_dict(), str(out / name), run_storage))
             if progress:
                 progress.run_started(name)
         done, running = ray.wait(running, num_returns=1)

@@ -3,7 +3,7 @@ allowed, then noted), a split the runs lack, unusable score columns, and an --ou
 
 from __future__ import annotations
 
-import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -113,5 +113,8 @@ def check_out(out: str | Path, overwrite: bool = False) -> None:
         parent = parent.parent
     if not parent.is_dir():
         raise RunDirError(f"--out {out}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise RunDirError(f"--out {out}: cannot create it, {parent} is not writable")
+    try:  # a probe, not os.access: root passes access checks on read-only mounts
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        raise RunDirError(f"--out {out}: cannot create it, {parent} is not writable ({exc.strerror})") from exc

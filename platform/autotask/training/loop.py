@@ -170,7 +170,10 @@ def _restore(model, optimizer) -> tuple[TrainState, dict | None]:
     with checkpoint.as_directory() as directory:
         directory = Path(directory)
         model.load_state_dict(torch.load(directory / "model.pt", weights_only=True))
-        optimizer.load_state_dict(torch.load(directory / "optimizer.pt", weights_only=True))
+        # A checkpoint written with other parameter groups (the DNN had one before the registry named them): resume
+        # the weights with fresh Adam moments rather than fail.
+        with contextlib.suppress(ValueError):
+            optimizer.load_state_dict(torch.load(directory / "optimizer.pt", weights_only=True))
         best = torch.load(directory / "best_model.pt", weights_only=True)
         state = TrainState(**json.loads((directory / "state.json").read_text()))
     state.restarts += 1

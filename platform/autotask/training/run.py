@@ -24,7 +24,7 @@ from autotask.training.config import RunConfig
 from autotask.training.factory import build_model, model_config
 from autotask.training.lightgbm_task import train_lightgbm
 from autotask.training.ray_data import training_datasets
-from autotask.training.ray_trainer import fit, storage_path
+from autotask.training.ray_trainer import TRAIN_NAME, fit, storage_path
 from autotask.training.scoring import score_eval_splits
 from autotask.training.session import ensure_ray
 
@@ -138,13 +138,13 @@ def train_run(
     run_dir = Path(run_dir)
     report, fingerprint = preflight(run, run_dir, address, storage, fresh=fresh)
     if fresh:
-        shutil.rmtree(run_dir, ignore_errors=True)
+        discard_run(run_dir, storage)
     manifest = report.manifest
     if is_finished(run_dir, run):
         record_data(run_dir, fingerprint)  # a run written before fingerprints: adopts today's data
         return pd.read_parquet(run_dir / "metrics.parquet")
     run_dir.mkdir(parents=True, exist_ok=True)
-    run = replace(run, provenance=provenance(fingerprint))
+    run = replace(run, provenance=run.provenance or provenance(fingerprint))  # a study's driver may have set it
     atomic_write_text(run_dir / "config.json", run.to_json())
     record_data(run_dir, fingerprint)
     ensure_ray(address)
@@ -158,6 +158,15 @@ def train_run(
     if storage:
         publish_results(run_dir, storage)
     return metrics
+
+
+def discard_run(run_dir: Path, storage: str | None = None) -> None:
+    """--fresh: the run directory and, with --storage, the run's checkpoints there (fit() would resume from them)."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    if storage:
+        checkpoints = Location.of(storage) / TRAIN_NAME
+        if checkpoints.exists():
+            checkpoints.filesystem.delete_dir(checkpoints.path)
 
 
 def publish_results(out: Path, storage: str) -> Location:

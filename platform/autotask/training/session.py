@@ -48,8 +48,11 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, verbose:
     kwargs = {"address": address} if address else {"address": "local", "num_cpus": num_cpus,
                                                     "include_dashboard": False}
     ray.init(logging_level=logging.INFO, log_to_driver=verbose, runtime_env={"env_vars": QUIET}, **kwargs)
-    if buffer is not None:
-        logs = Path(ray._private.worker._global_node.get_logs_dir_path())
+    node = ray._private.worker._global_node  # None through Ray Client (ray://): no local session folder to log to
+    if buffer is not None and node is None:
+        _to_console(buffer)
+    elif buffer is not None:
+        logs = Path(node.get_logs_dir_path())
         _to_file(buffer, logs / DRIVER_LOG)
         if _native["wanted"] and _native["restore"] is None:
             _native["restore"] = _native_stderr_to(logs / NATIVE_ERR)
@@ -62,12 +65,17 @@ def quiet_console(verbose: bool = False):
     core_worker.cc's "constructor arguments in the object store", which Ray Data's actor pools trigger on every
     successful scoring pass) go to SESSION/logs/autotask-driver.err. Python's sys.stderr (tracebacks, error messages)
     stays on the terminal. Restored on exit."""
+    previous = os.environ.get("AUTOTASK_VERBOSE")
     if verbose:
         os.environ["AUTOTASK_VERBOSE"] = "1"
     _native["wanted"] = not is_verbose()
     try:
         yield
     finally:
+        if previous is None:
+            os.environ.pop("AUTOTASK_VERBOSE", None)
+        else:
+            os.environ["AUTOTASK_VERBOSE"] = previous
         _native["wanted"] = False
         restore, _native["restore"] = _native["restore"], None
         if restore is not None:
@@ -96,6 +104,12 @@ def _to_file(buffer: logging.handlers.MemoryHandler, path: Path) -> None:
     buffer.flush()
     ray_logger.removeHandler(buffer)
     ray_logger.addHandler(handler)
+
+
+def _to_console(buffer: logging.handlers.MemoryHandler) -> None:
+    """No session folder (Ray Client): drop the held records and leave the console at ERROR and up."""
+    buffer.setTarget(None)
+    logging.getLogger("ray").removeHandler(buffer)
 
 
 def _native_stderr_to(path: Path):

@@ -54,6 +54,9 @@ class SearchConfig:
                             f"{', '.join(OBJECTIVES)}, starting with auc, each once")
         elif self.objectives[0] != "auc":
             problems.append(f"--objectives {','.join(self.objectives)}: the first objective is auc")
+        elif {"params", "latency"} <= set(self.objectives):
+            problems.append("--objectives: params and latency are the same objective here (the parameter count, the "
+                            "serving cost a search can measure for free); give one")
         if self.scheduler not in SCHEDULERS or self.sampler not in SAMPLERS:
             problems.append(f"scheduler/sampler: one of {SCHEDULERS} / {SAMPLERS}")
         if problems:

@@ -3,8 +3,8 @@
 A space file defines `space(trial, d) -> dict | None`: it samples with `trial.suggest_*` and returns derived
 constants (e.g. `{"e2": d * e1}`). Sampled and returned names are run-config fields: training fields
 (`lr_facet1`, `epochs_finetune`, ...) or model fields (`e1`, `block_size`, ...). It may also set
-`MODEL = "autotask" | "dnn"` and `AUXILIARY = {"width"}`: sampled names that only serve to derive returned
-constants and are not config fields.
+`MODEL = KIND` (any torch kind of the model registry, default "autotask") and `AUXILIARY = {"width"}`: sampled
+names that only serve to derive returned constants and are not config fields.
 """
 
 from __future__ import annotations
