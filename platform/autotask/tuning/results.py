@@ -13,8 +13,11 @@ def trials_frame(result_grid, metric: str, manifest: Manifest) -> pd.DataFrame:
     rows = []
     for result in result_grid:
         history = result.metrics_dataframe
-        best = float(history[metric].max()) if history is not None and metric in history else np.nan
         last = result.metrics or {}
+        if history is not None and metric in history:
+            best = float(history[metric].max())
+        else:  # a trial restored by --resume may come back without its history: its last report carries the best
+            best = float(last.get(f"best_{metric}", last.get(metric, np.nan)))
         config = dict(result.config or {})
         e1 = config.get("e1")
         rows.append(
