@@ -45,16 +45,27 @@ def check_output_file(out: str | Path, flag: str = "--out") -> None:
     _check_writable(path.parent if str(path.parent) else Path("."), flag, out)
 
 
+def nearest_existing(path: Path) -> Path:
+    """`path` itself when it exists, else its nearest existing parent (where the missing folders would be made)."""
+    return next(parent for parent in [path, *path.absolute().parents] if parent.exists())
+
+
+def write_problem(folder: Path) -> str | None:
+    """Why a file cannot be created in `folder` (None: it can), found by a probe, not os.access: root passes access
+    checks on read-only mounts such as /proc."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
+
+
 def _check_writable(path: Path, flag: str, out) -> None:
     """The nearest existing folder at or above `path` must be writable (the rest is created)."""
-    for parent in [path, *path.absolute().parents]:
-        if parent.exists():
-            try:  # a probe, not os.access: root passes access checks on read-only mounts such as /proc
-                with tempfile.TemporaryFile(dir=parent):
-                    pass
-            except OSError as exc:
-                raise InputError(f"{flag} {out}: {parent} is not a writable folder ({exc.strerror})") from exc
-            return
+    parent = nearest_existing(path)
+    problem = write_problem(parent)
+    if problem:
+        raise InputError(f"{flag} {out}: {parent} is not a writable folder ({problem})")
 
 
 def ray_address(address: str | None) -> str | None:

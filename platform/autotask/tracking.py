@@ -28,6 +28,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from autotask.flat import flat_config
 from autotask.preflight import InputError
 from autotask.storage import atomic_write_text
 
@@ -89,12 +90,12 @@ def log_run(run_dir: str | Path, tracking_uri: str, experiment: str = DEFAULT_EX
     config = json.loads((run_dir / "config.json").read_text())
     provenance = config.pop("provenance", {}) or {}
     tags = {"autotask.kind": "run", "autotask.run_dir": str(run_dir.resolve()), "autotask.model": config.get("model"),
-            "autotask.variant": config.get("variant"), **_flat(provenance, "provenance.")}
+            "autotask.variant": config.get("variant"), **flat_config(provenance, "provenance.")}
     metrics = [*_history_metrics(run_dir / "model" / "history.json"), *_test_metrics(run_dir / "metrics.parquet")]
     artifacts = [(run_dir / name, str(Path(name).parent) if "/" in name else None) for name in RUN_ARTIFACTS]
     name = run_name or config.get("run_name") or run_dir.name
     return _log(client, tracking_uri, run_dir, experiment, name, parent_run_id,
-                params=_flat(config), tags=tags, metrics=metrics, artifacts=artifacts)
+                params=flat_config(config), tags=tags, metrics=metrics, artifacts=artifacts)
 
 
 def log_study(out: str | Path, run_dirs: list[str | Path], tracking_uri: str,
@@ -109,7 +110,7 @@ def log_study(out: str | Path, run_dirs: list[str | Path], tracking_uri: str,
         params = {"study.runs": ",".join(runs), "study.n_runs": len(runs),
                   "study.data": ",".join(record.get("data", {}))}
         tags = {"autotask.kind": "study", "autotask.run_dir": str(out.resolve()),
-                **_flat(record.get("provenance") or {}, "provenance.")}
+                **flat_config(record.get("provenance") or {}, "provenance.")}
         parent = _log(client, tracking_uri, out, experiment, out.name, None, params=params, tags=tags, metrics=[],
                       artifacts=[(out / "study.json", None)], finish=False)
     for run_dir in run_dirs:
@@ -138,7 +139,7 @@ def log_search(out: str | Path, tracking_uri: str, experiment: str = DEFAULT_EXP
     if best_column in trials and trials[best_column].notna().any():
         parent_metrics.append((best_column, float(trials[best_column].max()), 0))
     parent_metrics.append(("trials", float(len(trials)), 0))
-    parent = _log(client, tracking_uri, out, experiment, out.name, None, params=_flat(search, "search."),
+    parent = _log(client, tracking_uri, out, experiment, out.name, None, params=flat_config(search, "search."),
                   tags={"autotask.kind": "search", "autotask.run_dir": str(out.resolve())}, metrics=parent_metrics,
                   artifacts=[(out / name, None) for name in SEARCH_ARTIFACTS], finish=False, record=False)
     trial_columns = {"trial_id", "status", "d", best_column, "epochs_run", "n_params", "duration_s"}
@@ -148,7 +149,7 @@ def log_search(out: str | Path, tracking_uri: str, experiment: str = DEFAULT_EXP
         metrics = list(history.get(trial_id, []))
         metrics += [(name, float(row[name]), 0) for name in (best_column, "epochs_run", "n_params", "duration_s")
                     if name in row and not _missing(row[name])]
-        _log(client, tracking_uri, None, experiment, f"trial_{trial_id}", parent, params=_flat(params),
+        _log(client, tracking_uri, None, experiment, f"trial_{trial_id}", parent, params=flat_config(params),
              tags={"autotask.kind": "trial", "autotask.trial_id": trial_id, "autotask.status": str(row["status"])},
              metrics=metrics, artifacts=[], status="FAILED" if row["status"] == "ERROR" else "FINISHED")
     if (out / "best" / "metrics.parquet").exists():
@@ -296,13 +297,6 @@ def _trial_histories(out: Path, storage: str | None) -> dict[str, list[tuple[str
                 (key, float(value), step) for key, value in report.items()
                 if _number(value) and key not in NOT_METRICS and not key.startswith("time_"))
     return histories
-
-
-def _flat(raw: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in raw.items():
-        out.update(_flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
-    return out
 
 
 def _text(value) -> str:

@@ -11,6 +11,7 @@ import pandas as pd
 from autotask.data.contract import ContractError
 from autotask.data.manifest import Manifest
 from autotask.data.validate import validate_dataset
+from autotask.preflight import nearest_existing
 from autotask.storage import discard_dir, publish_dir, staging_dir
 
 
@@ -24,9 +25,7 @@ def check_output(out: str | Path, overwrite: bool = False) -> None:
         raise ContractError(f"--out {out}: is an existing file, not a dataset folder (choose another --out)")
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} already exists (pass --overwrite to replace it)")
-    parent = out.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
+    parent = nearest_existing(out.absolute().parent)
     if not parent.is_dir():
         raise ContractError(f"--out {out}: {parent} is a file, so no folder can be made under it")
 

@@ -3,11 +3,11 @@ allowed, then noted), a split the runs lack, unusable score columns, and an --ou
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from autotask.preflight import nearest_existing, write_problem
 from autotask.reporting.models import Model
 from autotask.reporting.runs import Run, RunDirError
 
@@ -108,13 +108,9 @@ def check_out(out: str | Path, overwrite: bool = False) -> None:
         if any(out.iterdir()) and not (out / REPORT_MARKER).is_file():
             raise RunDirError(f"--out {out}: an existing folder that is not a report (no {REPORT_MARKER}); "
                               "--overwrite replaces only a report folder")
-    parent = out.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
+    parent = nearest_existing(out.absolute().parent)
     if not parent.is_dir():
         raise RunDirError(f"--out {out}: {parent} is a file, not a folder")
-    try:  # a probe, not os.access: root passes access checks on read-only mounts
-        with tempfile.TemporaryFile(dir=parent):
-            pass
-    except OSError as exc:
-        raise RunDirError(f"--out {out}: cannot create it, {parent} is not writable ({exc.strerror})") from exc
+    problem = write_problem(parent)
+    if problem:
+        raise RunDirError(f"--out {out}: cannot create it, {parent} is not writable ({problem})")

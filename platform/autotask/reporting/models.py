@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from autotask.flat import flat_config
 from autotask.reporting.runs import DEFAULT_SCORE, Run, RunDirError, load_run, split_column, study_run_dirs
 
 ORACLE = "oracle_p"
@@ -52,21 +53,9 @@ def group_models(choices: list[tuple[Run, str]]) -> list[Model]:
     return [Model(_label(variant, column), column, tuple(runs)) for (variant, column), runs in groups.items()]
 
 
-def flat_config(config: dict, prefix: str = "") -> dict[str, object]:
-    """A config's fields as dotted names (training.lr_head) -> value."""
-    flat: dict[str, object] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat.update(flat_config(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
-
-
 def config_differences(a: Run, b: Run, ignore: frozenset[str] = SEED_FREE_FIELDS) -> list[str]:
     """The fields in which two runs' configs differ (outside `ignore`), as 'name (a vs b)'."""
-    fa, fb = flat_config(a.config), flat_config(b.config)
+    fa, fb = flat_config(a.config, keep_empty=True), flat_config(b.config, keep_empty=True)
     absent = object()
 
     def shown(value: object) -> str:

@@ -14,6 +14,7 @@ from autotask.data.contract import ContractError
 from autotask.data.fingerprint import dataset_fingerprint, describe_change
 from autotask.data.manifest import Manifest, load_manifest
 from autotask.data.validate import validate_dataset
+from autotask.flat import flat_config
 from autotask.location import Location, check_reachable, copy_folder
 from autotask.models.registry import get_kind
 from autotask.preflight import check_address, check_local_resources, run_resources, wait_for_cluster
@@ -58,13 +59,7 @@ def check_compatible(run_dir: Path, run: RunConfig, manifest: Manifest) -> None:
 
 def config_changes(old: RunConfig, new: RunConfig, limit: int = 4) -> str:
     """'training.lr_head 0.002 -> 0.01, seed 0 -> 1' between two run configs (provenance aside)."""
-    def flat(raw: dict, prefix: str = "") -> dict:
-        out = {}
-        for key, value in raw.items():
-            out.update(flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
-        return out
-
-    a, b = flat(old.to_dict()), flat(new.to_dict())
+    a, b = flat_config(old.to_dict()), flat_config(new.to_dict())
     changed = [f"{k} {a.get(k, 'absent')} -> {b.get(k, 'absent')}" for k in sorted(set(a) | set(b))
                if a.get(k, "absent") != b.get(k, "absent") and not k.startswith("provenance.")]
     return ", ".join(changed[:limit]) + (f" (+{len(changed) - limit} more)" if len(changed) > limit else "")
