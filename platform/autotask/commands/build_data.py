@@ -16,12 +16,12 @@ from pathlib import Path
 
 from autotask.cli import INPUT_ERROR, report_input_error, runner_console, runner_main
 from autotask.data.build import build_simulated
-from autotask.data.contract import ContractError
+from autotask.data.contract import EMBEDDING_DTYPES, ContractError
 from autotask.data.importer import ImportSpec, import_table
 from autotask.data.simulator import DEFAULT_ROWS, SimulatorConfig
 from autotask.data.summary import print_report
 from autotask.data.text import LabelScale, TextSpec, build_text_dataset, home_depot_spec
-from autotask.data.text.builder import SCENARIO_RULES
+from autotask.data.text.builder import SCENARIO_RULES, TEXT_EMBEDDINGS
 from autotask.data.validate import validate_dataset
 
 console = runner_console(130)
@@ -88,6 +88,9 @@ def _text_options(args) -> dict:
         "seed": args.seed,
         "cache_dir": Path(args.cache_dir) if args.cache_dir else None,
         "fractions": _fractions(args.fractions),
+        "keep_text": args.keep_text or None,
+        "text_embeddings": args.text_embeddings,
+        "embedding_dtype": args.embedding_dtype,
     }
     return {key: value for key, value in options.items() if value is not None}
 
@@ -127,6 +130,12 @@ def _add_text_common(command: argparse.ArgumentParser) -> None:
     command.add_argument("--fractions", help="split shares by query, e.g. pretrain=0.3,train=0.3,valid=0.1,...")
     command.add_argument("--seed", type=int, default=0, help="seed of the query hash for splits")
     command.add_argument("--cache-dir", help="embedding cache folder (default ~/.cache/autotask/embeddings)")
+    command.add_argument("--keep-text", action="store_true", help="keep the texts as columns query_text, offer_text")
+    command.add_argument("--text-embeddings", choices=sorted(TEXT_EMBEDDINGS),
+                         help="store each text's sentence embedding (query_embedding, offer_embedding) for models "
+                              "with --set language=embeddings")
+    command.add_argument("--embedding-dtype", choices=list(EMBEDDING_DTYPES),
+                         help="float16 (default: half the disk) or float32")
     command.add_argument("--out", required=True)
     command.add_argument("--overwrite", action="store_true")
 

@@ -9,6 +9,10 @@ SPLIT = "split"
 QUERY_ID = "query_id"
 ORACLE_P = "oracle_p"
 ROW_ID = "row_id"
+# Optional language columns (`build_data.py text|home-depot --keep-text / --text-embeddings`), listed in the manifest:
+QUERY_TEXT, OFFER_TEXT = "query_text", "offer_text"
+QUERY_EMBEDDING, OFFER_EMBEDDING = "query_embedding", "offer_embedding"  # fixed-size lists of float16/float32
+EMBEDDING_DTYPES = ("float16", "float32")
 
 SPLITS = ("pretrain", "train", "valid", "calib", "test")
 TRAINING_SPLITS = ("pretrain", "train")  # z-score statistics come from these only
@@ -16,6 +20,8 @@ SOFT_LABEL_POOL = "pretrain"  # the only split whose hard label may be null
 UNSEEN_TASK_ID = 0
 MANIFEST_NAME = "manifest.json"
 FEATURE_DTYPE = "float32"
+RESERVED = {ROW_ID, ORACLE_P, QUERY_ID, SCENARIO, LABEL, SOFT_LABEL, SPLIT, QUERY_TEXT, OFFER_TEXT, QUERY_EMBEDDING,
+            OFFER_EMBEDDING}  # never a feature's name
 
 
 class ContractError(ValueError):

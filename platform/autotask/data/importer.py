@@ -13,6 +13,7 @@ from autotask.data.contract import (
     LABEL,
     ORACLE_P,
     QUERY_ID,
+    RESERVED,
     ROW_ID,
     SCENARIO,
     SOFT_LABEL,
@@ -100,7 +101,7 @@ def to_contract_frame(raw: pd.DataFrame, spec: ImportSpec) -> tuple[pd.DataFrame
     missing = [c for c in dict.fromkeys([*used, *(spec.features or [])]) if c not in raw.columns]
     if missing:
         raise ContractError(f"{spec.input}: missing column(s) {missing} (columns: {list(raw.columns)})")
-    reserved = {ROW_ID, ORACLE_P, QUERY_ID, SCENARIO, LABEL, SOFT_LABEL, SPLIT}
+    reserved = RESERVED
     if spec.features:
         features = _chosen_features(raw, spec, reserved)
     else:

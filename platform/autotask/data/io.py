@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from autotask.data.contract import ROW_ID, SPLIT, TRAINING_SPLITS, ContractError, format_rows
@@ -28,7 +29,7 @@ def dataset_files(dataset: str | Path | Location) -> list[Location]:
     return files
 
 
-def _parquet(file: Location, read: Callable):
+def parquet_read(file: Location, read: Callable):
     """Run a pyarrow read; a truncated or corrupt file becomes a ContractError naming it."""
     try:
         return read()
@@ -37,15 +38,25 @@ def _parquet(file: Location, read: Callable):
 
 
 def column_names(file: Location) -> list[str]:
-    return _parquet(file, lambda: pq.read_schema(file.path, filesystem=file.filesystem).names)
+    return parquet_read(file, lambda: pq.read_schema(file.path, filesystem=file.filesystem).names)
 
 
 def read_table(file: Location, columns: list[str] | None = None) -> pd.DataFrame:
-    return _parquet(file, lambda: pq.read_table(file.path, columns=columns, filesystem=file.filesystem).to_pandas())
+    return parquet_read(file, lambda: pq.read_table(file.path, columns=columns, filesystem=file.filesystem).to_pandas())
 
 
 def row_count(file: Location) -> int:
-    return _parquet(file, lambda: pq.read_metadata(file.path, filesystem=file.filesystem).num_rows)
+    return parquet_read(file, lambda: pq.read_metadata(file.path, filesystem=file.filesystem).num_rows)
+
+
+def vector_matrix(values, width: int) -> np.ndarray:
+    """[rows, width] float32 from a column of fixed-size float lists: a pyarrow array or a pandas column (Arrow-backed,
+    as Ray Data hands it over, or of numpy arrays, as pandas reads it)."""
+    if isinstance(values, pd.Series):
+        arrow_backed = isinstance(values.dtype, pd.ArrowDtype)
+        values = values.array.__arrow_array__() if arrow_backed else pa.array(values.to_list(), pa.list_(pa.float32()))
+    flat = pc.list_flatten(values)
+    return flat.to_numpy().astype(np.float32, copy=False).reshape(-1, width)
 
 
 PARQUET_SUFFIXES = (".parquet", ".pq")

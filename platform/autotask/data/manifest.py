@@ -8,14 +8,19 @@ from pathlib import Path
 
 import numpy as np
 
-from autotask.data.contract import MANIFEST_NAME, UNSEEN_TASK_ID, ContractError
+from autotask.data.contract import EMBEDDING_DTYPES, MANIFEST_NAME, RESERVED, UNSEEN_TASK_ID, ContractError
 from autotask.location import Location
 from autotask.storage import atomic_write_text
 
 
 @dataclass
 class Manifest:
-    """What a dataset promises. Seen scenarios get task ids 1..N in `scenarios` order; id 0 = unseen."""
+    """What a dataset promises. Seen scenarios get task ids 1..N in `scenarios` order; id 0 = unseen.
+
+    Optional language inputs: `texts` names kept text columns (query_text, offer_text); `embeddings` describes
+    sentence-embedding columns ({"model", "dtype", "width", "columns"}: one fixed-size list column per text, each
+    `width` floats), which models read only when their config says `language="embeddings"`.
+    """
 
     features: list[str]
     scenarios: list[str]
@@ -23,6 +28,8 @@ class Manifest:
     mean: list[float]
     std: list[float]
     source: dict = field(default_factory=dict)
+    texts: list[str] = field(default_factory=list)
+    embeddings: dict = field(default_factory=dict)
     format_version: int = 1
 
     @property
@@ -32,6 +39,20 @@ class Manifest:
     @property
     def n_tasks(self) -> int:
         return len(self.scenarios)
+
+    @property
+    def embedding_columns(self) -> list[str]:
+        return list(self.embeddings.get("columns", []))
+
+    @property
+    def embedding_width(self) -> int:
+        """Floats per embedding column (0 without embeddings)."""
+        return int(self.embeddings.get("width", 0)) if self.embeddings else 0
+
+    @property
+    def language_width(self) -> int:
+        """Width of the language inputs a model may read: every embedding column side by side."""
+        return self.embedding_width * len(self.embedding_columns)
 
     @property
     def all_scenarios(self) -> list[str]:
@@ -74,6 +95,8 @@ class Manifest:
             mean=[float(v) for v in raw["mean"]],
             std=[float(v) for v in raw["std"]],
             source=dict(raw.get("source", {})),
+            texts=list(raw.get("texts", [])),
+            embeddings=dict(raw.get("embeddings", {})),
             format_version=int(raw.get("format_version", 1)),
         )
         if "d" in raw and raw["d"] != manifest.d:
@@ -109,8 +132,26 @@ class Manifest:
             problems.append(f"{origin}: scenario(s) both seen and unseen: {sorted(overlap)}")
         if len(set(self.all_scenarios)) != len(self.all_scenarios):
             problems.append(f"{origin}: duplicate scenario names")
+        problems += self._language_problems(origin)
         if problems:
             raise ContractError(problems)
+
+    def _language_problems(self, origin: str) -> list[str]:
+        problems = []
+        columns = [*self.texts, *self.embedding_columns]
+        clashes = sorted(set(columns) & (set(self.features) | (RESERVED - {*columns})))
+        if clashes or len(set(columns)) != len(columns):
+            problems.append(f"{origin}: text/embedding column(s) {clashes or columns} clash with features, each "
+                            "other or reserved columns")
+        if self.embeddings:
+            width, dtype = self.embeddings.get("width"), self.embeddings.get("dtype")
+            if not (isinstance(width, int) and width > 0):
+                problems.append(f"{origin}: 'embeddings.width' must be a positive integer, got {width!r}")
+            if dtype not in EMBEDDING_DTYPES:
+                problems.append(f"{origin}: 'embeddings.dtype' must be one of {EMBEDDING_DTYPES}, got {dtype!r}")
+            if not self.embedding_columns:
+                problems.append(f"{origin}: 'embeddings.columns' is empty")
+        return problems
 
 
 def load_manifest(dataset) -> Manifest:

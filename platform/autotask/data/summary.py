@@ -35,7 +35,15 @@ def print_report(report: ValidationReport, console: Console | None = None) -> No
     console = console or Console()
     if report.ok:
         console.print(summary_table(report))
-        console.print(f"[green]valid[/green]: features = {', '.join(report.manifest.features)}")
+        manifest = report.manifest
+        console.print(f"[green]valid[/green]: features = {', '.join(manifest.features)}")
+        if manifest.texts:
+            console.print(f"texts: {', '.join(manifest.texts)}")
+        if manifest.embeddings:
+            embeddings = manifest.embeddings
+            console.print(f"embeddings: {', '.join(manifest.embedding_columns)} ({embeddings.get('model')}, "
+                          f"{manifest.embedding_width} x {embeddings['dtype']} each; read with --set "
+                          f"language=embeddings)")
     else:
         console.print(f"[red]{report.path}: {len(report.errors)} contract error(s)[/red]")
         for message in report.errors:

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from autotask.data.contract import (
     LABEL,
@@ -22,7 +25,7 @@ from autotask.data.contract import (
     ContractError,
     format_rows,
 )
-from autotask.data.io import RunningStats, column_names, dataset_files, read_table
+from autotask.data.io import RunningStats, column_names, dataset_files, parquet_read, read_table
 from autotask.data.manifest import Manifest, load_manifest
 from autotask.location import Location
 
@@ -79,7 +82,7 @@ def validate_dataset(dataset: str | Path) -> ValidationReport:
             continue
         if frame is None:
             continue
-        file_errors = _check_frame(file, frame, manifest)
+        file_errors = _check_frame(file, frame, manifest) + _check_language(file, manifest)
         file_errors += _check_row_ids(file, frame, id_ranges)
         report.errors += file_errors
         if file_errors:
@@ -99,11 +102,14 @@ def _read_checked_columns(file: Location, manifest: Manifest, errors: list[str])
     names = column_names(file)
     missing = [c for c in REQUIRED if c not in names]
     missing_features = [c for c in manifest.features if c not in names]
+    missing_language = [c for c in (*manifest.texts, *manifest.embedding_columns) if c not in names]
     for column in missing:
         errors.append(f"{file}: missing required column '{column}'")
     for column in missing_features:
         errors.append(f"{file}: missing column '{column}' (the manifest lists it as a feature)")
-    if missing or missing_features:
+    for column in missing_language:
+        errors.append(f"{file}: missing column '{column}' (the manifest lists it as a text or embedding column)")
+    if missing or missing_features or missing_language:
         return None
     optional = [c for c in (SOFT_LABEL, QUERY_ID, ROW_ID) if c in names]
     return read_table(file, columns=[*REQUIRED, *manifest.features, *optional])
@@ -160,6 +166,40 @@ def _check_feature(file: Location, values: pd.Series, column: str) -> list[str]:
                 f"{format_rows(np.flatnonzero(too_large))}"
             ]
     return []
+
+
+def _check_language(file: Location, manifest: Manifest) -> list[str]:
+    """Text columns hold strings; every embedding is a list of exactly `width` finite floats."""
+    columns = [*manifest.texts, *manifest.embedding_columns]
+    if not columns:
+        return []
+    table = parquet_read(file, lambda: pq.read_table(file.path, columns=columns, filesystem=file.filesystem))
+    errors = []
+    for name in manifest.texts:
+        column = table.column(name)
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            errors.append(f"{file}: text column '{name}' must hold strings, not {column.type}")
+        elif column.null_count:
+            rows = np.flatnonzero(pc.is_null(column).to_numpy(zero_copy_only=False))
+            errors.append(f"{file}: text column '{name}' is null at {format_rows(rows)}")
+    for name in manifest.embedding_columns:
+        errors += _check_embedding(file, name, table.column(name), manifest.embedding_width)
+    return errors
+
+
+def _check_embedding(file: Location, name: str, column: pa.ChunkedArray, width: int) -> list[str]:
+    if not (pa.types.is_list(column.type) or pa.types.is_fixed_size_list(column.type) or
+            pa.types.is_large_list(column.type)) or not pa.types.is_floating(column.type.value_type):
+        return [f"{file}: embedding column '{name}' must hold lists of floats, not {column.type}"]
+    lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
+    wrong = np.flatnonzero(np.nan_to_num(lengths.astype(np.float64), nan=-1) != width)
+    if len(wrong):
+        found = sorted({int(v) if v == v else "null" for v in lengths[wrong[:3]]}, key=str)
+        return [f"{file}: embedding column '{name}' must hold {width} floats per row (the manifest's width), found "
+                f"{found} at {format_rows(wrong)}"]
+    values = pc.list_flatten(column).to_numpy().reshape(-1, width)
+    bad = np.flatnonzero(~np.isfinite(values.astype(np.float32)).all(axis=1))
+    return [f"{file}: embedding column '{name}' has NaN/inf at {format_rows(bad)}"] if len(bad) else []
 
 
 def _check_row_ids(file: Location, frame: pd.DataFrame, ranges: list[tuple[Location, int, int]]) -> list[str]:

@@ -10,8 +10,13 @@ import numpy as np
 import pandas as pd
 
 from autotask.data.contract import (
+    EMBEDDING_DTYPES,
     LABEL,
+    OFFER_EMBEDDING,
+    OFFER_TEXT,
+    QUERY_EMBEDDING,
     QUERY_ID,
+    QUERY_TEXT,
     ROW_ID,
     SCENARIO,
     SOFT_LABEL,
@@ -26,7 +31,7 @@ from autotask.data.manifest import Manifest
 from autotask.data.output import check_output, publish_frame
 from autotask.data.splits import assign_splits
 from autotask.data.text.departments import departments
-from autotask.data.text.embeddings import EmbeddingCache
+from autotask.data.text.embeddings import MODEL_NAME, EmbeddingCache, text_vectors
 from autotask.data.text.features import FEATURES, extract_features
 from autotask.data.text.reading import GRADE, GROUP, OFFER, QUERY, SCENARIO_RAW, LabelScale, pairs_frame, read_raw
 from autotask.data.validate import ValidationReport, validate_dataset
@@ -35,6 +40,7 @@ from autotask.data.validate import ValidationReport, validate_dataset
 TEXT_FRACTIONS = {"pretrain": 0.3, "train": 0.3, "valid": 0.1, "calib": 0.1, "test": 0.2}
 SCENARIO_RULES = {"departments": departments}  # rule name -> function of the offer texts
 DEFAULT_SCENARIO = "all"
+TEXT_EMBEDDINGS = {"minilm": MODEL_NAME}  # --text-embeddings NAME -> the packaged sentence model
 
 
 @dataclass
@@ -56,6 +62,9 @@ class TextSpec:
     fractions: dict[str, float] = field(default_factory=lambda: dict(TEXT_FRACTIONS))
     seed: int = 0
     cache_dir: Path | None = None
+    keep_text: bool = False  # query_text / offer_text columns
+    text_embeddings: str | None = None  # "minilm": query_embedding / offer_embedding columns
+    embedding_dtype: str = "float16"
 
     @property
     def cut(self) -> float:
@@ -84,6 +93,10 @@ def check_spec(spec: TextSpec) -> None:
             f"--threshold {spec.cut:g}: must lie in ({low:g}, {high:g}] (the --label-scale), or every hard label is "
             f"the same class"
         )
+    if spec.text_embeddings is not None and spec.text_embeddings not in TEXT_EMBEDDINGS:
+        problems.append(f"--text-embeddings {spec.text_embeddings!r}: known models are {sorted(TEXT_EMBEDDINGS)}")
+    if spec.embedding_dtype not in EMBEDDING_DTYPES:
+        problems.append(f"--embedding-dtype {spec.embedding_dtype!r}: must be one of {list(EMBEDDING_DTYPES)}")
     if spec.cache_dir is not None and Path(spec.cache_dir).exists() and not Path(spec.cache_dir).is_dir():
         problems.append(f"--cache-dir {spec.cache_dir}: is a file, not a folder")
     try:
@@ -119,8 +132,20 @@ def read_pairs(spec: TextSpec) -> pd.DataFrame:
     return pairs
 
 
-def contract_frame(pairs: pd.DataFrame, features: pd.DataFrame, spec: TextSpec) -> pd.DataFrame:
-    """Ids, scenario, split, labels and features in the contract's columns.
+def language_columns(pairs: pd.DataFrame, cache: EmbeddingCache, spec: TextSpec) -> dict[str, object]:
+    """The optional text and embedding columns the spec asks for (an embedding cell: one row's vector)."""
+    columns: dict[str, object] = {}
+    if spec.keep_text:
+        columns[QUERY_TEXT], columns[OFFER_TEXT] = pairs[QUERY].to_numpy(), pairs[OFFER].to_numpy()
+    if spec.text_embeddings:
+        for name, texts in ((QUERY_EMBEDDING, pairs[QUERY]), (OFFER_EMBEDDING, pairs[OFFER])):
+            columns[name] = list(text_vectors(cache, texts.tolist()).astype(spec.embedding_dtype))
+    return columns
+
+
+def contract_frame(pairs: pd.DataFrame, features: pd.DataFrame, spec: TextSpec,
+                   language: dict[str, object] | None = None) -> pd.DataFrame:
+    """Ids, scenario, split, labels, features and the optional language columns in the contract's columns.
 
     A query with any row in an unseen scenario goes wholly to `test`, so no query crosses splits.
     """
@@ -141,7 +166,10 @@ def contract_frame(pairs: pd.DataFrame, features: pd.DataFrame, spec: TextSpec) 
             SOFT_LABEL: spec.label_scale.rescale(grade).astype(np.float32),
         }
     )
-    return pd.concat([frame, features.reset_index(drop=True)], axis=1)
+    frame = pd.concat([frame, features.reset_index(drop=True)], axis=1)
+    for name, values in (language or {}).items():
+        frame[name] = values
+    return frame
 
 
 def make_manifest(frame: pd.DataFrame, spec: TextSpec) -> Manifest:
@@ -163,7 +191,14 @@ def make_manifest(frame: pd.DataFrame, spec: TextSpec) -> Manifest:
         "seed": spec.seed,
         "limit": spec.limit,
     }
-    return Manifest(features=list(FEATURES), scenarios=seen, unseen=unseen, mean=mean, std=std, source=source)
+    texts = [QUERY_TEXT, OFFER_TEXT] if spec.keep_text else []
+    embeddings = {}
+    if spec.text_embeddings:
+        width = len(frame[QUERY_EMBEDDING].iloc[0])
+        embeddings = {"model": TEXT_EMBEDDINGS[spec.text_embeddings], "dtype": spec.embedding_dtype, "width": width,
+                      "columns": [QUERY_EMBEDDING, OFFER_EMBEDDING]}
+    return Manifest(features=list(FEATURES), scenarios=seen, unseen=unseen, mean=mean, std=std, source=source,
+                    texts=texts, embeddings=embeddings)
 
 
 def build_text_dataset(
@@ -178,8 +213,9 @@ def build_text_dataset(
     check_spec(spec)
     check_output(out, overwrite)
     pairs = read_pairs(spec)
-    features = extract_features(pairs, EmbeddingCache(spec.cache_dir), show_progress)
-    frame = contract_frame(pairs, features, spec)
+    cache = EmbeddingCache(spec.cache_dir)
+    features = extract_features(pairs, cache, show_progress)
+    frame = contract_frame(pairs, features, spec, language_columns(pairs, cache, spec))
     publish_frame(frame, make_manifest(frame, spec), out, overwrite,
                   lambda m, part, staging: _in_input_terms(m, part, staging, spec))
     return validate_dataset(out)

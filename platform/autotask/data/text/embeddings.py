@@ -90,11 +90,15 @@ def _save(path: str, keys: np.ndarray, vectors: np.ndarray) -> None:
         np.savez(handle, keys=keys, vectors=vectors)
 
 
+def text_vectors(cache: EmbeddingCache, texts: list[str], progress=None) -> np.ndarray:
+    """[len(texts), dim] embeddings, each distinct text looked up (or embedded) once."""
+    distinct = list(dict.fromkeys(texts))
+    index = {t: i for i, t in enumerate(distinct)}
+    return cache.vectors(distinct, progress)[[index[t] for t in texts]]
+
+
 def pair_cosine(cache: EmbeddingCache, queries: list[str], offers: list[str], progress=None) -> np.ndarray:
     """Cosine of each pair's embeddings (each distinct text embedded once)."""
-    distinct = list(dict.fromkeys([*queries, *offers]))
-    index = {t: i for i, t in enumerate(distinct)}
-    vectors = cache.vectors(distinct, progress)
-    q = vectors[[index[t] for t in queries]]
-    o = vectors[[index[t] for t in offers]]
+    vectors = text_vectors(cache, [*queries, *offers], progress)
+    q, o = vectors[: len(queries)], vectors[len(queries):]
     return np.einsum("ij,ij->i", q, o).astype(np.float32)
