@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from autotask.models.blocks import Transformer
 from autotask.models.interface import binary_loss, decay_groups, dropout_rates, one_of, positive, validate
+from autotask.models.language import input_width, language_problems
 from autotask.models.registry import ModelKind, register
 from autotask.models.tokenizers import TOKENIZERS, value_tokenizer
 
@@ -37,6 +38,7 @@ PROBABILITY_EPS = 1e-6
 # renormalised. Chosen on the validation proxy (seen scenarios scored without their own id) over three simulator
 # seeds: power 1, 2, 4 and argmax gave 78.7, 79.9, 79.5 and 77.4 (docs/results/quality.md).
 PROFILE_SHARPNESS = 2.0
+LANGUAGE_TEXTS = 2  # the language inputs are the query's embedding, then the offer's
 
 
 @dataclass
@@ -51,6 +53,10 @@ class AutoTaskConfig:
     general representation for unseen scenarios); only with unseen `zero` or `slot`.
     unseen: what id 0 means (module docstring). tokenizer: how facet 1 embeds each feature value, `shared` (one
     Linear for every feature, the paper), `per-feature`, `periodic` or `piecewise` (Gorishniy et al. 2022).
+    language: `none`, or `embeddings`: the dataset's query and offer embeddings (`language_width` floats after the
+    d features, set from the data) become `language_tokens` facet-1 tokens per text plus one query*offer token
+    after the feature and task-id tokens, and join facet 2's row tokens; d (and so e2 = d * e1) still counts the
+    features only.
     """
 
     d: int
@@ -71,6 +77,9 @@ class AutoTaskConfig:
     task_id_dropout: float = 0.0
     unseen: str = "gated"
     tokenizer: str = "shared"
+    language: str = "none"
+    language_width: int = 0
+    language_tokens: int = 4
 
     def __post_init__(self):
         problems = positive(self, ("d", "n_tasks", "e1", "block_size", "n_layer1", "n_head1", "n_layer2",
@@ -81,6 +90,7 @@ class AutoTaskConfig:
         problems += one_of(self, "attention", ATTENTIONS)
         problems += one_of(self, "unseen", UNSEEN_RULES)
         problems += one_of(self, "tokenizer", TOKENIZERS)
+        problems += language_problems(self, texts=LANGUAGE_TEXTS) + positive(self, ("language_tokens",))
         if self.unseen == "slot" and self.task_id_dropout == 0.0:
             problems.append("unseen='slot' needs task_id_dropout > 0 (no training row has id 0, so its one-hot "
                             "column would keep its random initial weights)")
@@ -99,8 +109,14 @@ class AutoTaskConfig:
 
     @property
     def positions1(self) -> int:
-        """Facet-1 sequence length: d features, plus the task-id element unless task_id_mode is none."""
-        return self.d + (self.task_id_mode != "none")
+        """Facet-1 sequence length: d features, plus the task-id element unless task_id_mode is none, plus the
+        language tokens."""
+        return self.d + (self.task_id_mode != "none") + self.language_positions
+
+    @property
+    def language_positions(self) -> int:
+        """`language_tokens` per text and one interaction token when the model reads language, else 0."""
+        return LANGUAGE_TEXTS * self.language_tokens + 1 if self.language == "embeddings" else 0
 
     @property
     def causal(self) -> bool:
@@ -138,12 +154,31 @@ def task_one_hot(task_ids: Tensor, config: AutoTaskConfig) -> Tensor:
     return one_hot if config.unseen == "slot" else one_hot[:, 1:]
 
 
+class LanguageTokens(nn.Module):
+    """Query and offer embeddings -> facet-1 tokens: `language_tokens` per text (a Linear to k * e1 each) and one
+    token of their elementwise product (what a cosine sums). Returns [b, 2k + 1, e1]."""
+
+    def __init__(self, config: AutoTaskConfig):
+        super().__init__()
+        self.width = config.language_width // LANGUAGE_TEXTS
+        self.shape = (config.language_tokens, config.e1)
+        self.query = nn.Linear(self.width, config.language_tokens * config.e1)
+        self.offer = nn.Linear(self.width, config.language_tokens * config.e1)
+        self.interaction = nn.Linear(self.width, config.e1)
+
+    def forward(self, vectors: Tensor) -> Tensor:
+        query, offer = vectors[:, : self.width], vectors[:, self.width:]
+        return torch.cat([self.query(query).unflatten(1, self.shape), self.offer(offer).unflatten(1, self.shape),
+                          self.interaction(query * offer).unsqueeze(1)], dim=1)
+
+
 class FeatureFacet(nn.Module):
     """Facet 1, task-aware feature modelling: each feature element (then the task id) is a token.
 
-    Token = value embedding (the tokenizer: [b, d] -> [b, d, e1]; the task-id number is one more value token)
-    + Linear(one-hot of the task id) when encoding -> position embedding -> GPT-2 blocks along the feature axis.
-    With the `shared` tokenizer this is the paper's Linear([value, one-hot]) per token. Returns [b, positions1, e1].
+    Token = value embedding (the tokenizer: [b, d] -> [b, d, e1]; the task-id number is one more value token;
+    then the language tokens) + Linear(one-hot of the task id) when encoding -> position embedding -> GPT-2 blocks
+    along the feature axis. With the `shared` tokenizer this is the paper's Linear([value, one-hot]) per token.
+    Returns [b, positions1, e1].
     """
 
     def __init__(self, config: AutoTaskConfig):
@@ -154,15 +189,19 @@ class FeatureFacet(nn.Module):
         self.task_number = None if config.task_id_mode == "none" or shares else nn.Linear(1, config.e1)
         encoding = config.task_id_mode == "encoding"
         self.task_code = nn.Linear(config.one_hot_width, config.e1, bias=False) if encoding else None
+        self.language = LanguageTokens(config) if config.language_positions else None
         self.transformer = Transformer(config.positions1, config.e1, config.n_layer1, config.n_head1,
                                        config.dropout1, config.causal)
 
     def forward(self, features: Tensor, task_ids: Tensor) -> Tensor:
-        tokens = self.values(features)
+        d = self.config.d
+        tokens = self.values(features[:, :d])
         if self.config.task_id_mode != "none":
             number = task_number(task_ids)
             id_token = self.values.embed_one(number) if self.task_number is None else self.task_number(number)
             tokens = torch.cat([tokens, id_token.unsqueeze(1)], dim=1)
+        if self.language is not None:
+            tokens = torch.cat([tokens, self.language(features[:, d:])], dim=1)
         if self.task_code is not None:
             tokens = tokens + self.task_code(task_one_hot(task_ids, self.config)).unsqueeze(1)
         return self.transformer(tokens)
@@ -171,7 +210,8 @@ class FeatureFacet(nn.Module):
 class BlockFacet(nn.Module):
     """Facet 2, cross-task interaction: consecutive rows form blocks of t; each row is one token.
 
-    Row token = [d features, task-id number unless none, one-hot when encoding and facet2_task_encoding]
+    Row token = [d features (and the language inputs), task-id number unless none, one-hot when encoding and
+    facet2_task_encoding]
     -> Linear to e2 + position embedding over t -> GPT-2 blocks along the block axis. Returns [b, e2].
     A trailing block shorter than t (b not a multiple of t) is run on its own, so its rows never see padding.
     """
@@ -180,7 +220,7 @@ class BlockFacet(nn.Module):
         super().__init__()
         self.config, self.mode = config, config.task_id_mode
         self.with_one_hot = self.mode == "encoding" and config.facet2_task_encoding
-        width = config.d + (self.mode != "none") + (config.one_hot_width if self.with_one_hot else 0)
+        width = input_width(config) + (self.mode != "none") + (config.one_hot_width if self.with_one_hot else 0)
         self.max_block_size = config.block_size
         self.wte = nn.Linear(width, config.e2)
         self.transformer = Transformer(config.block_size, config.e2, config.n_layer2, config.n_head2,
@@ -245,7 +285,7 @@ class AutoTask(nn.Module):
         self.facet1 = FeatureFacet(config)
         self.facet2 = BlockFacet(config)
         self.fusion = Fusion(config)
-        self.gate = nn.Linear(config.d, config.n_tasks) if config.has_gate else None
+        self.gate = nn.Linear(input_width(config), config.n_tasks) if config.has_gate else None
 
     def forward(self, features: Tensor, task_ids: Tensor, block_size: int | None = None,
                 profile: Tensor | None = None) -> Tensor:

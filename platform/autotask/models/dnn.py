@@ -10,22 +10,27 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from autotask.models.interface import binary_loss, decay_groups, dropout_rates, positive, validate
+from autotask.models.language import input_width, language_problems
 from autotask.models.registry import ModelKind, register
 
 
 @dataclass
 class MultiTaskDNNConfig:
-    """Shared fully connected layers `hidden`, then per-branch Linear(branch_hidden)-ReLU-Linear(1)."""
+    """Shared fully connected layers `hidden`, then per-branch Linear(branch_hidden)-ReLU-Linear(1).
+    language: `embeddings` concatenates the text embeddings (`language_width`, from the data) to the features."""
 
     d: int
     n_tasks: int
     hidden: tuple[int, ...] = (64, 32)
     branch_hidden: int = 16
     dropout: float = 0.0
+    language: str = "none"
+    language_width: int = 0
 
     def __post_init__(self):
         self.hidden = tuple(self.hidden)  # JSON round trips give lists
         problems = positive(self, ("d", "n_tasks", "branch_hidden")) + dropout_rates(self, ("dropout",))
+        problems += language_problems(self)
         if not self.hidden or not all(isinstance(h, int) and h > 0 for h in self.hidden):
             problems.append(f"hidden must be a non-empty sequence of positive integers, got {self.hidden!r}")
         validate(problems, "MultiTaskDNNConfig")
@@ -52,7 +57,7 @@ class MultiTaskDNN(nn.Module):
     def __init__(self, config: MultiTaskDNNConfig):
         super().__init__()
         self.config = config
-        self.shared = mlp([config.d, *config.hidden], config.dropout)
+        self.shared = mlp([input_width(config), *config.hidden], config.dropout)
         self.branches = nn.ModuleList(
             nn.Sequential(nn.Linear(config.hidden[-1], config.branch_hidden), nn.ReLU(),
                           nn.Linear(config.branch_hidden, 1))

@@ -1,5 +1,7 @@
 """A LightGBM peer: the d features plus the task id as a categorical feature
-(id 0 = unseen, never seen in training).
+(id 0 = unseen, never seen in training). With `language="embeddings"` it also reads the text embeddings, reduced
+by `TextReducer` (trees split poorly on 384 raw dimensions) to principal components of the query, the offer and
+their elementwise product.
 
 Targets may be soft (teacher probabilities) or hard labels: the default objective is cross-entropy, which
 accepts any label in [0, 1]. Early stopping watches the validation set.
@@ -19,6 +21,49 @@ from autotask.storage import atomic_write
 def _design(features, task_ids) -> np.ndarray:
     """[features | task id] as one float matrix; the last column is declared categorical."""
     return np.column_stack([np.asarray(features, dtype=np.float64), np.asarray(task_ids, dtype=np.float64)])
+
+
+LANGUAGE_FIELDS = ("language", "language_components")  # model config fields of the reduction, not of LightGBM
+
+
+class TextReducer:
+    """PCA (fitted on the training rows) of the query vectors, the offer vectors and their elementwise product:
+    [rows, 2 * width] embeddings -> [rows, 3 * components]."""
+
+    def __init__(self, components: int = 16):
+        if not (isinstance(components, int) and components > 0):
+            raise ValueError(f"language_components must be a positive integer, got {components!r}")
+        self.components = components
+        self.means: list[np.ndarray] = []
+        self.axes: list[np.ndarray] = []
+
+    @staticmethod
+    def _parts(vectors: np.ndarray) -> list[np.ndarray]:
+        half = vectors.shape[1] // 2
+        query, offer = vectors[:, :half], vectors[:, half:]
+        return [query, offer, query * offer]
+
+    def fit(self, vectors: np.ndarray) -> TextReducer:
+        for part in self._parts(np.asarray(vectors, dtype=np.float32)):
+            mean = part.mean(axis=0)
+            _, _, axes = np.linalg.svd(part - mean, full_matrices=False)
+            self.means.append(mean)
+            self.axes.append(axes[: self.components])
+        return self
+
+    def transform(self, vectors: np.ndarray) -> np.ndarray:
+        parts = self._parts(np.asarray(vectors, dtype=np.float32))
+        return np.hstack([(p - m) @ a.T for p, m, a in zip(parts, self.means, self.axes, strict=True)])
+
+    def save(self, path: str | Path) -> None:
+        arrays = {f"{kind}{i}": values for kind, items in (("mean", self.means), ("axes", self.axes))
+                  for i, values in enumerate(items)}
+        atomic_write(path, lambda tmp: _save_arrays(tmp, arrays))
+
+
+def _save_arrays(path: str, arrays: dict) -> None:
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
 
 
 class LightGBMPeer:

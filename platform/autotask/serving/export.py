@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from autotask.models.language import input_width
 from autotask.serving.model import ServingModel, example_inputs, load_run_model, unseen_profile
 
 FORMATS = ("torchscript", "onnx")
@@ -43,7 +44,7 @@ def export_model(model: nn.Module, out: str | Path, fmt: str = "onnx", unseen_pr
         raise ValueError(f"--out {out}: a folder; give the artefact's file name (e.g. {out}/model{SUFFIXES[fmt]})")
     out.parent.mkdir(parents=True, exist_ok=True)
     serving = ServingModel(model.cpu(), unseen_profile)
-    inputs = example_inputs(model.config.d, model.config.n_tasks, rows=8)
+    inputs = example_inputs(input_width(model.config), model.config.n_tasks, rows=8)
     tmp = out.with_name(f".{out.name}.tmp{SUFFIXES[fmt]}")
     try:
         with torch.no_grad(), warnings.catch_warnings(), _without_torchvision_notices():

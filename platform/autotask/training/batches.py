@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from autotask.data.contract import LABEL, ROW_ID, SCENARIO, SOFT_LABEL, SPLIT
+from autotask.data.io import vector_matrix
 from autotask.data.manifest import Manifest
 
 FEATURES = "features"
@@ -23,15 +24,31 @@ def target_for(frame: pd.DataFrame, soft: bool) -> np.ndarray:
     return hard
 
 
-def to_model_inputs(frame: pd.DataFrame, manifest: Manifest, soft: bool = False) -> dict[str, np.ndarray]:
-    """Columns the training loop consumes; rows without any target are dropped."""
+def input_columns(manifest: Manifest, language: bool = False) -> list[str]:
+    """The dataset columns a model's input matrix is made of: the features, then the embeddings when it reads them."""
+    return [*manifest.features, *(manifest.embedding_columns if language else [])]
+
+
+def model_features(frame: pd.DataFrame, manifest: Manifest, language: bool = False) -> np.ndarray:
+    """[rows, d (+ language_width)] float32: the z-scored features, then each embedding column (as stored)."""
+    features = manifest.standardize(frame[manifest.features].to_numpy(dtype=np.float32))
+    if not language:
+        return features
+    vectors = [vector_matrix(frame[column], manifest.embedding_width) for column in manifest.embedding_columns]
+    return np.concatenate([features, *vectors], axis=1)
+
+
+def to_model_inputs(frame: pd.DataFrame, manifest: Manifest, soft: bool = False, language: bool = False
+                    ) -> dict[str, np.ndarray]:
+    """Columns the training loop consumes; rows without any target are dropped. `language`: the input matrix also
+    holds the text embeddings (models with language="embeddings")."""
     target = target_for(frame, soft)
     keep = ~np.isnan(target)
     frame = frame[keep]
     groups = {name: i for i, name in enumerate(manifest.all_scenarios)}
     return {
         ROW_ID: frame[ROW_ID].to_numpy(dtype=np.int64),
-        FEATURES: manifest.standardize(frame[manifest.features].to_numpy(dtype=np.float32)),
+        FEATURES: model_features(frame, manifest, language),
         TASK_ID: manifest.task_ids(frame[SCENARIO]),
         TARGET: target[keep],
         GROUP: frame[SCENARIO].map(groups).to_numpy(dtype=np.int64),
@@ -41,10 +58,12 @@ def to_model_inputs(frame: pd.DataFrame, manifest: Manifest, soft: bool = False)
 class SplitPreprocessor:
     """Ray Data `map_batches` callable: keep one split's rows and convert them to model inputs."""
 
-    def __init__(self, manifest: dict, split: str, soft: bool):
+    def __init__(self, manifest: dict, split: str, soft: bool, language: bool = False):
         self.manifest = Manifest.from_dict(manifest)
         self.split = split
         self.soft = soft
+        self.language = language
 
     def __call__(self, batch: pd.DataFrame) -> dict[str, np.ndarray]:
-        return to_model_inputs(batch[batch[SPLIT] == self.split], self.manifest, soft=self.soft)
+        return to_model_inputs(batch[batch[SPLIT] == self.split], self.manifest, soft=self.soft,
+                               language=self.language)

@@ -11,30 +11,45 @@ import ray
 from autotask.data.contract import LABEL, ROW_ID, SCENARIO, SOFT_LABEL, SPLIT
 from autotask.data.io import read_frame
 from autotask.data.manifest import Manifest
-from autotask.models.lightgbm_peer import LightGBMPeer
+from autotask.models.language import reads_language
+from autotask.models.lightgbm_peer import LANGUAGE_FIELDS, LightGBMPeer, TextReducer
 from autotask.training import outputs
-from autotask.training.batches import FEATURES, TARGET, TASK_ID, to_model_inputs
+from autotask.training.batches import FEATURES, TARGET, TASK_ID, input_columns, to_model_inputs
 from autotask.training.config import RunConfig
 
 
 @ray.remote(num_cpus=1)
-def _fit_remote(run_dict: dict, manifest_dict: dict) -> tuple[str, dict]:
-    """Fit on pretrain (soft labels) + train (hard labels), early-stop on valid; returns model text and scores."""
+def _fit_remote(run_dict: dict, manifest_dict: dict) -> tuple[dict[str, bytes], dict]:
+    """Fit on pretrain (soft labels) + train (hard labels), early-stop on valid; returns the model files' bytes
+    (lightgbm.txt, and text_pca.npz when it reads language) and the scores."""
     run = RunConfig.from_dict(run_dict)
     manifest = Manifest.from_dict(manifest_dict)
-    columns = [ROW_ID, SCENARIO, SPLIT, LABEL, SOFT_LABEL, *manifest.features]
+    language = reads_language(run.model_config)
+    columns = [ROW_ID, SCENARIO, SPLIT, LABEL, SOFT_LABEL, *input_columns(manifest, language)]
     train_rows = read_frame(run.data, columns=columns, splits=("pretrain", "train"))
-    fit_inputs = to_model_inputs(train_rows, manifest, soft=True)
-    frame, eval_inputs = outputs.read_eval_frame(run.data, manifest)
+    fit_inputs = to_model_inputs(train_rows, manifest, soft=True, language=language)
+    frame, eval_inputs = outputs.read_eval_frame(run.data, manifest, language)
     valid = eval_inputs_for(frame, eval_inputs, "valid")
-    peer = LightGBMPeer(seed=run.seed, **run.model_config)
-    peer.fit(fit_inputs[FEATURES], fit_inputs[TASK_ID], fit_inputs[TARGET],
-             valid=(valid[FEATURES], valid[TASK_ID], valid[TARGET]))
-    scores = {"score": peer.predict_proba(eval_inputs[FEATURES], eval_inputs[TASK_ID])}
+    params = {k: v for k, v in run.model_config.items() if k not in LANGUAGE_FIELDS}
+    reducer = TextReducer(run.model_config.get("language_components", 16)) if language else None
+    if reducer is not None:
+        reducer.fit(fit_inputs[FEATURES][:, manifest.d:])
+
+    def design(inputs: dict) -> np.ndarray:
+        features = inputs[FEATURES]
+        if reducer is None:
+            return features
+        return np.hstack([features[:, : manifest.d], reducer.transform(features[:, manifest.d:])])
+
+    peer = LightGBMPeer(seed=run.seed, **params)
+    peer.fit(design(fit_inputs), fit_inputs[TASK_ID], fit_inputs[TARGET],
+             valid=(design(valid), valid[TASK_ID], valid[TARGET]))
+    scores = {"score": peer.predict_proba(design(eval_inputs), eval_inputs[TASK_ID])}
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "lightgbm.txt"
-        peer.save(path)
-        return path.read_text(), scores
+        peer.save(Path(tmp) / "lightgbm.txt")
+        if reducer is not None:
+            reducer.save(Path(tmp) / "text_pca.npz")
+        return {path.name: path.read_bytes() for path in Path(tmp).iterdir()}, scores
 
 
 def eval_inputs_for(frame, inputs: dict, split: str) -> dict:
@@ -44,9 +59,10 @@ def eval_inputs_for(frame, inputs: dict, split: str) -> dict:
 
 def train_lightgbm(run: RunConfig, manifest: Manifest, run_dir: Path):
     """Run the fit as a Ray task; returns (predictions frame, model files)."""
-    model_text, scores = ray.get(_fit_remote.remote(run.to_dict(), manifest.to_dict()))
+    files, scores = ray.get(_fit_remote.remote(run.to_dict(), manifest.to_dict()))
     staging = run_dir / "model" / ".staging"
     staging.mkdir(parents=True, exist_ok=True)
-    (staging / "lightgbm.txt").write_text(model_text)
-    frame, inputs = outputs.read_eval_frame(run.data, manifest)
-    return outputs.prediction_frame(frame, inputs, scores), {"lightgbm.txt": staging / "lightgbm.txt"}
+    for name, content in files.items():
+        (staging / name).write_bytes(content)
+    frame, inputs = outputs.read_eval_frame(run.data, manifest)  # ids and labels only: no language columns needed
+    return outputs.prediction_frame(frame, inputs, scores), {name: staging / name for name in files}

@@ -15,17 +15,18 @@ from autotask.data.manifest import Manifest
 from autotask.evaluation.metrics import scenario_metrics
 from autotask.models.calibration import ScenarioCalibrator
 from autotask.storage import atomic_write_parquet, atomic_write_text
-from autotask.training.batches import TASK_ID, to_model_inputs
+from autotask.training.batches import TASK_ID, input_columns, to_model_inputs
 
 EVAL_SPLITS = ("valid", "calib", "test")
 CALIBRATED = "_calibrated"
 
 
-def read_eval_frame(data: str, manifest: Manifest) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+def read_eval_frame(data: str, manifest: Manifest, language: bool = False
+                    ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """The valid/calib/test rows (small next to the training splits) and their model inputs."""
-    columns = [ROW_ID, SCENARIO, SPLIT, LABEL, QUERY_ID, ORACLE_P, *manifest.features]
+    columns = [ROW_ID, SCENARIO, SPLIT, LABEL, QUERY_ID, ORACLE_P, *input_columns(manifest, language)]
     frame = read_frame(data, columns=columns, splits=EVAL_SPLITS).reset_index(drop=True)
-    return frame, to_model_inputs(frame, manifest)
+    return frame, to_model_inputs(frame, manifest, language=language)
 
 
 def prediction_frame(frame: pd.DataFrame, inputs: dict, scores: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import ray.data
 from autotask.data.contract import LABEL, QUERY_ID, ROW_ID, SCENARIO, SOFT_LABEL, SPLIT
 from autotask.data.io import column_names, dataset_files
 from autotask.data.manifest import Manifest
-from autotask.training.batches import SplitPreprocessor
+from autotask.training.batches import SplitPreprocessor, input_columns
 
 TRAIN_STAGES = {"pretrain": ("pretrain", True), "train": ("train", False)}  # dataset name -> (split, soft)
 PREPROCESS_CPUS = 0.25  # small tasks: leave room for the Train workers on a 2-core machine
@@ -38,21 +38,25 @@ def present_columns(files: list, wanted: list[str]) -> list[str]:
     return [c for c in dict.fromkeys(wanted) if c in present]
 
 
-def read_split(data: str, manifest: Manifest, split: str, soft: bool) -> ray.data.Dataset:
-    """A lazy dataset of one split's model inputs (features z-scored with the manifest's statistics)."""
+def read_split(data: str, manifest: Manifest, split: str, soft: bool, language: bool = False) -> ray.data.Dataset:
+    """A lazy dataset of one split's model inputs (features z-scored with the manifest's statistics; the text
+    embeddings after them when `language`)."""
     files = dataset_files(data)
-    columns = present_columns(files, [ROW_ID, SCENARIO, SPLIT, LABEL, *manifest.features, SOFT_LABEL, QUERY_ID])
+    wanted = [ROW_ID, SCENARIO, SPLIT, LABEL, *input_columns(manifest, language), SOFT_LABEL, QUERY_ID]
+    columns = present_columns(files, wanted)
     dataset = read_parquet_files(files, columns)
     if ROW_ID not in columns:
         raise ValueError(f"{data}: Ray training needs a '{ROW_ID}' column (datasets built by this project have one)")
-    preprocess = SplitPreprocessor(manifest.to_dict(), split, soft)
+    preprocess = SplitPreprocessor(manifest.to_dict(), split, soft, language)
     return dataset.map_batches(preprocess, batch_format="pandas", num_cpus=PREPROCESS_CPUS)
 
 
-def training_datasets(data: str, manifest: Manifest, row_counts: dict[str, int]) -> dict[str, ray.data.Dataset]:
+def training_datasets(data: str, manifest: Manifest, row_counts: dict[str, int], language: bool = False
+                      ) -> dict[str, ray.data.Dataset]:
     """The datasets a training run consumes: `pretrain` and `train` are sharded, `valid` goes whole to every worker."""
-    datasets = {name: read_split(data, manifest, split, soft) for name, (split, soft) in TRAIN_STAGES.items()}
-    datasets["valid"] = read_split(data, manifest, "valid", soft=False)
+    datasets = {name: read_split(data, manifest, split, soft, language)
+                for name, (split, soft) in TRAIN_STAGES.items()}
+    datasets["valid"] = read_split(data, manifest, "valid", soft=False, language=language)
     if sum(row_counts.values()) < MATERIALIZE_BELOW_ROWS:
         datasets = {name: ds.materialize() for name, ds in datasets.items()}
     return datasets

@@ -16,6 +16,7 @@ from autotask.data.manifest import Manifest, load_manifest
 from autotask.data.validate import validate_dataset
 from autotask.flat import flat_config
 from autotask.location import Location, check_reachable, copy_folder
+from autotask.models.language import language_width, reads_language
 from autotask.models.registry import get_kind
 from autotask.preflight import check_address, check_local_resources, run_resources, wait_for_cluster
 from autotask.provenance import provenance
@@ -106,6 +107,7 @@ def check_run_config(run: RunConfig, manifest: Manifest) -> None:
     """Build the typed model config and check the scoring protocol against it, before Ray starts (ValueError)."""
     kind = get_kind(run.model)
     if not kind.is_torch:
+        language_width(run.model_config, manifest)
         return
     typed = model_config(run.model, run.model_config, manifest)
     unknown = sorted(set(run.training.lr_groups) - set(kind.lr_groups))
@@ -173,7 +175,7 @@ def publish_results(out: Path, storage: str) -> Location:
 
 def _train_torch(run: RunConfig, manifest: Manifest, run_dir: Path, report, storage: str | None, progress=None):
     counts = report.summary.groupby("split")["rows"].sum().to_dict()
-    datasets = training_datasets(run.data, manifest, counts)
+    datasets = training_datasets(run.data, manifest, counts, reads_language(run.model_config))
     result = fit(run, manifest, datasets, storage_path(run_dir, storage), progress=progress)
     if result.error is not None:
         raise RuntimeError(f"training failed: {result.error}") from result.error

@@ -12,7 +12,8 @@ import torch
 from autotask.data.contract import LABEL, ORACLE_P, QUERY_ID, ROW_ID, SCENARIO, SPLIT
 from autotask.data.io import dataset_files
 from autotask.data.manifest import Manifest
-from autotask.training.batches import to_model_inputs
+from autotask.models.language import input_width, reads_language
+from autotask.training.batches import input_columns, to_model_inputs
 from autotask.training.factory import build_model
 from autotask.training.outputs import EVAL_SPLITS, prediction_frame
 from autotask.training.ray_data import present_columns, read_parquet_files
@@ -39,12 +40,14 @@ class EvalScorer:
         self.model = build_model(kind, model_config, self.manifest)
         self.model.load_state_dict(state)
         self.model.eval()
-        probe = predict(self.model, np.zeros((1, self.manifest.d), np.float32), np.zeros(1, np.int64), in_context=True)
+        self.language = reads_language(model_config)
+        probe = predict(self.model, np.zeros((1, input_width(self.model.config)), np.float32), np.zeros(1, np.int64),
+                        in_context=True)
         self.score_names = list(probe)
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         frame = batch[batch[SPLIT].isin(EVAL_SPLITS)].reset_index(drop=True)
-        inputs = to_model_inputs(frame, self.manifest)
+        inputs = to_model_inputs(frame, self.manifest, language=self.language)
         if len(frame) == 0:
             scores = {name: np.empty(0, np.float32) for name in self.score_names}
         else:
@@ -60,7 +63,9 @@ def score_eval_splits(data: str, manifest: Manifest, kind: str, model_config: di
     """predictions.parquet's rows for valid/calib/test, sorted by row id, scored by a few actors with facet-2 blocks
     of `block_size` rows (the run's protocol)."""
     files = dataset_files(data)
-    columns = present_columns(files, [ROW_ID, SCENARIO, SPLIT, LABEL, QUERY_ID, ORACLE_P, *manifest.features])
+    language = reads_language(model_config)
+    wanted = [ROW_ID, SCENARIO, SPLIT, LABEL, QUERY_ID, ORACLE_P, *input_columns(manifest, language)]
+    columns = present_columns(files, wanted)
     dataset = read_parquet_files(files, columns, blocks_per_file=True)
     scorers = max(1, min(MAX_SCORERS, int(ray.cluster_resources().get("CPU", 1)) // 2))
     state = {key: value.detach().cpu() for key, value in state.items()}

@@ -6,6 +6,7 @@ from ray import tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
 from autotask.data.manifest import Manifest
+from autotask.models.language import reads_language
 from autotask.training.config import RunConfig, TrainingConfig
 from autotask.training.ray_data import training_datasets
 from autotask.training.ray_trainer import make_trainer
@@ -50,7 +51,7 @@ def run_trial(
     """
     run = trial_run_config(RunConfig.from_dict(base), params, model, auxiliary)
     manifest = Manifest.from_dict(manifest)
-    datasets = training_datasets(run.data, manifest, row_counts)
+    datasets = training_datasets(run.data, manifest, row_counts, reads_language(run.model_config))
     trial_id = tune.get_context().get_trial_id()
     early_stop = {"actor": stopper, "namespace": NAMESPACE, "run_id": trial_id} if stopper else None
     trainer = make_trainer(
