@@ -311,3 +311,39 @@ def test_scenario_profile_weights_every_unseen_row_alike_and_leaves_seen_scenari
     one_scenario = torch.full((12,), 2)
     assert torch.allclose(model.in_context_scores(x, one_scenario, block_size=1)["score_context"],
                           model.score(x, one_scenario, block_size=1)["score"], atol=1e-6)
+
+
+LANGUAGE = {"language": "embeddings", "language_width": 2 * 16}
+
+
+def test_language_tokens_follow_the_feature_and_task_tokens_and_learn():
+    config = AutoTaskConfig(d=5, n_tasks=3, language_tokens=2, **LANGUAGE)
+    assert config.positions1 == 5 + 1 + 2 * 2 + 1 and config.e2 == 5 * config.e1  # d counts features only
+    model = AutoTask(config)
+    features = torch.randn(12, 5 + 32)
+    ids = torch.randint(1, 4, (12,))
+    assert model.facet1(features, ids).shape == (12, config.positions1, config.e1)
+    changed = features.clone()
+    changed[:, 5:21] = torch.randn(12, 16)  # another query embedding
+    assert not torch.allclose(model(features, ids), model(changed, ids))
+    model.training_loss(features, ids, torch.rand(12)).backward()
+    language = [model.facet1.language.query.weight, model.facet1.language.interaction.weight]
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in language)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"language": "text"}, "language must be one of"),
+    ({"language": "embeddings", "language_width": 0}, "language_width"),
+    ({"language": "embeddings", "language_width": 33}, "multiple of 2"),
+    ({"language_width": 8}, "language='none'"),
+])
+def test_language_config_validation(bad, message):
+    with pytest.raises(ValueError, match=message):
+        AutoTaskConfig(d=4, n_tasks=2, **bad)
+
+
+def test_dnn_concatenates_the_language_inputs():
+    model = MultiTaskDNN(MultiTaskDNNConfig(d=4, n_tasks=2, **LANGUAGE))
+    assert model.shared[0].in_features == 4 + 32
+    general, task = model(torch.randn(3, 36), torch.tensor([0, 1, 2]))
+    assert general.shape == task.shape == (3,)

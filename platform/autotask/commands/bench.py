@@ -6,12 +6,14 @@ throughput (eager, TorchScript, ONNX Runtime) on simulated data; print a table a
   python runners/bench.py --suite large --workdir data/bench-large --out FILE.json   # 10M rows, 1 and 2 workers
   python runners/bench.py --suite readers --rows 3000000 --out FILE.json    # Ray Data's Parquet readers, A/B/A/B
   python runners/bench.py --suite quality --workdir data/bench-quality --out FILE.json   # test ROC AUC, 3 seeds
+  python runners/bench.py --suite serving --run RUN_A --run RUN_B --out FILE.json   # trained runs' serving latency
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import logging
 import sys
 import tempfile
@@ -25,8 +27,12 @@ from autotask.preflight import InputError, check_output_dir, check_output_file
 console = runner_console(160)
 
 
-def suite(name: str):
+def suite(name: str, runs: list[str] | None = None):
     """The suite's entry point, imported on demand: the GPU suite must import without Ray."""
+    if name == "serving":
+        from autotask.benchmarks.serving import run_serving_benchmarks
+
+        return functools.partial(run_serving_benchmarks, runs=runs or [])
     if name == "gpu":
         from autotask.benchmarks.gpu import run_gpu_benchmarks
 
@@ -50,12 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="result file: .json (everything) or .csv (one line per row)")
     p.add_argument("--quick", action="store_true", help="small data and few calls (about a minute)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--suite", choices=("full", "gpu", "large", "readers", "quality"), default="full",
+    p.add_argument("--suite", choices=("full", "gpu", "large", "readers", "quality", "serving"), default="full",
                    help="full: every path incl. Ray (default); gpu: bare loop CUDA vs CPU and CUDA serving, no Ray; "
                    "large: the partitioned 10M-row dataset, 1 and 2 workers, rows/s and peak memory; "
                    "readers: the same data, 1 worker, Ray Data's V1 and V2 Parquet readers interleaved twice; "
                    "quality: test ROC AUC of every model on 3 simulator seeds and Home Depot, 3 training seeds "
-                   "(resumes from --workdir)")
+                   "(resumes from --workdir); serving: every serving form of each --run's trained model, in one "
+                   "process (p99 ratio to the first run)")
+    p.add_argument("--run", action="append", help="a trained run directory (--suite serving; repeat for more)")
     p.add_argument("--rows", type=int, help="simulated rows (default: 120,000; 10,000,000 for --suite large)")
     p.add_argument("--workdir", help="keep data, artefacts and Ray storage here (default: a temporary folder)")
     args = p.parse_args(argv)
@@ -70,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         config = dataclasses.replace(config, rows=args.rows or LARGE_ROWS)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="autotask-bench-") as tmp:
-        result = suite(args.suite)(config, args.workdir or tmp)
+        result = suite(args.suite, args.run)(config, args.workdir or tmp)
     result["command"] = " ".join(["python runners/bench.py", *(argv if argv is not None else sys.argv[1:])])
     result["seconds"] = round(time.perf_counter() - started, 1)
     for table in (quality_tables(result) if args.suite == "quality" else [results_table(result)]):

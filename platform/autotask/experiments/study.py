@@ -60,7 +60,14 @@ TOKENIZER_STUDY = [PAPER_STUDY[0], PAPER_STUDY[1]] + [
 # The multi-task baselines users expect (issue 15): the paper's pair, MMoE, PLE (CGC), STAR and LightGBM.
 BASELINES_STUDY = [PAPER_STUDY[0], PAPER_STUDY[1], StudyRun("mmoe", "mmoe", "MMoE"),
                    StudyRun("ple", "ple", "PLE (CGC)"), StudyRun("star", "star", "STAR"), PAPER_STUDY[7]]
-STUDIES = {"paper": PAPER_STUDY, "compact": COMPACT_STUDY, "tokenizers": TOKENIZER_STUDY, "baselines": BASELINES_STUDY}
+# Features only vs features + the query and offer embeddings (issue 16), for AutoTask, the DNN and LightGBM; needs a
+# dataset built with --text-embeddings.
+LANGUAGE = {"language": "embeddings"}
+LANGUAGE_STUDY = [PAPER_STUDY[0], StudyRun("autotask-language", "autotask", "AutoTask + language", LANGUAGE),
+                  PAPER_STUDY[1], StudyRun("dnn-language", "dnn", "DNN + language", LANGUAGE),
+                  PAPER_STUDY[7], StudyRun("lightgbm-language", "lightgbm", "LightGBM + language (PCA)", LANGUAGE)]
+STUDIES = {"paper": PAPER_STUDY, "compact": COMPACT_STUDY, "tokenizers": TOKENIZER_STUDY, "baselines": BASELINES_STUDY,
+           "language": LANGUAGE_STUDY}
 
 
 def load_study(name_or_path: str) -> list[StudyRun]:

@@ -39,6 +39,7 @@ PROBABILITY_EPS = 1e-6
 # seeds: power 1, 2, 4 and argmax gave 78.7, 79.9, 79.5 and 77.4 (docs/results/quality.md).
 PROFILE_SHARPNESS = 2.0
 LANGUAGE_TEXTS = 2  # the language inputs are the query's embedding, then the offer's
+LANGUAGE_FACET2 = ("product", "vectors", "none")  # what facet 2's row token reads of the language inputs
 
 
 @dataclass
@@ -80,6 +81,7 @@ class AutoTaskConfig:
     language: str = "none"
     language_width: int = 0
     language_tokens: int = 4
+    language_facet2: str = "product"
 
     def __post_init__(self):
         problems = positive(self, ("d", "n_tasks", "e1", "block_size", "n_layer1", "n_head1", "n_layer2",
@@ -91,6 +93,7 @@ class AutoTaskConfig:
         problems += one_of(self, "unseen", UNSEEN_RULES)
         problems += one_of(self, "tokenizer", TOKENIZERS)
         problems += language_problems(self, texts=LANGUAGE_TEXTS) + positive(self, ("language_tokens",))
+        problems += one_of(self, "language_facet2", LANGUAGE_FACET2)
         if self.unseen == "slot" and self.task_id_dropout == 0.0:
             problems.append("unseen='slot' needs task_id_dropout > 0 (no training row has id 0, so its one-hot "
                             "column would keep its random initial weights)")
@@ -220,14 +223,14 @@ class BlockFacet(nn.Module):
         super().__init__()
         self.config, self.mode = config, config.task_id_mode
         self.with_one_hot = self.mode == "encoding" and config.facet2_task_encoding
-        width = input_width(config) + (self.mode != "none") + (config.one_hot_width if self.with_one_hot else 0)
+        width = row_inputs_width(config) + (self.mode != "none") + (config.one_hot_width if self.with_one_hot else 0)
         self.max_block_size = config.block_size
         self.wte = nn.Linear(width, config.e2)
         self.transformer = Transformer(config.block_size, config.e2, config.n_layer2, config.n_head2,
                                        config.dropout2, config.causal)
 
     def row_tokens(self, features: Tensor, task_ids: Tensor) -> Tensor:
-        parts = [features]
+        parts = [row_inputs(features, self.config)]
         if self.mode != "none":
             parts.append(task_number(task_ids))
         if self.with_one_hot:
@@ -241,6 +244,24 @@ class BlockFacet(nn.Module):
         if block_size == 1:  # every row its own block (serving): no size-dependent branch, so exports stay general
             return self.transformer(tokens.unsqueeze(1)).squeeze(1)
         return in_blocks(self.transformer, tokens, block_size)
+
+
+def row_inputs(features: Tensor, config: AutoTaskConfig) -> Tensor:
+    """What facet 2 reads of a row: the d features, plus (language_facet2) the query*offer product, both vectors or
+    nothing of the language inputs."""
+    if config.language == "none" or config.language_facet2 == "vectors":
+        return features
+    if config.language_facet2 == "none":
+        return features[:, : config.d]
+    half = config.language_width // LANGUAGE_TEXTS
+    query, offer = features[:, config.d: config.d + half], features[:, config.d + half:]
+    return torch.cat([features[:, : config.d], query * offer], dim=1)
+
+
+def row_inputs_width(config: AutoTaskConfig) -> int:
+    if config.language == "none" or config.language_facet2 == "vectors":
+        return input_width(config)
+    return config.d + (0 if config.language_facet2 == "none" else config.language_width // LANGUAGE_TEXTS)
 
 
 def in_blocks(fn: Callable[[Tensor], Tensor], rows: Tensor, t: int) -> Tensor:
