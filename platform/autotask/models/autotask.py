@@ -81,7 +81,7 @@ class AutoTaskConfig:
     language: str = "none"
     language_width: int = 0
     language_tokens: int = 4
-    language_facet2: str = "product"
+    language_facet2: str = "vectors"
 
     def __post_init__(self):
         problems = positive(self, ("d", "n_tasks", "e1", "block_size", "n_layer1", "n_head1", "n_layer2",

@@ -24,13 +24,16 @@ def _design(features, task_ids) -> np.ndarray:
 
 
 LANGUAGE_FIELDS = ("language", "language_components")  # model config fields of the reduction, not of LightGBM
+# Components per part (query, offer, product): 8 gave Home Depot's best validation AUC of 8 and 32 (74.45 vs 73.86;
+# features only 74.18; the raw product 73.56, raw vectors 73.18).
+LANGUAGE_COMPONENTS = 8
 
 
 class TextReducer:
     """PCA (fitted on the training rows) of the query vectors, the offer vectors and their elementwise product:
     [rows, 2 * width] embeddings -> [rows, 3 * components]."""
 
-    def __init__(self, components: int = 16):
+    def __init__(self, components: int = LANGUAGE_COMPONENTS):
         if not (isinstance(components, int) and components > 0):
             raise ValueError(f"language_components must be a positive integer, got {components!r}")
         self.components = components

@@ -12,7 +12,7 @@ from autotask.data.contract import LABEL, ROW_ID, SCENARIO, SOFT_LABEL, SPLIT
 from autotask.data.io import read_frame
 from autotask.data.manifest import Manifest
 from autotask.models.language import reads_language
-from autotask.models.lightgbm_peer import LANGUAGE_FIELDS, LightGBMPeer, TextReducer
+from autotask.models.lightgbm_peer import LANGUAGE_COMPONENTS, LANGUAGE_FIELDS, LightGBMPeer, TextReducer
 from autotask.training import outputs
 from autotask.training.batches import FEATURES, TARGET, TASK_ID, input_columns, to_model_inputs
 from autotask.training.config import RunConfig
@@ -31,7 +31,7 @@ def _fit_remote(run_dict: dict, manifest_dict: dict) -> tuple[dict[str, bytes], 
     frame, eval_inputs = outputs.read_eval_frame(run.data, manifest, language)
     valid = eval_inputs_for(frame, eval_inputs, "valid")
     params = {k: v for k, v in run.model_config.items() if k not in LANGUAGE_FIELDS}
-    reducer = TextReducer(run.model_config.get("language_components", 16)) if language else None
+    reducer = TextReducer(run.model_config.get("language_components", LANGUAGE_COMPONENTS)) if language else None
     if reducer is not None:
         reducer.fit(fit_inputs[FEATURES][:, manifest.d:])
 
