@@ -20,11 +20,12 @@ from autotask.data.manifest import load_manifest
 from autotask.data.text import LabelScale, TextSpec, build_text_dataset
 from autotask.data.text.embeddings import EmbeddingCache
 from autotask.data.validate import validate_dataset
+from autotask.experiments.study import load_study, run_study, study_configs
 from autotask.serving.model import ServingModel, load_run_model
 from autotask.training.batches import FEATURES, TASK_ID
-from autotask.training.config import RunConfig, TrainingConfig
+from autotask.training.config import RunConfig
 from autotask.training.outputs import read_eval_frame
-from autotask.training.run import check_run_config, train_run
+from autotask.training.run import check_run_config
 
 PRODUCTS = {
     "Tools": ["cordless drill", "hammer", "socket wrench set", "circular saw", "tape measure", "utility knife"],
@@ -111,16 +112,14 @@ def test_language_on_data_without_embeddings_is_refused_before_ray(tiny_dataset)
 
 @pytest.fixture(scope="module")
 def language_runs(ray_session, language_dataset, tmp_path_factory):
+    """The language study's AutoTask and LightGBM entries, trained as a study of two concurrent Ray tasks."""
     data, _ = language_dataset
     out = tmp_path_factory.mktemp("runs")
-    training = TrainingConfig(workers=1, epochs_pretrain=1, epochs_finetune=3, batch_size=128, patience=5)
-    runs = {}
-    for model in ("autotask", "lightgbm"):
-        run = RunConfig(data=str(data), model=model, run_name=f"{model}-language", variant=f"{model} + language",
-                        model_config={"language": "embeddings"}, training=training)
-        train_run(run, out / f"{model}-language")
-        runs[model] = out / f"{model}-language"
-    return data, out, runs
+    entries = [entry for entry in load_study("language") if entry.name in ("autotask-language", "lightgbm-language")]
+    configs = study_configs(entries, str(data), seeds=1, training={"epochs_pretrain": 0, "epochs_finetune": 2,
+                                                                   "batch_size": 128})
+    run_study(configs, out, concurrent=2)
+    return data, out, {"autotask": out / "autotask-language-seed0", "lightgbm": out / "lightgbm-language-seed0"}
 
 
 @pytest.mark.ray
@@ -149,4 +148,4 @@ def test_language_runs_report_per_department_with_the_unseen_one(language_runs, 
                         "--bootstrap", "50"])
     assert code == 0
     text = (tmp_path / "r" / "report.md").read_text()
-    assert "Lighting" in text and "autotask + language" in text
+    assert "Lighting" in text and "AutoTask + language" in text
