@@ -6,6 +6,7 @@ import signal
 import subprocess
 import time
 
+import optuna
 import pandas as pd
 import pytest
 
@@ -68,6 +69,9 @@ def test_interrupted_search_resumes_and_keeps_e2_equal_d_e1(repo_root, python, t
     assert (frame["lr_facet1"] != frame["lr_facet2"]).all() and frame["best_valid_roc_auc"].between(0.5, 1.0).all()
     best = RunConfig.read(out / "best_config.json")
     assert best.model_config["e1"] in set(frame["e1"]) and "e2" not in best.model_config
+    study = optuna.load_study(study_name="search", storage=f"sqlite:///{out / 'optuna.db'}")  # Optuna's own record
+    finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(finished) >= 2 and {t.params["e1"] for t in finished} >= set(frame["e1"])
 
 
 def _finished_trials(out) -> list[str]:

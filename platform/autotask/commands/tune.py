@@ -26,6 +26,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=int, default=8)
     p.add_argument("--out", required=True)
     p.add_argument("--metric", default="valid_roc_auc")
+    p.add_argument("--mode", choices=["max", "min"], default="max", help="maximise or minimise --metric")
+    p.add_argument("--optuna-storage", help="Optuna RDB storage URL (default sqlite:///OUT/optuna.db; e.g. "
+                   "postgresql://... for a cluster); open it with optuna-dashboard URL")
+    p.add_argument("--study-name", help="the Optuna study's name in that storage (default: OUT's folder name)")
+    p.add_argument("--warm-start", metavar="URL[#STUDY]", help="start from an earlier Optuna study's finished trials")
     p.add_argument("--concurrent", type=int, help="trials at once (default: what the cluster fits)")
     p.add_argument("--scheduler", choices=["asha", "none"], default="asha")
     p.add_argument("--sampler", choices=["tpe", "random"], default="tpe")
@@ -62,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     config = SearchConfig(
         trials=args.trials,
         metric=args.metric,
+        mode=args.mode,
+        optuna_storage=args.optuna_storage,
+        study_name=args.study_name,
+        warm_start=args.warm_start,
         objectives=[o.strip() for o in args.objectives.split(",") if o.strip()],
         scheduler=args.scheduler,
         sampler=args.sampler,

@@ -8,14 +8,15 @@ import pandas as pd
 from autotask.data.manifest import Manifest
 
 
-def trials_frame(result_grid, metric: str, manifest: Manifest) -> pd.DataFrame:
-    """One row per trial: its parameters (with d, e1, e2 and both learning rates), metrics, status, duration."""
+def trials_frame(result_grid, metric: str, manifest: Manifest, mode: str = "max") -> pd.DataFrame:
+    """One row per trial: its parameters (with d, e1, e2 and both learning rates), metrics, status, duration;
+    `best_<metric>` is the trial's best report by `mode` (max or min)."""
     rows = []
     for result in result_grid:
         history = result.metrics_dataframe
         last = result.metrics or {}
         if history is not None and metric in history:
-            best = float(history[metric].max())
+            best = float(history[metric].max() if mode == "max" else history[metric].min())
         else:  # a trial restored by --resume may come back without its history: its last report carries the best
             best = float(last.get(f"best_{metric}", last.get(metric, np.nan)))
         config = dict(result.config or {})
@@ -34,6 +35,11 @@ def trials_frame(result_grid, metric: str, manifest: Manifest) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def best_trial(frame: pd.DataFrame, metric: str, mode: str) -> pd.Series:
+    """The trial with the best `best_<metric>` by `mode` (NaN never wins)."""
+    return frame.sort_values(f"best_{metric}", ascending=mode == "min", na_position="last").iloc[0]
 
 
 def pareto_front(frame: pd.DataFrame, objectives: dict[str, str]) -> pd.DataFrame:

@@ -1,4 +1,9 @@
-"""Ray Tune wiring: OptunaSearch (TPE or random, seeded) over a define-by-run space, ASHA early stopping."""
+"""Ray Tune wiring: OptunaSearch (TPE or random, seeded) over a define-by-run space, ASHA early stopping.
+
+Every search keeps its Optuna study in an RDB storage (default a SQLite file OUT/optuna.db; any SQLAlchemy URL,
+e.g. PostgreSQL for a cluster), so `optuna-dashboard` and `optuna.load_study` open it, and a new search can be
+warm-started from an earlier study's finished trials.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +27,12 @@ from autotask.tuning.trial import run_trial
 
 EXPERIMENT = "search"
 TRIAL_CPUS = 0.25  # the trial's own process; its Train workers ask for theirs
-METRICS = ("valid_roc_auc", "best_valid_roc_auc")  # what trials report each epoch that a search can maximise
+METRICS = ("valid_roc_auc", "best_valid_roc_auc", "train_loss")  # what trials report each epoch (--mode max|min)
 OBJECTIVES = ("auc", "params", "latency")
 SCHEDULERS = ("asha", "none")
 SAMPLERS = ("tpe", "random")
+MODES = ("max", "min")
+OPTUNA_FILE = "optuna.db"
 
 
 @dataclass
@@ -38,6 +45,9 @@ class SearchConfig:
     sampler: str = "tpe"  # tpe | random
     concurrent: int | None = None  # default: what the cluster fits
     seed: int = 0
+    optuna_storage: str | None = None  # SQLAlchemy URL; default sqlite:///OUT/optuna.db
+    study_name: str | None = None  # the Optuna study's name in that storage; default OUT's folder name
+    warm_start: str | None = None  # "URL" or "URL#STUDY": copy that study's finished trials first
 
     def __post_init__(self):
         """Refuse a search that could not run, before Ray starts (InputError names the flag)."""
@@ -57,6 +67,8 @@ class SearchConfig:
         elif {"params", "latency"} <= set(self.objectives):
             problems.append("--objectives: params and latency are the same objective here (the parameter count, the "
                             "serving cost a search can measure for free); give one")
+        if self.mode not in MODES:
+            problems.append(f"--mode {self.mode}: one of {', '.join(MODES)}")
         if self.scheduler not in SCHEDULERS or self.sampler not in SAMPLERS:
             problems.append(f"scheduler/sampler: one of {SCHEDULERS} / {SAMPLERS}")
         if problems:
@@ -81,14 +93,58 @@ def default_concurrency(run: RunConfig) -> int:
     return max(1, int(cpus // per_trial))
 
 
-def make_searcher(space: SearchSpace, manifest: Manifest, config: SearchConfig) -> OptunaSearch:
+def optuna_storage_url(out: Path, config: SearchConfig) -> str:
+    return config.optuna_storage or f"sqlite:///{(Path(out) / OPTUNA_FILE).resolve()}"
+
+
+def open_optuna_storage(url: str) -> optuna.storages.RDBStorage:
+    """The search's RDB storage (created when new); InputError naming the URL when it cannot be opened."""
+    try:
+        return optuna.storages.RDBStorage(url)
+    except Exception as exc:  # SQLAlchemy's own errors (bad URL, unreachable server, missing driver, no folder)
+        raise InputError(f"--optuna-storage {url}: cannot open this Optuna storage ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0]})") from exc
+
+
+def optuna_study_name(out: Path, config: SearchConfig) -> str:
+    return config.study_name or Path(out).resolve().name
+
+
+def make_searcher(space: SearchSpace, manifest: Manifest, config: SearchConfig, out: Path, concurrency: int = 1
+                  ) -> OptunaSearch:
+    """OptunaSearch on the search's RDB study (warm-started when asked); TPE with constant_liar when trials run
+    concurrently, so parallel trials do not all sample the same region."""
     metric, mode = config.metrics_and_modes()
     sampler = (
         optuna.samplers.RandomSampler(seed=config.seed)
         if config.sampler == "random"
-        else optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=min(5, max(1, config.trials // 3)))
+        else optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=min(5, max(1, config.trials // 3)),
+                                        constant_liar=concurrency > 1)
     )
-    return OptunaSearch(space=space.bound(manifest.d), metric=metric, mode=mode, sampler=sampler, seed=config.seed)
+    storage = open_optuna_storage(optuna_storage_url(out, config))
+    name = optuna_study_name(out, config)
+    if config.warm_start:
+        warm_start(storage, name, mode, config.warm_start)
+    return OptunaSearch(space=space.bound(manifest.d), metric=metric, mode=mode, sampler=sampler, seed=config.seed,
+                        storage=storage, study_name=name)
+
+
+def warm_start(storage, name: str, mode, source: str) -> int:
+    """Copy the finished trials of study `source` ("URL" or "URL#STUDY"; one study in URL when no name is given)
+    into study `name`, once; returns how many it copied. The sampler then starts from their history."""
+    url, _, source_name = source.partition("#")
+    try:
+        earlier = optuna.load_study(study_name=source_name or None, storage=url)
+    except (KeyError, ValueError, ImportError) as exc:
+        raise InputError(f"--warm-start {source}: cannot open that Optuna study ({exc})") from exc
+    modes = mode if isinstance(mode, list) else [mode]
+    study = optuna.create_study(storage=storage, study_name=name, load_if_exists=True,
+                                directions=["minimize" if m == "min" else "maximize" for m in modes])
+    if study.trials:
+        return 0  # already warm-started (a resumed search)
+    finished = [t for t in earlier.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    study.add_trials(finished)
+    return len(finished)
 
 
 def make_tuner(
@@ -103,12 +159,13 @@ def make_tuner(
 ) -> tune.Tuner:
     """A new search; every trial is a TorchTrainer run whose storage lives under STORAGE/trials (default OUT/ray)."""
     storage = search_storage(out, storage)
+    concurrency = config.concurrent or default_concurrency(base)
     return tune.Tuner(
         _trainable(base, space, manifest, row_counts, storage, stopper=start_stopper(base, config, out)),
         tune_config=tune.TuneConfig(
-            search_alg=make_searcher(space, manifest, config),
+            search_alg=make_searcher(space, manifest, config, out, concurrency),
             num_samples=config.trials,
-            max_concurrent_trials=config.concurrent or default_concurrency(base),
+            max_concurrent_trials=concurrency,
         ),
         run_config=tune.RunConfig(
             name=EXPERIMENT,

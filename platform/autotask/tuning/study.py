@@ -17,8 +17,18 @@ from autotask.training.config import RunConfig
 from autotask.training.run import publish_results, train_run
 from autotask.training.session import ensure_ray
 from autotask.tuning.progress import LiveTrialTable
-from autotask.tuning.results import pareto_front, trials_frame
-from autotask.tuning.search import TRIAL_CPUS, SearchConfig, can_resume, make_tuner, restore_tuner, search_storage
+from autotask.tuning.results import best_trial, pareto_front, trials_frame
+from autotask.tuning.search import (
+    TRIAL_CPUS,
+    SearchConfig,
+    can_resume,
+    make_tuner,
+    open_optuna_storage,
+    optuna_storage_url,
+    optuna_study_name,
+    restore_tuner,
+    search_storage,
+)
 from autotask.tuning.space import check_space, load_space
 from autotask.tuning.trial import trial_run_config
 
@@ -56,6 +66,8 @@ def run_search(
     if resume and not resuming:
         raise InputError(f"--resume: {search_storage(out, storage)} holds no search to resume")
     row_counts = report.summary.groupby("split")["rows"].sum().to_dict()
+    out.mkdir(parents=True, exist_ok=True)
+    open_optuna_storage(optuna_storage_url(out, config))  # a bad --optuna-storage fails before Ray starts
     ensure_ray(address)
     wait_for_cluster(trial_needs, console)
     shown = list(get_kind(space.model).shown_params)
@@ -65,9 +77,9 @@ def run_search(
     else:
         tuner = make_tuner(base, space, manifest, config, out, row_counts, callbacks, storage)
     grid = tuner.fit()
-    frame = trials_frame(grid, config.metric, manifest)
+    frame = trials_frame(grid, config.metric, manifest, config.mode)
     atomic_write_parquet(frame, out / "trials.parquet")
-    best_row = frame.sort_values(f"best_{config.metric}", ascending=False).iloc[0]
+    best_row = best_trial(frame, config.metric, config.mode)
     params = {k: v for k, v in grid[int(best_row.name)].config.items()}
     best = trial_run_config(base, params, space.model, space.auxiliary)
     atomic_write_text(out / "best_config.json", best.to_json())
@@ -76,7 +88,9 @@ def run_search(
         atomic_write_parquet(front, out / "pareto.parquet")
     if retrain_best:
         train_run(best, out / "best", address=address, storage=(search_storage(out, storage) / "best").uri)
-    (out / "search.json").write_text(json.dumps({"space": str(space_path), **config.__dict__}, indent=2))
+    optuna_record = {"optuna_storage": optuna_storage_url(out, config), "study_name": optuna_study_name(out, config)}
+    (out / "search.json").write_text(json.dumps({"space": str(space_path), **config.__dict__, **optuna_record},
+                                                indent=2))
     if storage:
         publish_results(out, storage)
     return frame
