@@ -9,6 +9,7 @@ accepts any label in [0, 1]. Early stopping watches the validation set.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import lightgbm as lgb
@@ -124,5 +125,14 @@ class LightGBMPeer:
         return peer
 
 
+def check_search_params(params: dict, derived: dict, d: int) -> list[str]:
+    """A sampled LightGBM config names only LightGBMPeer's parameters (and the language fields)."""
+    known = set(inspect.signature(LightGBMPeer).parameters) - {"seed", "params"} | set(LANGUAGE_FIELDS)
+    unknown = sorted(set(params) - known)
+    return [f"names unknown LightGBM parameter(s) {unknown} (known: {sorted(known)})"] if unknown else []
+
+
 register(ModelKind(name="lightgbm", summary="LightGBM on the features and the task id, trained as one Ray task",
-                   selection_score="score"))
+                   selection_score="score", search_space="search_spaces/lightgbm.py",
+                   shown_params=("learning_rate", "num_leaves", "min_data_in_leaf"),
+                   check_params=check_search_params))

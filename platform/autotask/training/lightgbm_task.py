@@ -1,4 +1,5 @@
-"""The LightGBM peer trained as one Ray task on the same splits, returning the same prediction columns."""
+"""The LightGBM peer trained as one Ray task on the same splits, returning the same prediction columns; the same fit
+runs inside a Tune trial (no Train worker group) when LightGBM is searched."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import ray
 from autotask.data.contract import LABEL, ROW_ID, SCENARIO, SOFT_LABEL, SPLIT
 from autotask.data.io import read_frame
 from autotask.data.manifest import Manifest
+from autotask.evaluation.selection import mean_seen_roc_auc
 from autotask.models.language import reads_language
 from autotask.models.lightgbm_peer import LANGUAGE_COMPONENTS, LANGUAGE_FIELDS, LightGBMPeer, TextReducer
 from autotask.training import outputs
@@ -18,12 +20,10 @@ from autotask.training.batches import FEATURES, TARGET, TASK_ID, input_columns, 
 from autotask.training.config import RunConfig
 
 
-@ray.remote(num_cpus=1)
-def _fit_remote(run_dict: dict, manifest_dict: dict) -> tuple[dict[str, bytes], dict]:
-    """Fit on pretrain (soft labels) + train (hard labels), early-stop on valid; returns the model files' bytes
-    (lightgbm.txt, and text_pca.npz when it reads language) and the scores."""
-    run = RunConfig.from_dict(run_dict)
-    manifest = Manifest.from_dict(manifest_dict)
+def fit_lightgbm(run: RunConfig, manifest: Manifest) -> tuple[dict[str, bytes], dict, float]:
+    """Fit on pretrain (soft labels) + train (hard labels), early-stop on valid. Returns the model files' bytes
+    (lightgbm.txt, and text_pca.npz when it reads language), the eval splits' scores and the validation metric
+    (mean seen ROC AUC, as torch runs select on)."""
     language = reads_language(run.model_config)
     columns = [ROW_ID, SCENARIO, SPLIT, LABEL, SOFT_LABEL, *input_columns(manifest, language)]
     train_rows = read_frame(run.data, columns=columns, splits=("pretrain", "train"))
@@ -45,11 +45,19 @@ def _fit_remote(run_dict: dict, manifest_dict: dict) -> tuple[dict[str, bytes], 
     peer.fit(design(fit_inputs), fit_inputs[TASK_ID], fit_inputs[TARGET],
              valid=(design(valid), valid[TASK_ID], valid[TARGET]))
     scores = {"score": peer.predict_proba(design(eval_inputs), eval_inputs[TASK_ID])}
+    valid_scores = scores["score"][(frame[SPLIT] == "valid").to_numpy()]
+    valid_auc = mean_seen_roc_auc(valid[TARGET], valid_scores, valid[TASK_ID])
     with tempfile.TemporaryDirectory() as tmp:
         peer.save(Path(tmp) / "lightgbm.txt")
         if reducer is not None:
             reducer.save(Path(tmp) / "text_pca.npz")
-        return {path.name: path.read_bytes() for path in Path(tmp).iterdir()}, scores
+        return {path.name: path.read_bytes() for path in Path(tmp).iterdir()}, scores, valid_auc
+
+
+@ray.remote(num_cpus=1)
+def _fit_remote(run_dict: dict, manifest_dict: dict) -> tuple[dict[str, bytes], dict]:
+    files, scores, _ = fit_lightgbm(RunConfig.from_dict(run_dict), Manifest.from_dict(manifest_dict))
+    return files, scores
 
 
 def eval_inputs_for(frame, inputs: dict, split: str) -> dict:

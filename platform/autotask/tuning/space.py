@@ -3,8 +3,9 @@
 A space file defines `space(trial, d) -> dict | None`: it samples with `trial.suggest_*` and returns derived
 constants (e.g. `{"e2": d * e1}`). Sampled and returned names are run-config fields: training fields
 (`lr_facet1`, `epochs_finetune`, ...) or model fields (`e1`, `block_size`, ...). It may also set
-`MODEL = KIND` (any torch kind of the model registry, default "autotask") and `AUXILIARY = {"width"}`: sampled
-names that only serve to derive returned constants and are not config fields.
+`MODEL = KIND` (any kind of the model registry, default "autotask"; a LightGBM trial fits in the trial's own
+process) and `AUXILIARY = {"width"}`: sampled names that only serve to derive returned constants and are not
+config fields.
 """
 
 from __future__ import annotations
@@ -61,11 +62,9 @@ def load_space(path: str | Path) -> SearchSpace:
         raise SearchSpaceError(f"{path}: defines no function space(trial, d)")
     model = getattr(module, "MODEL", "autotask")
     try:
-        is_torch = get_kind(model).is_torch
+        get_kind(model)
     except ValueError as exc:
         raise SearchSpaceError(f"{path}: MODEL: {exc}") from exc
-    if not is_torch:
-        raise SearchSpaceError(f"{path}: MODEL = {model!r}: a search trains torch models on Ray Train")
     return SearchSpace(path=path, model=model, function=module.space,
                        auxiliary=frozenset(getattr(module, "AUXILIARY", ())))
 
@@ -104,12 +103,12 @@ def check_params(params: dict, space: SearchSpace, manifest: Manifest) -> None:
     """Raise SearchSpaceError when one sampled config cannot build a model or fails its kind's own checks (AutoTask:
     d·e1 = e2)."""
     training, model, derived = split_params(params, space.auxiliary)
+    kind = get_kind(space.model)
     try:
-        typed = model_config(space.model, model, manifest)
+        typed = model_config(space.model, model, manifest) if kind.is_torch else dict(model)
         TrainingConfig(**training)
     except (TypeError, ValueError) as exc:
         raise SearchSpaceError(f"{space.path}: sampled config {params} is invalid: {exc}") from exc
-    kind = get_kind(space.model)
     problems = kind.check_params(typed, derived, manifest.d) if kind.check_params else []
     if problems:
         raise SearchSpaceError(f"{space.path}: sampled config {params} " + "; ".join(problems))

@@ -7,7 +7,9 @@ from ray.tune.integration.ray_train import TuneReportCallback
 
 from autotask.data.manifest import Manifest
 from autotask.models.language import reads_language
+from autotask.models.registry import get_kind
 from autotask.training.config import RunConfig, TrainingConfig
+from autotask.training.lightgbm_task import fit_lightgbm
 from autotask.training.ray_data import training_datasets
 from autotask.training.ray_trainer import make_trainer
 from autotask.tuning.asha import NAMESPACE
@@ -27,8 +29,8 @@ def trial_run_config(base: RunConfig, params: dict, model: str, auxiliary=frozen
     return RunConfig(
         data=base.data,
         model=model,
-        run_name=base.run_name,
-        variant=base.variant,
+        run_name=base.run_name if base.model == model else model,  # a base run of another kind names that kind
+        variant=base.variant if base.model == model else model,
         seed=base.seed,
         model_config={**base.model_config, **model_fields},
         training=TrainingConfig(**{**base.training.__dict__, **training}),
@@ -51,6 +53,10 @@ def run_trial(
     """
     run = trial_run_config(RunConfig.from_dict(base), params, model, auxiliary)
     manifest = Manifest.from_dict(manifest)
+    if not get_kind(model).is_torch:  # LightGBM: one fit in the trial's own process, one report
+        _, _, auc = fit_lightgbm(run, manifest)
+        tune.report({"valid_roc_auc": auc, "best_valid_roc_auc": auc, "epoch": 1})
+        return
     datasets = training_datasets(run.data, manifest, row_counts, reads_language(run.model_config))
     trial_id = tune.get_context().get_trial_id()
     early_stop = {"actor": stopper, "namespace": NAMESPACE, "run_id": trial_id} if stopper else None
