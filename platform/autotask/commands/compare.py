@@ -1,6 +1,7 @@
 """Run a comparison study (a named set of runs) concurrently on Ray.
 
   python runners/compare.py --data data/sim --study paper --out runs/paper [--seeds 3]
+  python runners/compare.py --data data/sim --study compact --tune-trials 16 --seeds 3 --out runs/tuned
 
 Then: python runners/report.py --study runs/paper --baseline dnn --out reports/paper
 """
@@ -9,15 +10,34 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from autotask import tracking
 from autotask.cli import runner_console, runner_main
 from autotask.experiments.study import load_study, run_study, study_configs
-from autotask.preflight import check_output_dir
+from autotask.experiments.tuned import default_space, seed_configs, tune_entry, tuning_record
+from autotask.preflight import InputError, check_output_dir
 from autotask.progress import RunProgress
 from autotask.training.session import quiet_console
+from autotask.tuning.search import SearchConfig
 
 console = runner_console(140)
+
+
+def tune_study(entries, args, training: dict) -> tuple[dict, dict]:
+    """Search each entry with the same budget (one after another; a search runs its trials concurrently), then the
+    winners' seed configs and study.json's tuning record."""
+    if args.tune_trials < 0:
+        raise InputError(f"--tune-trials {args.tune_trials}: 0 (no search) or more")
+    if args.fresh:
+        raise InputError("--fresh with --tune-trials: remove the search folders yourself (OUT/NAME/search) to search "
+                         "again; --fresh would only retrain the seeds")
+    search = SearchConfig(trials=args.tune_trials, sampler=args.sampler, scheduler=args.scheduler)
+    records = {}
+    for entry in entries:
+        console.print(f"searching {entry.name}: {search.trials} trials of {default_space(entry.model).name}")
+        records[entry.name] = tune_entry(entry, args.data, training, search, Path(args.out), args.address, console)
+    return seed_configs(records, entries, args.seeds), {"tuning": tuning_record(records, search, args.seeds)}
 
 
 @runner_main(console)
@@ -27,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--study", default="paper", help="built-in name (paper) or a JSON study file")
     p.add_argument("--out", required=True)
     p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--tune-trials", type=int, default=0, help="first search every model's own space with N trials "
+                   "(Ray Tune + Optuna, the same N for each), then retrain each best config with --seeds seeds "
+                   "(default 0: train the study's fixed configs)")
+    p.add_argument("--sampler", choices=["tpe", "random"], default="tpe", help="with --tune-trials")
+    p.add_argument("--scheduler", choices=["asha", "none"], default="asha", help="with --tune-trials")
     p.add_argument("--concurrent", type=int, default=1, help="runs at once (each uses --workers Train workers)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--epochs-pretrain", type=int)
@@ -45,10 +70,16 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("epochs_pretrain", "epochs_finetune"):
         if getattr(args, key) is not None:
             training[key] = getattr(args, key)
-    configs = study_configs(load_study(args.study), args.data, args.seeds, training)
-    with quiet_console(args.verbose), RunProgress(console, total=len(configs)) as progress:
-        run_dirs = run_study(configs, args.out, args.concurrent, address=args.address, storage=args.storage,
-                             fresh=args.fresh, progress=progress)
+    entries = load_study(args.study)
+    extra = None
+    with quiet_console(args.verbose):
+        if args.tune_trials:
+            configs, extra = tune_study(entries, args, training)
+        else:
+            configs = study_configs(entries, args.data, args.seeds, training)
+        with RunProgress(console, total=len(configs)) as progress:
+            run_dirs = run_study(configs, args.out, args.concurrent, address=args.address, storage=args.storage,
+                                 fresh=args.fresh, progress=progress, record_extra=extra)
     console.print(f"{len(configs)} runs in {args.out}/; report: python runners/report.py --study {args.out} ...")
     if tracking_uri:
         parent = tracking.log_study(args.out, run_dirs, tracking_uri, args.experiment)

@@ -29,6 +29,7 @@ import sys
 from rich.markup import escape
 
 from autotask.cli import report_input_error, runner_console, runner_main
+from autotask.experiments.tuned import read_tuning
 from autotask.reporting.checks import check_out
 from autotask.reporting.console import console_tables
 from autotask.reporting.models import select_models
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         check_out(args.out, args.overwrite)
         models, baseline = select_models(args.runs, args.baseline, args.study, args.score_col,
                                          args.baseline_score_col, args.oracle)
-        report = build_report(models, baseline, options, args.title)
+        report = build_report(models, baseline, options, args.title, read_tuning(args.study) if args.study else None)
         write_report(report, args.out, overwrite=args.overwrite)
     except (RunDirError, ValueError, FileExistsError) as exc:
         return report_input_error(console, exc)

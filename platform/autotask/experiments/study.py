@@ -123,13 +123,15 @@ def _train_remote(config: dict, run_dir: str, storage: str | None = None) -> str
 
 
 def run_study(configs: dict[str, RunConfig], out: str | Path, concurrent: int, address: str | None = None,
-              on_done=None, storage: str | None = None, fresh: bool = False, progress=None) -> list[str]:
+              on_done=None, storage: str | None = None, fresh: bool = False, progress=None,
+              record_extra: dict | None = None) -> list[str]:
     """Train every unfinished run, at most `concurrent` at a time; returns the run directories.
 
     Every run is checked before Ray starts (`fresh`: their directories are then deleted, to retrain).
     Runs are Ray tasks on any node; with `storage` (a shared path or URI) each run keeps its checkpoints in
     STORAGE/NAME and publishes its results to STORAGE/NAME/results, wherever it ran. `progress`: an
-    autotask.progress.RunProgress told when each run starts and ends.
+    autotask.progress.RunProgress told when each run starts and ends. `record_extra`: more entries for study.json
+    (a tuned study's `tuning`).
     """
     out = Path(out)
     if concurrent < 1:
@@ -145,7 +147,7 @@ def run_study(configs: dict[str, RunConfig], out: str | Path, concurrent: int, a
     fingerprints = {data: checks[1] for data, checks in checked.items()}
     record = {"provenance": provenance(next(iter(fingerprints.values())) if len(fingerprints) == 1 else None),
               "data": {data: fingerprint["digest"] for data, fingerprint in fingerprints.items()},
-              "runs": {name: config.to_dict() for name, config in configs.items()}}
+              "runs": {name: config.to_dict() for name, config in configs.items()}, **(record_extra or {})}
     atomic_write_text(out / "study.json", json.dumps(record, indent=2))
     pending = [(name, c) for name, c in configs.items() if not is_finished(out / name, c)]
     if progress:

@@ -159,10 +159,11 @@ def report_figures(results: Results) -> dict[str, Figure]:
     return out
 
 
-def figures(results: Results) -> dict[str, bytes]:
-    """File name -> bytes for every figure of the report in every format: NAME.png, NAME.pdf, NAME.svg."""
+def figures(results: Results, extra: dict[str, Figure] | None = None) -> dict[str, bytes]:
+    """File name -> bytes for every figure of the report (and `extra` ones) in every format: NAME.png, NAME.pdf,
+    NAME.svg."""
     out = {}
-    for name, figure in report_figures(results).items():
+    for name, figure in {**report_figures(results), **(extra or {})}.items():
         out[f"{name}.{FORMATS[0]}"] = figure_bytes(figure, FORMATS[0])
         figure.set_layout_engine("none")  # keep the layout the first format computed (the same in points)
         out.update({f"{name}.{fmt}": figure_bytes(figure, fmt) for fmt in FORMATS[1:]})

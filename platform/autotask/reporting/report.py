@@ -16,6 +16,7 @@ from autotask.reporting.markdown import render_markdown
 from autotask.reporting.models import Model
 from autotask.reporting.plots import figures
 from autotask.reporting.tables import ReportOptions, Results, compute_results
+from autotask.reporting.tuning import best_so_far_figure, tuning_notes
 from autotask.storage import discard_dir, publish_dir, staging_dir
 
 FIGURE_CAPTIONS = {  # by file stem: each figure is written as NAME.png, NAME.pdf and NAME.svg
@@ -23,6 +24,7 @@ FIGURE_CAPTIONS = {  # by file stem: each figure is written as NAME.png, NAME.pd
     "delta_pr_auc": "PR AUC delta to the baseline per scenario",
     "roc_curves": "ROC curves per scenario (first run of each model)",
     "pr_curves": "PR curves per scenario (first run of each model)",
+    "best_so_far": "Tuning: best validation value so far per model, by trial",
 }
 
 
@@ -43,12 +45,15 @@ class Report:
 
 
 def build_report(models: list[Model], baseline: Model, options: ReportOptions | None = None,
-                 title: str | None = None) -> Report:
-    """Compute AUCs, deltas with intervals, text panels and figures."""
+                 title: str | None = None, tuning: dict | None = None) -> Report:
+    """Compute AUCs, deltas with intervals, text panels and figures; `tuning` (a tuned study's record in
+    study.json) adds the budget line, each model's winning config and the best-so-far figure."""
     results = compute_results(models, baseline, options)
     title = title or f"AutoTask report: per-scenario AUCs against {baseline.label} ({results.options.split})"
     footer = provenance_notes([baseline, *models])
-    return Report(title, results, panels(results), notes(results) + footer, figures(results))
+    tuned = tuning_notes(tuning) if tuning else []
+    extra = {"best_so_far": best_so_far_figure(tuning)} if tuning else None
+    return Report(title, results, panels(results), tuned + notes(results) + footer, figures(results, extra))
 
 
 def provenance_notes(models: list[Model]) -> list[str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -24,6 +27,7 @@ def trials_frame(result_grid, metric: str, manifest: Manifest, mode: str = "max"
         rows.append(
             {
                 "trial_id": last.get("trial_id", result.path.rsplit("_", 2)[-2] if result.path else ""),
+                "trial_number": trial_number(result.path),
                 "status": "ERROR" if result.error else "TERMINATED",
                 "d": manifest.d,
                 **config,
@@ -34,7 +38,13 @@ def trials_frame(result_grid, metric: str, manifest: Manifest, mode: str = "max"
                 "duration_s": float(last.get("time_total_s", np.nan)),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows)  # in the result grid's order: a row's index is its result's index there
+
+
+def trial_number(path: str | None) -> float:
+    """The trial's place in the search (1, 2, ...) from Tune's trial folder name `run_trial_<id>_<n>_<params>`."""
+    match = re.match(r"[^_]+_trial_[0-9a-f]+_(\d+)", Path(path).name) if path else None
+    return float(match.group(1)) if match else np.nan
 
 
 def best_trial(frame: pd.DataFrame, metric: str, mode: str) -> pd.Series:
