@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -38,46 +39,65 @@ def test_invalid_space_is_rejected_before_any_trial(tiny_dataset, tmp_path, text
 
 
 def test_shipped_spaces_are_valid(repo_root, tiny_dataset):
-    for name in ("autotask.py", "dnn.py"):
+    for name in ("autotask.py", "dnn.py", "lightgbm.py"):
         check_space(load_space(repo_root / "search_spaces" / name), load_manifest(tiny_dataset))
 
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_interrupted_search_resumes_and_keeps_e2_equal_d_e1(repo_root, python, tiny_dataset, tmp_path):
-    """A real search from the CLI, Ctrl-C after a finished trial, then --resume: finished trials are kept, every
-    trial keeps d·e1 = e2, and best_config.json names a sampled e1 (never e2, which is derived)."""
-    out = tmp_path / "search"
-    command = [python, "runners/tune.py", "--data", str(tiny_dataset), "--space", "search_spaces/autotask.py",
-               "--trials", "2", "--out", str(out), "--epochs-pretrain", "1", "--epochs-finetune", "1",
-               "--scheduler", "none", "--seed", "2"]
+def test_interrupted_tuned_study_resumes_retrains_seeds_and_reports(repo_root, python, tiny_dataset, tmp_path):
+    """compare.py --tune-trials from the CLI: Ctrl-C after AutoTask's first finished trial, then the same command
+    again: the finished trial is kept, the search completes in its Optuna study, LightGBM is searched with the same
+    budget, each winner is retrained over 2 seeds, and the report shows the budget and the winners. Every AutoTask
+    trial keeps d·e1 = e2 with a learning rate per facet."""
+    study, out = tmp_path / "study.json", tmp_path / "tuned"
+    study.write_text(json.dumps({"runs": [{"name": "autotask", "model": "autotask"},
+                                          {"name": "lightgbm", "model": "lightgbm"}]}))
+    command = [python, "runners/compare.py", "--data", str(tiny_dataset), "--study", str(study), "--tune-trials", "2",
+               "--seeds", "2", "--concurrent", "2", "--epochs-pretrain", "1", "--epochs-finetune", "1",
+               "--scheduler", "none", "--out", str(out)]
     first = subprocess.Popen(command, cwd=repo_root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    search = out / "autotask" / "search"
     deadline = time.time() + 240
-    while time.time() < deadline and not _finished_trials(out):
+    while time.time() < deadline and not _finished_trials(search):
         time.sleep(1)
-    finished = _finished_trials(out)
+    finished = _finished_trials(search)
     assert finished, "no trial finished before the interruption"
     first.send_signal(signal.SIGINT)  # Ctrl-C
     first.wait(timeout=120)
-    resumed = subprocess.run([*command, "--resume"], cwd=repo_root, capture_output=True, text=True, timeout=400)
+    resumed = subprocess.run(command, cwd=repo_root, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
-    frame = pd.read_parquet(out / "trials.parquet")
-    assert len(frame) == 2 and (frame["status"] == "TERMINATED").all()
-    assert set(finished) <= set(frame["trial_id"])
-    d = load_manifest(tiny_dataset).d  # every trial kept d·e1 = e2, and each facet got its own learning rate
+    frame = pd.read_parquet(search / "trials.parquet")
+    assert len(frame) == 2 and (frame["status"] == "TERMINATED").all() and set(finished) <= set(frame["trial_id"])
+    d = load_manifest(tiny_dataset).d
     assert (frame["d"] == d).all() and (frame["e2"] == d * frame["e1"]).all()
     assert (frame["lr_facet1"] != frame["lr_facet2"]).all() and frame["best_valid_roc_auc"].between(0.5, 1.0).all()
-    best = RunConfig.read(out / "best_config.json")
-    assert best.model_config["e1"] in set(frame["e1"]) and "e2" not in best.model_config
-    study = optuna.load_study(study_name="search", storage=f"sqlite:///{out / 'optuna.db'}")  # Optuna's own record
-    finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    assert len(finished) >= 2 and {t.params["e1"] for t in finished} >= set(frame["e1"])
+    optuna_study = optuna.load_study(study_name="autotask", storage=f"sqlite:///{search / 'optuna.db'}")
+    completed = [t for t in optuna_study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert {t.params["e1"] for t in completed} >= set(frame["e1"])
+    tuning = json.loads((out / "study.json").read_text())["tuning"]
+    assert tuning["budget"] == "each model: 2 trials, 2 seeds" and len(pd.read_parquet(
+        out / "lightgbm" / "search" / "trials.parquet")) == 2
+    for name in ("autotask", "lightgbm"):
+        winner = tuning["models"][name]["best_config"]
+        assert "e2" not in winner["model_config"] and len(tuning["models"][name]["curve"]) == 2
+        for seed in (0, 1):
+            run = RunConfig.read(out / f"{name}-seed{seed}" / "config.json")
+            assert run.seed == seed and run.model_config == winner["model_config"]
+            assert (out / f"{name}-seed{seed}" / "metrics.parquet").exists()
+    report = subprocess.run([python, "runners/report.py", "--study", str(out), "--baseline", "lightgbm", "--out",
+                             str(tmp_path / "report"), "--bootstrap", "50"], cwd=repo_root, capture_output=True,
+                            text=True, timeout=300)
+    assert report.returncode == 0, report.stdout[-2000:] + report.stderr[-2000:]
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "each model: 2 trials, 2 seeds" in text and "Best config of autotask" in text
+    assert (tmp_path / "report" / "figures" / "best_so_far.png").exists()
 
 
-def _finished_trials(out) -> list[str]:
+def _finished_trials(search) -> list[str]:
     """Trials whose every epoch was reported (2 epochs each here)."""
     done = []
-    for result in (out / "ray" / "search").glob("run_trial_*/result.json"):
+    for result in (search / "ray" / "search").glob("run_trial_*/result.json"):
         if len(result.read_text().splitlines()) >= 2:
             done.append(result.parent.name.split("_")[2])
     return done

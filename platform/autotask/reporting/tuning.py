@@ -7,6 +7,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from autotask.flat import flat_config
+from autotask.models.registry import get_kind
 from autotask.reporting.plots import COLOURS, FONT, LINESTYLES, MARKERS
 
 SHOWN = ("model_config.", "training.lr_", "training.weight_decay", "training.epochs_")  # what a search samples
@@ -20,8 +21,9 @@ def tuning_notes(tuning: dict) -> list[str]:
     metric = f"best_{tuning['metric']}"
     for name, record in tuning["models"].items():
         config = flat_config(record["best_config"])
+        shown = SHOWN if get_kind(record["model"]).is_torch else SHOWN[:1]  # LightGBM trains no epochs
         params = ", ".join(f"{key.split('.', 1)[1]}={_short(value)}" for key, value in sorted(config.items())
-                           if key.startswith(SHOWN))
+                           if key.startswith(shown))
         lines.append(f"Best config of {name} (validation {record[metric]:.4f}, trial {record['best_trial']} of "
                      f"{record['trials']}, space {record['space']}): {params}")
     return lines

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -9,18 +10,25 @@ import numpy as np
 import pandas as pd
 
 from autotask.data.manifest import Manifest
+from autotask.location import Location
 
 
-def trials_frame(result_grid, metric: str, manifest: Manifest, mode: str = "max") -> pd.DataFrame:
+def trials_frame(result_grid, metric: str, manifest: Manifest, mode: str = "max",
+                 trials_storage: Location | None = None) -> pd.DataFrame:
     """One row per trial: its parameters (with d, e1, e2 and both learning rates), metrics, status, duration;
-    `best_<metric>` is the trial's best report by `mode` (max or min)."""
+    `best_<metric>` is the trial's best report by `mode` (max or min).
+
+    A trial restored by --resume may come back without its history (Tune's record of its reports): its last report
+    then carries the best, and without one its latest Train checkpoint under `trials_storage` does (its history)."""
     rows = []
     for result in result_grid:
         history = result.metrics_dataframe
         last = result.metrics or {}
+        if (history is None or metric not in history) and not last and trials_storage is not None:
+            history = checkpoint_history(trials_storage / f"trial_{_trial_id(result.path)}")
         if history is not None and metric in history:
             best = float(history[metric].max() if mode == "max" else history[metric].min())
-        else:  # a trial restored by --resume may come back without its history: its last report carries the best
+        else:
             best = float(last.get(f"best_{metric}", last.get(metric, np.nan)))
         config = dict(result.config or {})
         e1 = config.get("e1")
@@ -33,12 +41,27 @@ def trials_frame(result_grid, metric: str, manifest: Manifest, mode: str = "max"
                 **config,
                 "e2": config.get("e2", manifest.d * e1 if e1 else np.nan),
                 f"best_{metric}": best,
-                "epochs_run": int(last.get("training_iteration", 0)),
+                "epochs_run": int(last.get("training_iteration", len(history) if history is not None else 0)),
                 "n_params": last.get("n_params", np.nan),
                 "duration_s": float(last.get("time_total_s", np.nan)),
             }
         )
     return pd.DataFrame(rows)  # in the result grid's order: a row's index is its result's index there
+
+
+def checkpoint_history(folder: Location) -> pd.DataFrame | None:
+    """The per-epoch reports saved in a Train run's latest checkpoint (state.json's history), or None."""
+    states = sorted(folder.files("state.json"), key=lambda location: location.parent.name) if folder.is_dir() else []
+    if not states:
+        return None
+    history = json.loads(states[-1].read_text()).get("history", [])
+    return pd.DataFrame(history) if history else None
+
+
+def _trial_id(path: str | None) -> str:
+    """`<id>` of Tune's trial folder name `run_trial_<id>_<n>_<params>`."""
+    match = re.match(r"[^_]+_trial_([0-9a-f]+)_", Path(path).name) if path else None
+    return match.group(1) if match else ""
 
 
 def trial_number(path: str | None) -> float:

@@ -77,7 +77,7 @@ def run_search(
     else:
         tuner = make_tuner(base, space, manifest, config, out, row_counts, callbacks, storage)
     grid = tuner.fit()
-    frame = trials_frame(grid, config.metric, manifest, config.mode)
+    frame = trials_frame(grid, config.metric, manifest, config.mode, search_storage(out, storage) / "trials")
     atomic_write_parquet(frame, out / "trials.parquet")
     best_row = best_trial(frame, config.metric, config.mode)
     params = {k: v for k, v in grid[int(best_row.name)].config.items()}
