@@ -31,6 +31,22 @@ def results_table(result: dict) -> Table:
     return table
 
 
+SEARCH_COLUMNS = (("name", "trial path", "{}"), ("trials_per_min", "trials/min", "{:.1f}"),
+                  ("wall_s_per_trial", "wall s/trial", "{:.1f}"), ("epoch_s_per_trial", "epochs s/trial", "{:.1f}"),
+                  ("overhead_s_per_trial", "fixed s/trial", "{:.1f}"), ("note", "note", "{}"))
+
+
+def search_table(result: dict) -> Table:
+    """The search suite: one row per trial path."""
+    machine = result["machine"]
+    table = Table(title=f"Search throughput: {machine['nproc']} x {machine['cpu_model']}")
+    for _, header, _ in SEARCH_COLUMNS:
+        table.add_column(header, justify="left" if header in ("trial path", "note") else "right")
+    for row in result["rows"]:
+        table.add_row(*(_cell(row, key, fmt) for key, _, fmt in SEARCH_COLUMNS))
+    return table
+
+
 def _plus_minus(row: dict, key: str) -> str:
     return "" if row.get(key) is None or row[key] != row[key] else f"{row[key]:.1f} ± {row[f'{key} std']:.1f}"
 

@@ -1,4 +1,9 @@
-"""The per-worker training loop run by Ray Train: two-stage schedule, early stopping, checkpoint every epoch."""
+"""The per-worker training loop run by Ray Train: two-stage schedule, early stopping, checkpoint every epoch.
+
+The loop talks to its runtime through a session: `RayTrainSession` on a Ray Train worker, `TrialSession` when a
+Tune trial runs the loop in its own process (a 1-worker CPU trial: no worker group), reporting each epoch and its
+checkpoint to Tune and resuming from Tune's checkpoint.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import ray.train
 import ray.train.torch
+import ray.tune
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
@@ -57,18 +63,62 @@ def schedule(run: RunConfig) -> list[tuple[str, str, float]]:
             for stage, shard in STAGES for i in range(counts[stage])]
 
 
-def train_loop_per_worker(config: dict) -> None:
+class RayTrainSession:
+    """The loop's runtime on a Ray Train worker: its shards, DDP, its device, Train's checkpoints and reports."""
+
+    get_checkpoint = staticmethod(ray.train.get_checkpoint)
+    report = staticmethod(ray.train.report)
+    dataset = staticmethod(ray.train.get_dataset_shard)
+    prepare = staticmethod(ray.train.torch.prepare_model)
+
+    @staticmethod
+    def device():
+        return ray.train.torch.get_device()
+
+    @staticmethod
+    def world() -> tuple[int, int]:
+        context = ray.train.get_context()
+        return context.get_world_rank(), context.get_world_size()
+
+
+class TrialSession:
+    """The loop's runtime inside a Tune trial's own process: whole datasets, CPU, Tune's checkpoints and reports."""
+
+    get_checkpoint = staticmethod(ray.tune.get_checkpoint)
+    report = staticmethod(ray.tune.report)
+
+    def __init__(self, datasets: dict):
+        self.datasets = datasets
+
+    def dataset(self, name: str):
+        return self.datasets[name]
+
+    @staticmethod
+    def prepare(module):
+        return module
+
+    @staticmethod
+    def device():
+        return torch.device("cpu")
+
+    @staticmethod
+    def world() -> tuple[int, int]:
+        return 0, 1
+
+
+def train_loop_per_worker(config: dict, session=None) -> None:
+    session = session or RayTrainSession()
     run = RunConfig.from_dict(config["run"])
     manifest = Manifest.from_dict(config["manifest"])
     torch.set_num_threads(config["threads"])
     torch.manual_seed(run.seed)
     model = build_model(run.model, run.model_config, manifest)
     optimizer = make_optimizer(model, learning_rates(get_kind(run.model), run.training), run.training.weight_decay)
-    state, best_state = _restore(model, optimizer)
-    wrapped = ray.train.torch.prepare_model(LossModule(model))
-    device = ray.train.torch.get_device()
-    valid = _collect(ray.train.get_dataset_shard("valid"))
-    context = ray.train.get_context()
+    state, best_state = _restore(model, optimizer, session)
+    wrapped = session.prepare(LossModule(model))
+    device = session.device()
+    valid = _collect(session.dataset("valid"))
+    rank, world_size = session.world()
     epochs = schedule(run)
     n_params = sum(p.numel() for p in model.parameters())
     while state.epoch < len(epochs) and not state.stopped_early:
@@ -76,7 +126,7 @@ def train_loop_per_worker(config: dict) -> None:
         torch.manual_seed(shuffle_seed(run.seed, state.epoch))
         set_lr_factor(optimizer, factor)
         started = time.perf_counter()
-        shard = ray.train.get_dataset_shard(shard_name)
+        shard = session.dataset(shard_name)
         loss, lineage = _train_epoch(wrapped, optimizer, shard, run, device, state.epoch)
         lineage["train_seconds"] = time.perf_counter() - started
         auc = _valid_auc(model, valid, run.training.eval_block_size)
@@ -89,10 +139,12 @@ def train_loop_per_worker(config: dict) -> None:
         state.stopped_early = stage == "finetune" and state.bad_epochs >= run.training.patience > 0
         state.stopped_early |= not should_continue(config.get("early_stop"), state.epoch + 1, auc)
         metrics = {"epoch": state.epoch, "stage": stage, "lr_factor": factor, "train_loss": loss, "valid_roc_auc": auc,
-                   "best_valid_roc_auc": state.best_auc, "n_params": n_params, "shard_rows": _gather(lineage, context)}
+                   "best_valid_roc_auc": state.best_auc, "n_params": n_params,
+                   "epoch_seconds": time.perf_counter() - started,  # training and validation: the work of an epoch
+                   "shard_rows": _gather(lineage, world_size)}
         state.history.append(metrics)
         state.epoch += 1
-        _report(metrics, model, optimizer, state, best_state, context.get_world_rank() == 0)
+        _report(metrics, model, optimizer, state, best_state, rank == 0, session)
 
 
 def _train_epoch(wrapped, optimizer, shard, run: RunConfig, device, epoch: int) -> tuple[float, dict]:
@@ -154,17 +206,17 @@ def _valid_auc(model, valid: dict, eval_block_size: int) -> float:
     return mean_seen_roc_auc(valid[TARGET], scores, valid[TASK_ID])
 
 
-def _gather(lineage: dict, context) -> list:
+def _gather(lineage: dict, world_size: int) -> list:
     """Every worker's rows, row-id sum and node for this epoch: shards must differ, and runs show where they ran."""
-    if context.get_world_size() == 1:
+    if world_size == 1:
         return [lineage]
-    gathered = [None] * context.get_world_size()
+    gathered = [None] * world_size
     torch.distributed.all_gather_object(gathered, lineage)
     return gathered
 
 
-def _restore(model, optimizer) -> tuple[TrainState, dict | None]:
-    checkpoint = ray.train.get_checkpoint()
+def _restore(model, optimizer, session) -> tuple[TrainState, dict | None]:
+    checkpoint = session.get_checkpoint()
     if checkpoint is None:
         return TrainState(), None
     with checkpoint.as_directory() as directory:
@@ -180,10 +232,10 @@ def _restore(model, optimizer) -> tuple[TrainState, dict | None]:
     return state, best
 
 
-def _report(metrics, model, optimizer, state: TrainState, best_state, is_rank_zero: bool) -> None:
+def _report(metrics, model, optimizer, state: TrainState, best_state, is_rank_zero: bool, session) -> None:
     """Report metrics from every worker; rank 0 attaches the checkpoint."""
     if not is_rank_zero:
-        ray.train.report(metrics)
+        session.report(metrics)
         return
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
@@ -191,4 +243,4 @@ def _report(metrics, model, optimizer, state: TrainState, best_state, is_rank_ze
         torch.save(optimizer.state_dict(), directory / "optimizer.pt")
         torch.save(best_state if best_state is not None else model.state_dict(), directory / "best_model.pt")
         (directory / "state.json").write_text(json.dumps(asdict(state)))
-        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+        session.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))

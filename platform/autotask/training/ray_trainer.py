@@ -48,12 +48,7 @@ def make_trainer(
     storage = Location.of(storage)
     return TorchTrainer(
         train_loop_per_worker=train_loop_per_worker,
-        train_loop_config={
-            "run": run.to_dict(),
-            "manifest": manifest.to_dict(),
-            "threads": threads_per_worker(run),
-            "early_stop": early_stop,
-        },
+        train_loop_config=loop_config(run, manifest, early_stop),
         torch_config=TorchConfig(backend="nccl" if training.use_gpu else "gloo"),
         scaling_config=ScalingConfig(
             num_workers=training.workers,
@@ -71,6 +66,12 @@ def make_trainer(
             callbacks=callbacks or [],
         ),
     )
+
+
+def loop_config(run: RunConfig, manifest: Manifest, early_stop: dict | None = None) -> dict:
+    """What the training loop reads: the run, the manifest, its torch threads and an external stopper."""
+    return {"run": run.to_dict(), "manifest": manifest.to_dict(), "threads": threads_per_worker(run),
+            "early_stop": early_stop}
 
 
 def fit(run: RunConfig, manifest: Manifest, datasets: dict, storage: str, name: str = TRAIN_NAME,

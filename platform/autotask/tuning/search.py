@@ -7,6 +7,7 @@ warm-started from an earlier study's finished trials.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from autotask.preflight import InputError
 from autotask.training.config import RunConfig
 from autotask.tuning.asha import registry_name, start_registry
 from autotask.tuning.space import SearchSpace
-from autotask.tuning.trial import run_trial
+from autotask.tuning.trial import run_trial, trains_in_process
 
 EXPERIMENT = "search"
 TRIAL_CPUS = 0.25  # the trial's own process; its Train workers ask for theirs
@@ -48,6 +49,7 @@ class SearchConfig:
     optuna_storage: str | None = None  # SQLAlchemy URL; default sqlite:///OUT/optuna.db
     study_name: str | None = None  # the Optuna study's name in that storage; default OUT's folder name
     warm_start: str | None = None  # "URL" or "URL#STUDY": copy that study's finished trials first
+    in_process: bool = True  # a 1-worker CPU trial trains in the trial's process (no Train worker group)
 
     def __post_init__(self):
         """Refuse a search that could not run, before Ray starts (InputError names the flag)."""
@@ -161,7 +163,8 @@ def make_tuner(
     storage = search_storage(out, storage)
     concurrency = config.concurrent or default_concurrency(base)
     return tune.Tuner(
-        _trainable(base, space, manifest, row_counts, storage, stopper=start_stopper(base, config, out)),
+        _trainable(base, space, manifest, row_counts, storage, stopper=start_stopper(base, config, out),
+                   in_process=config.in_process),
         tune_config=tune.TuneConfig(
             search_alg=make_searcher(space, manifest, config, out, concurrency),
             num_samples=config.trials,
@@ -190,7 +193,8 @@ def restore_tuner(
     storage = search_storage(out, storage)
     return tune.Tuner.restore(
         (storage / EXPERIMENT).path,
-        trainable=_trainable(base, space, manifest, row_counts, storage, stopper=start_stopper(base, config, out)),
+        trainable=_trainable(base, space, manifest, row_counts, storage, stopper=start_stopper(base, config, out),
+                             in_process=config.in_process),
         resume_unfinished=True,
         resume_errored=True,
         storage_filesystem=storage.filesystem,
@@ -219,7 +223,8 @@ def start_stopper(base: RunConfig, config: SearchConfig, out: Path) -> str | Non
 
 
 def _trainable(
-    base: RunConfig, space: SearchSpace, manifest: Manifest, row_counts: dict, storage: Location, stopper: str | None
+    base: RunConfig, space: SearchSpace, manifest: Manifest, row_counts: dict, storage: Location, stopper: str | None,
+    in_process: bool = True,
 ):
     function = functools.partial(
         run_trial,
@@ -230,5 +235,7 @@ def _trainable(
         storage=(storage / "trials").uri,
         stopper=stopper,
         auxiliary=space.auxiliary,
+        in_process=in_process,
     )
-    return tune.with_resources(function, {"CPU": TRIAL_CPUS})
+    own = in_process and trains_in_process(dataclasses.replace(base, model=space.model))
+    return tune.with_resources(function, {"CPU": TRIAL_CPUS + (base.training.cpus_per_worker if own else 0)})

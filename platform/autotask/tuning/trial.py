@@ -1,4 +1,8 @@
-"""One Tune trial: a function trainable that builds a TorchTrainer and fits it (Ray Train V2 style)."""
+"""One Tune trial: a function trainable that builds a TorchTrainer and fits it (Ray Train V2 style).
+
+A 1-worker CPU trial trains in the trial's own process (Train V2 local mode: no controller, no worker group, no
+placement group per trial), which is what makes a small trial cheap; larger trials start their own worker group.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ from autotask.models.language import reads_language
 from autotask.models.registry import get_kind
 from autotask.training.config import RunConfig, TrainingConfig
 from autotask.training.lightgbm_task import fit_lightgbm
+from autotask.training.loop import TrialSession, train_loop_per_worker
 from autotask.training.ray_data import training_datasets
-from autotask.training.ray_trainer import make_trainer
+from autotask.training.ray_trainer import loop_config, make_trainer
 from autotask.tuning.asha import NAMESPACE
 from autotask.tuning.space import split_params
 
@@ -46,10 +51,12 @@ def run_trial(
     storage: str,
     stopper: str | None = None,
     auxiliary=frozenset(),
+    in_process: bool = True,
 ) -> None:
     """Tune calls this with the sampled parameters; Train workers' reports reach Tune via the callback.
 
-    `stopper` names the search's ASHA rung registry (tuning/asha.py) when early stopping is on.
+    `stopper` names the search's ASHA rung registry (tuning/asha.py) when early stopping is on. `in_process`: a
+    1-worker CPU trial trains in this process (False: every trial starts a worker group, as before).
     """
     run = trial_run_config(RunConfig.from_dict(base), params, model, auxiliary)
     manifest = Manifest.from_dict(manifest)
@@ -60,6 +67,9 @@ def run_trial(
     datasets = training_datasets(run.data, manifest, row_counts, reads_language(run.model_config))
     trial_id = tune.get_context().get_trial_id()
     early_stop = {"actor": stopper, "namespace": NAMESPACE, "run_id": trial_id} if stopper else None
+    if in_process and trains_in_process(run):
+        train_loop_per_worker(loop_config(run, manifest, early_stop), TrialSession(datasets))
+        return
     trainer = make_trainer(
         run,
         manifest,
@@ -70,3 +80,8 @@ def run_trial(
         early_stop=early_stop,
     )
     trainer.fit()
+
+
+def trains_in_process(run: RunConfig) -> bool:
+    """A 1-worker CPU trial needs no worker group: it trains in the trial's process."""
+    return get_kind(run.model).is_torch and run.training.workers == 1 and not run.training.use_gpu
