@@ -109,3 +109,24 @@ def test_sampled_epochs_are_capped_by_the_base_run(tiny_dataset):
     shorter = trial_run_config(base, {"epochs_finetune": 1}, "autotask")
     assert (longer.training.epochs_finetune, shorter.training.epochs_finetune) == (2, 1)
     assert longer.training.lr_facet1 == 1e-3 and longer.training.epochs_pretrain == 1
+
+
+@pytest.mark.ray
+def test_resumed_search_rebuilds_its_asha_rungs_from_the_recorded_reports(ray_session, tmp_path):
+    """--resume starts a new rung registry; replaying the trials' result.json files gives it every result recorded
+    before the interruption, so a resumed trial is judged against them (here: cut below the rung's median)."""
+    import ray
+
+    from autotask.location import Location
+    from autotask.tuning.asha import NAMESPACE, start_registry
+    from autotask.tuning.search import replay_rungs
+
+    for trial, values in {"aaaa1111": [0.80, 0.82], "bbbb2222": [0.70, 0.71], "cccc3333": [0.75]}.items():
+        folder = tmp_path / "search" / f"run_trial_{trial}_1_e1=8"
+        folder.mkdir(parents=True)
+        (folder / "result.json").write_text("".join(json.dumps({"valid_roc_auc": v}) + "\n" for v in values))
+    start_registry("autotask-asha-replay-test", mode="max", grace_period=1, reduction_factor=2, max_t=8)
+    assert replay_rungs("autotask-asha-replay-test", Location.of(tmp_path / "search"), "valid_roc_auc") == 5
+    registry = ray.get_actor("autotask-asha-replay-test", namespace=NAMESPACE)
+    assert not ray.get(registry.keep_going.remote("dddd4444", 1, 0.72))  # below the recorded rung-1 cutoff
+    assert ray.get(registry.keep_going.remote("eeee5555", 1, 0.90))

@@ -136,12 +136,12 @@ def train_loop_per_worker(config: dict, session=None) -> None:
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         elif stage == "finetune":
             state.bad_epochs += 1
-        state.stopped_early = stage == "finetune" and state.bad_epochs >= run.training.patience > 0
-        state.stopped_early |= not should_continue(config.get("early_stop"), state.epoch + 1, auc)
         metrics = {"epoch": state.epoch, "stage": stage, "lr_factor": factor, "train_loss": loss, "valid_roc_auc": auc,
                    "best_valid_roc_auc": state.best_auc, "n_params": n_params,
                    "epoch_seconds": time.perf_counter() - started,  # training and validation: the work of an epoch
                    "shard_rows": _gather(lineage, world_size)}
+        state.stopped_early = stage == "finetune" and state.bad_epochs >= run.training.patience > 0
+        state.stopped_early |= not should_continue(config.get("early_stop"), state.epoch + 1, metrics)
         state.history.append(metrics)
         state.epoch += 1
         _report(metrics, model, optimizer, state, best_state, rank == 0, session)

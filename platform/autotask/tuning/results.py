@@ -25,7 +25,7 @@ def trials_frame(result_grid, metric: str, manifest: Manifest, mode: str = "max"
         history = result.metrics_dataframe
         last = result.metrics or {}
         if (history is None or metric not in history) and not last and trials_storage is not None:
-            history = checkpoint_history(trials_storage / f"trial_{_trial_id(result.path)}")
+            history = checkpoint_history(trials_storage / f"trial_{trial_id_from_folder(result.path)}")
         if history is not None and metric in history:
             best = float(history[metric].max() if mode == "max" else history[metric].min())
         else:
@@ -58,7 +58,7 @@ def checkpoint_history(folder: Location) -> pd.DataFrame | None:
     return pd.DataFrame(history) if history else None
 
 
-def _trial_id(path: str | None) -> str:
+def trial_id_from_folder(path: str | None) -> str:
     """`<id>` of Tune's trial folder name `run_trial_<id>_<n>_<params>`."""
     match = re.match(r"[^_]+_trial_([0-9a-f]+)_", Path(path).name) if path else None
     return match.group(1) if match else ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,8 @@ from autotask.data.manifest import Manifest
 from autotask.location import Location
 from autotask.preflight import InputError
 from autotask.training.config import RunConfig
-from autotask.tuning.asha import registry_name, start_registry
+from autotask.tuning.asha import NAMESPACE, registry_name, start_registry
+from autotask.tuning.results import trial_id_from_folder
 from autotask.tuning.space import SearchSpace
 from autotask.tuning.trial import run_trial, trains_in_process
 
@@ -164,7 +166,7 @@ def make_tuner(
     concurrency = config.concurrent or default_concurrency(base)
     return tune.Tuner(
         _trainable(base, space, manifest, row_counts, storage, stopper=start_stopper(base, config, out),
-                   in_process=config.in_process),
+                   in_process=config.in_process, metric=config.metric),
         tune_config=tune.TuneConfig(
             search_alg=make_searcher(space, manifest, config, out, concurrency),
             num_samples=config.trials,
@@ -191,10 +193,13 @@ def restore_tuner(
 ) -> tune.Tuner:
     """Continue an interrupted search: finished trials and the searcher's state are kept."""
     storage = search_storage(out, storage)
+    stopper = start_stopper(base, config, out)
+    if stopper:
+        replay_rungs(stopper, storage / EXPERIMENT, config.metric)
     return tune.Tuner.restore(
         (storage / EXPERIMENT).path,
-        trainable=_trainable(base, space, manifest, row_counts, storage, stopper=start_stopper(base, config, out),
-                             in_process=config.in_process),
+        trainable=_trainable(base, space, manifest, row_counts, storage, stopper=stopper,
+                             in_process=config.in_process, metric=config.metric),
         resume_unfinished=True,
         resume_errored=True,
         storage_filesystem=storage.filesystem,
@@ -222,9 +227,25 @@ def start_stopper(base: RunConfig, config: SearchConfig, out: Path) -> str | Non
     return name
 
 
+def replay_rungs(stopper: str, experiment: Location, metric: str) -> int:
+    """Rebuild a resumed search's ASHA rungs from its trials' recorded reports (Tune's result.json per trial), so
+    the resumed trials are judged against every result recorded before the interruption; returns the reports
+    replayed."""
+    registry = ray.get_actor(stopper, namespace=NAMESPACE)
+    replayed = 0
+    for result in experiment.files("result.json"):
+        trial_id = trial_id_from_folder(result.parent.name)
+        reports = [json.loads(line) for line in result.read_text().splitlines() if line.strip()]
+        for iteration, report in enumerate(reports, start=1):
+            if metric in report:
+                ray.get(registry.keep_going.remote(trial_id, iteration, float(report[metric])))
+                replayed += 1
+    return replayed
+
+
 def _trainable(
     base: RunConfig, space: SearchSpace, manifest: Manifest, row_counts: dict, storage: Location, stopper: str | None,
-    in_process: bool = True,
+    in_process: bool = True, metric: str = "valid_roc_auc",
 ):
     function = functools.partial(
         run_trial,
@@ -234,6 +255,7 @@ def _trainable(
         row_counts=row_counts,
         storage=(storage / "trials").uri,
         stopper=stopper,
+        metric=metric,
         auxiliary=space.auxiliary,
         in_process=in_process,
     )

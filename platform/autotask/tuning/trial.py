@@ -52,6 +52,7 @@ def run_trial(
     stopper: str | None = None,
     auxiliary=frozenset(),
     in_process: bool = True,
+    metric: str = "valid_roc_auc",
 ) -> None:
     """Tune calls this with the sampled parameters; Train workers' reports reach Tune via the callback.
 
@@ -66,7 +67,7 @@ def run_trial(
         return
     datasets = training_datasets(run.data, manifest, row_counts, reads_language(run.model_config))
     trial_id = tune.get_context().get_trial_id()
-    early_stop = {"actor": stopper, "namespace": NAMESPACE, "run_id": trial_id} if stopper else None
+    early_stop = {"actor": stopper, "namespace": NAMESPACE, "run_id": trial_id, "metric": metric} if stopper else None
     if in_process and trains_in_process(run):
         train_loop_per_worker(loop_config(run, manifest, early_stop), TrialSession(datasets))
         return
