@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sklearn.metrics import roc_auc_score
 
 from autotask.models.lightgbm_peer import LightGBMPeer
@@ -34,3 +35,15 @@ def test_learns_signal_and_round_trips(tmp_path):
     assert path.read_text().startswith("tree")
     loaded = LightGBMPeer.load(path)
     assert np.allclose(loaded.predict_proba(t_features, t_ids), scores)
+
+
+def test_a_lightgbm_run_config_with_an_unknown_parameter_is_refused_before_ray(sim_dataset):
+    from autotask.data.manifest import load_manifest
+    from autotask.training.config import RunConfig
+    from autotask.training.run import check_run_config
+
+    manifest = load_manifest(sim_dataset)
+    for config, message in (({"num_leaf": 3}, "unknown LightGBM parameter"), ({"language_components": 0},
+                                                                               "positive integer")):
+        with pytest.raises(ValueError, match=message):
+            check_run_config(RunConfig(data=str(sim_dataset), model="lightgbm", model_config=config), manifest)

@@ -126,10 +126,15 @@ class LightGBMPeer:
 
 
 def check_search_params(params: dict, derived: dict, d: int) -> list[str]:
-    """A sampled LightGBM config names only LightGBMPeer's parameters (and the language fields)."""
+    """A LightGBM config (a run's or a sampled one) names only LightGBMPeer's parameters and the language fields,
+    with a positive number of language components."""
     known = set(inspect.signature(LightGBMPeer).parameters) - {"seed", "params"} | set(LANGUAGE_FIELDS)
     unknown = sorted(set(params) - known)
-    return [f"names unknown LightGBM parameter(s) {unknown} (known: {sorted(known)})"] if unknown else []
+    problems = [f"names unknown LightGBM parameter(s) {unknown} (known: {sorted(known)})"] if unknown else []
+    components = params.get("language_components", LANGUAGE_COMPONENTS)
+    if not (isinstance(components, int) and components > 0):
+        problems.append(f"language_components must be a positive integer, got {components!r}")
+    return problems
 
 
 register(ModelKind(name="lightgbm", summary="LightGBM on the features and the task id, trained as one Ray task",

@@ -108,6 +108,9 @@ def check_run_config(run: RunConfig, manifest: Manifest) -> None:
     kind = get_kind(run.model)
     if not kind.is_torch:
         language_width(run.model_config, manifest)
+        problems = kind.check_params(run.model_config, {}, manifest.d) if kind.check_params else []
+        if problems:
+            raise ValueError(f"{run.model} model config {run.model_config}: " + "; ".join(problems))
         return
     typed = model_config(run.model, run.model_config, manifest)
     unknown = sorted(set(run.training.lr_groups) - set(kind.lr_groups))
