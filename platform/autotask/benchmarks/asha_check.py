@@ -27,6 +27,7 @@ def child(data: str, out: Path) -> None:
     from autotask.tuning.search import SearchConfig, _trainable, make_searcher, search_storage
     from autotask.tuning.space import load_space
 
+    data = str(Path(data).resolve())  # trials run in their own working directories
     report = validate_dataset(data).raise_if_invalid()
     counts = report.summary.groupby("split")["rows"].sum().to_dict()
     base = RunConfig(data=data, training=TrainingConfig(epochs_pretrain=1, epochs_finetune=5, workers=1))
@@ -55,10 +56,16 @@ def check(data: str, out: Path, deadline_s: float = DEADLINE_S) -> dict:
     except subprocess.TimeoutExpired:
         process.kill()
         stdout, _ = process.communicate()
-    trials = len(list((out / "ray" / "search").glob("run_trial_*")))
+    folders = list((out / "ray" / "search").glob("run_trial_*"))
+    failed = sum((folder / "error.txt").exists() for folder in folders)
     finished = "FINISHED" in (stdout or "")
-    verdict = "no leak: every trial ran" if finished and trials == TRIALS else "leaks: the search stalled"
-    return {"trials_started": trials, "finished": finished, "seconds": time.perf_counter() - started,
+    if failed:
+        verdict = f"not measured: {failed} trial(s) failed (see {out})"
+    elif finished and len(folders) == TRIALS:
+        verdict = "no leak: every trial ran"
+    else:
+        verdict = "leaks: the search stalled"
+    return {"trials_started": len(folders), "finished": finished, "seconds": time.perf_counter() - started,
             "verdict": verdict}
 
 

@@ -2,9 +2,9 @@
 that each start a Train worker group; trials per minute and the fixed cost per trial (wall time per trial minus
 the trial's epochs, training and validation).
 
-A trial's wall time is the span from the first trial's start (its folder's params.json) to the last trial's last
-report (its result.json), over the trials, run one at a time: the search's own start (Ray, data checks) is not
-a trial's cost."""
+A trial's wall time is the slope of a search's wall time over its trials: (wall of N trials − wall of 1 trial) /
+(N − 1), trials run one at a time and Ray already started, so the search's own start (data checks, Tune's setup)
+is not counted as a trial's cost."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from autotask.benchmarks.machine import machine_info
 from autotask.data.build import build_simulated
 from autotask.data.simulator import SimulatorConfig
 from autotask.training.config import RunConfig, TrainingConfig
+from autotask.training.session import ensure_ray
 from autotask.tuning.search import SearchConfig
 from autotask.tuning.study import run_search
 
@@ -29,16 +30,21 @@ PATHS = {"trial process (1 worker)": True, "Train worker group per trial": False
 OVERHEAD_TARGET_S = 3.0
 
 
-def trial_times(search_dir: Path) -> tuple[float, pd.Series]:
-    """(span from the first trial's start to the last trial's last report, each trial's summed epoch seconds)."""
-    folders = sorted((search_dir / "ray" / "search").glob("run_trial_*"))
-    starts = [(folder / "params.json").stat().st_mtime for folder in folders]
-    ends = [(folder / "result.json").stat().st_mtime for folder in folders]
+def epoch_seconds(search_dir: Path) -> pd.Series:
+    """Each trial's summed epoch time (training + validation) from its reports in Tune's result files."""
     work = {}
-    for folder in folders:
-        lines = [line for line in (folder / "result.json").read_text().splitlines() if line.strip()]
-        work[folder.name] = sum(json.loads(line).get("epoch_seconds", 0.0) for line in lines)
-    return max(ends) - min(starts), pd.Series(work, dtype=float)
+    for result in (search_dir / "ray" / "search").glob("run_trial_*/result.json"):
+        lines = [line for line in result.read_text().splitlines() if line.strip()]
+        work[result.parent.name] = sum(json.loads(line).get("epoch_seconds", 0.0) for line in lines)
+    return pd.Series(work, dtype=float)
+
+
+def timed_search(base: RunConfig, trials: int, in_process: bool, out: Path) -> float:
+    """Wall seconds of a search of `trials` trials, one at a time."""
+    search = SearchConfig(trials=trials, scheduler="none", sampler="random", concurrent=1, in_process=in_process)
+    started = time.perf_counter()
+    run_search(base, REPO_ROOT / "search_spaces" / "autotask.py", search, out)
+    return time.perf_counter() - started
 
 
 def run_search_benchmarks(config, workdir: Path) -> dict:
@@ -49,19 +55,18 @@ def run_search_benchmarks(config, workdir: Path) -> dict:
         build_simulated(SimulatorConfig(rows=config.rows, seed=0), data).raise_if_invalid()
     trials = QUICK_TRIALS if config.is_quick else TRIALS
     base = RunConfig(data=str(data), training=TrainingConfig(epochs_pretrain=1, epochs_finetune=1, workers=1))
+    ensure_ray()
     rows = []
     for name, in_process in PATHS.items():
-        out = workdir / ("in-process" if in_process else "worker-group")
-        search = SearchConfig(trials=trials, scheduler="none", sampler="random", concurrent=1, in_process=in_process)
-        started = time.perf_counter()
-        run_search(base, REPO_ROOT / "search_spaces" / "autotask.py", search, out)
-        search_wall = time.perf_counter() - started
-        span, work = trial_times(out)
-        per_trial = span / trials
+        folder = workdir / ("in-process" if in_process else "worker-group")
+        one = timed_search(base, 1, in_process, folder / "one")
+        many = timed_search(base, trials, in_process, folder / "many")
+        per_trial = (many - one) / (trials - 1)
+        work = epoch_seconds(folder / "many").mean()
         rows.append({"section": "search", "name": name, "trials_per_min": 60 / per_trial,
-                     "wall_s_per_trial": per_trial, "epoch_s_per_trial": work.mean(),
-                     "overhead_s_per_trial": per_trial - work.mean(), "search_wall_s": search_wall,
-                     "note": f"{trials} trials one at a time, 1 + 1 epochs, {config.rows:,} simulated rows"})
+                     "wall_s_per_trial": per_trial, "epoch_s_per_trial": work, "overhead_s_per_trial": per_trial - work,
+                     "search_wall_s": many, "note": f"searches of 1 and {trials} trials one at a time, 1 + 1 epochs, "
+                                                    f"{config.rows:,} simulated rows"})
     leak = asha_check.check(str(data), workdir / "asha-check", 120 if config.is_quick else asha_check.DEADLINE_S)
     rows.append({"section": "search", "name": "Tune's ASHAScheduler, a worker group per trial",
                  "note": f"{leak['verdict']} ({leak['trials_started']} of {asha_check.TRIALS} trials started in "
