@@ -101,7 +101,9 @@ def search(data: str, out: str) -> dict:
     cluster = start_cluster(worker_nodes=2, head_cpus=2)
     base = RunConfig(data=data, model="autotask", seed=0, training=TrainingConfig(
         workers=1, cpus_per_worker=1, epochs_pretrain=1, epochs_finetune=3, batch_size=64, max_failures=3))
-    config = SearchConfig(trials=2, concurrent=2, scheduler="none", seed=0)
+    # Trials with a Train worker group each (a 1-worker trial would train in its own process): this tests Train's
+    # recovery inside a trial.
+    config = SearchConfig(trials=2, concurrent=2, scheduler="none", seed=0, in_process=False)
     killed = watch(cluster, Path(out) / "ray" / "trials")
     started = time.time()
     frame = run_search(base, REPO / "search_spaces" / "autotask.py", config, out)

@@ -25,7 +25,10 @@ def trials_frame(result_grid, metric: str, manifest: Manifest, mode: str = "max"
         history = result.metrics_dataframe
         last = result.metrics or {}
         if (history is None or metric not in history) and not last and trials_storage is not None:
-            history = checkpoint_history(trials_storage / f"trial_{trial_id_from_folder(result.path)}")
+            folders = [trials_storage / f"trial_{trial_id_from_folder(result.path)}"]  # a worker group's checkpoints
+            if result.path:  # an in-process trial's checkpoints are Tune's, in its folder of the experiment
+                folders.append(trials_storage.parent / "search" / Path(result.path).name)
+            history = next((h for h in map(checkpoint_history, folders) if h is not None), None)
         if history is not None and metric in history:
             best = float(history[metric].max() if mode == "max" else history[metric].min())
         else:

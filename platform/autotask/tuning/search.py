@@ -178,6 +178,8 @@ def make_tuner(
             storage_filesystem=storage.filesystem,
             verbose=0,
             callbacks=callbacks,
+            # a trial whose own process dies (its node lost) restarts from its last checkpoint
+            failure_config=tune.FailureConfig(max_failures=base.training.max_failures),
         ),
     )
 
