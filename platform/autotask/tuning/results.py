@@ -12,6 +12,8 @@ import pandas as pd
 from autotask.data.manifest import Manifest
 from autotask.location import Location
 
+EXPERIMENT = "search"  # Tune's experiment folder under a search's storage (beside `trials/`, the Train runs)
+
 
 def trials_frame(result_grid, metric: str, manifest: Manifest, mode: str = "max",
                  trials_storage: Location | None = None) -> pd.DataFrame:
@@ -27,7 +29,7 @@ def trials_frame(result_grid, metric: str, manifest: Manifest, mode: str = "max"
         if (history is None or metric not in history) and not last and trials_storage is not None:
             folders = [trials_storage / f"trial_{trial_id_from_folder(result.path)}"]  # a worker group's checkpoints
             if result.path:  # an in-process trial's checkpoints are Tune's, in its folder of the experiment
-                folders.append(trials_storage.parent / "search" / Path(result.path).name)
+                folders.append(trials_storage.parent / EXPERIMENT / Path(result.path).name)
             history = next((h for h in map(checkpoint_history, folders) if h is not None), None)
         if history is not None and metric in history:
             best = float(history[metric].max() if mode == "max" else history[metric].min())

@@ -24,11 +24,10 @@ from autotask.location import Location
 from autotask.preflight import InputError
 from autotask.training.config import RunConfig
 from autotask.tuning.asha import NAMESPACE, registry_name, start_registry
-from autotask.tuning.results import trial_id_from_folder
+from autotask.tuning.results import EXPERIMENT, trial_id_from_folder
 from autotask.tuning.space import SearchSpace
 from autotask.tuning.trial import run_trial, trains_in_process
 
-EXPERIMENT = "search"
 TRIAL_CPUS = 0.25  # the trial's own process; its Train workers ask for theirs
 METRICS = ("valid_roc_auc", "best_valid_roc_auc", "train_loss")  # what trials report each epoch (--mode max|min)
 OBJECTIVES = ("auc", "params", "latency")
