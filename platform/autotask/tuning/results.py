@@ -13,6 +13,7 @@ from autotask.data.manifest import Manifest
 from autotask.location import Location
 
 EXPERIMENT = "search"  # Tune's experiment folder under a search's storage (beside `trials/`, the Train runs)
+TRIALS_NAME = "run_trial"  # the trainable's name: Tune names each trial's folder run_trial_<id>_<n>_<params>
 
 
 def trials_frame(result_grid, metric: str, manifest: Manifest, mode: str = "max",

@@ -21,10 +21,13 @@ from ray.tune.search.optuna import OptunaSearch
 
 from autotask.data.manifest import Manifest
 from autotask.location import Location
+from autotask.models.language import reads_language
+from autotask.models.registry import get_kind
 from autotask.preflight import InputError
 from autotask.training.config import RunConfig
+from autotask.training.ray_data import MATERIALIZE_BELOW_ROWS, training_datasets
 from autotask.tuning.asha import NAMESPACE, registry_name, start_registry
-from autotask.tuning.results import EXPERIMENT, trial_id_from_folder
+from autotask.tuning.results import EXPERIMENT, TRIALS_NAME, trial_id_from_folder
 from autotask.tuning.space import SearchSpace
 from autotask.tuning.trial import run_trial, trains_in_process
 
@@ -244,6 +247,14 @@ def replay_rungs(stopper: str, experiment: Location, metric: str) -> int:
     return replayed
 
 
+def shared_datasets(base: RunConfig, space: SearchSpace, manifest: Manifest, row_counts: dict) -> dict | None:
+    """A small dataset's materialised training splits, built once by the driver for every trial of a torch search
+    (each trial would otherwise build and materialise its own Ray Data pipelines); None for large data or LightGBM."""
+    if not get_kind(space.model).is_torch or sum(row_counts.values()) >= MATERIALIZE_BELOW_ROWS:
+        return None
+    return training_datasets(base.data, manifest, row_counts, reads_language(base.model_config))
+
+
 def _trainable(
     base: RunConfig, space: SearchSpace, manifest: Manifest, row_counts: dict, storage: Location, stopper: str | None,
     in_process: bool = True, metric: str = "valid_roc_auc",
@@ -260,5 +271,9 @@ def _trainable(
         auxiliary=space.auxiliary,
         in_process=in_process,
     )
+    shared = shared_datasets(base, space, manifest, row_counts)
+    if shared is not None:  # through the object store, once, not pickled into every trial
+        function = tune.with_parameters(function, datasets=shared, datasets_language=reads_language(base.model_config))
+        function.__name__ = TRIALS_NAME  # trial folders keep their name: run_trial_<id>_<n>_<params>
     own = in_process and trains_in_process(dataclasses.replace(base, model=space.model))
     return tune.with_resources(function, {"CPU": TRIAL_CPUS + (base.training.cpus_per_worker if own else 0)})

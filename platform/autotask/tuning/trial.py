@@ -53,11 +53,15 @@ def run_trial(
     auxiliary=frozenset(),
     in_process: bool = True,
     metric: str = "valid_roc_auc",
+    datasets: dict | None = None,
+    datasets_language: bool = False,
 ) -> None:
     """Tune calls this with the sampled parameters; Train workers' reports reach Tune via the callback.
 
     `stopper` names the search's ASHA rung registry (tuning/asha.py) when early stopping is on. `in_process`: a
-    1-worker CPU trial trains in this process (False: every trial starts a worker group, as before).
+    1-worker CPU trial trains in this process (False: every trial starts a worker group, as before). `datasets`:
+    the search's materialised datasets, shared by its trials (with or without the language inputs as
+    `datasets_language` says); a trial builds its own when they are absent or read the other inputs.
     """
     run = trial_run_config(RunConfig.from_dict(base), params, model, auxiliary)
     manifest = Manifest.from_dict(manifest)
@@ -65,7 +69,9 @@ def run_trial(
         _, _, auc = fit_lightgbm(run, manifest)
         tune.report({"valid_roc_auc": auc, "best_valid_roc_auc": auc, "epoch": 1})
         return
-    datasets = training_datasets(run.data, manifest, row_counts, reads_language(run.model_config))
+    language = reads_language(run.model_config)
+    if datasets is None or datasets_language != language:
+        datasets = training_datasets(run.data, manifest, row_counts, language)
     trial_id = tune.get_context().get_trial_id()
     early_stop = {"actor": stopper, "namespace": NAMESPACE, "run_id": trial_id, "metric": metric} if stopper else None
     if in_process and trains_in_process(run):
