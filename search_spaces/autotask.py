@@ -5,10 +5,14 @@ never sampled. Heads are 1 per facet here so every e1 (and e2) is compatible. Th
 not searched: model selection sees only seen scenarios' validation rows, which it does not change.
 """
 
-from autotask.tuning.space import suggest_recipe
+from autotask.tuning.space import recipe_defaults, suggest_recipe
 
 E1_CHOICES = [4, 8, 12, 16]
 MODEL = "autotask"
+# The kind's default config, enqueued as the search's first trial: a search never picks worse than the default
+# on validation.
+DEFAULTS = {**recipe_defaults(("lr_facet1", "lr_facet2")), "e1": 8, "block_size": 16, "n_layer1": 1, "n_layer2": 1,
+            "dropout1": 0.0, "dropout2": 0.0, "tokenizer": "shared"}
 
 
 def space(trial, d: int) -> dict:

@@ -1,9 +1,12 @@
 """Multi-task DNN baseline search space, for a fair comparison at an equal trial budget."""
 
-from autotask.tuning.space import suggest_recipe
+from autotask.tuning.space import recipe_defaults, suggest_recipe
 
 MODEL = "dnn"
 AUXILIARY = {"width"}  # sampled to derive `hidden`, not a config field
+# The kind's default config, enqueued as the search's first trial: a search never picks worse than the default
+# on validation.
+DEFAULTS = {**recipe_defaults(), "width": 64, "branch_hidden": 16, "dropout": 0.0}
 
 
 def space(trial, d: int) -> dict:

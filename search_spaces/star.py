@@ -2,10 +2,13 @@
 training rows routed through the shared centre (id 0). Shared, domain and auxiliary parameters all train at
 `lr_head` (set `lr_groups` in a run config to split them)."""
 
-from autotask.tuning.space import suggest_recipe
+from autotask.tuning.space import recipe_defaults, suggest_recipe
 
 MODEL = "star"
 AUXILIARY = {"width"}  # sampled to derive `hidden`, not a config field
+# The kind's default config, enqueued as the search's first trial: a search never picks worse than the default
+# on validation.
+DEFAULTS = {**recipe_defaults(), "width": 64, "aux_hidden": 16, "task_id_dropout": 0.1, "dropout": 0.0}
 
 
 def space(trial, d: int) -> dict:

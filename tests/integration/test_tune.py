@@ -75,6 +75,7 @@ def test_interrupted_tuned_study_resumes_retrains_seeds_and_reports(repo_root, p
     optuna_study = optuna.load_study(study_name="autotask", storage=f"sqlite:///{search / 'optuna.db'}")
     completed = [t for t in optuna_study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert {t.params["e1"] for t in completed} >= set(frame["e1"])
+    assert optuna_study.trials[0].params == load_space(repo_root / "search_spaces" / "autotask.py").defaults
     tuning = json.loads((out / "study.json").read_text())["tuning"]
     assert tuning["budget"] == "each model: 2 trials, 2 seeds" and len(pd.read_parquet(
         out / "lightgbm" / "search" / "trials.parquet")) == 2

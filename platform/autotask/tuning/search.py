@@ -132,7 +132,8 @@ def make_searcher(space: SearchSpace, manifest: Manifest, config: SearchConfig, 
     if config.warm_start:
         warm_start(storage, name, mode, config.warm_start)
     return OptunaSearch(space=space.bound(manifest.d), metric=metric, mode=mode, sampler=sampler, seed=config.seed,
-                        storage=storage, study_name=name)
+                        storage=storage, study_name=name,
+                        points_to_evaluate=[dict(space.defaults)] if space.defaults else None)
 
 
 def warm_start(storage, name: str, mode, source: str) -> int:

@@ -4,8 +4,9 @@ A space file defines `space(trial, d) -> dict | None`: it samples with `trial.su
 constants (e.g. `{"e2": d * e1}`). Sampled and returned names are run-config fields: training fields
 (`lr_facet1`, `epochs_finetune`, ...) or model fields (`e1`, `block_size`, ...). It may also set
 `MODEL = KIND` (any kind of the model registry, default "autotask"; a LightGBM trial fits in the trial's own
-process) and `AUXILIARY = {"width"}`: sampled names that only serve to derive returned constants and are not
-config fields.
+process), `AUXILIARY = {"width"}`: sampled names that only serve to derive returned constants and are not
+config fields, and `DEFAULTS = {name: value}`: the kind's default config in the space's names, enqueued as every
+search's first trial.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class SearchSpace:
     model: str
     function: object  # space(trial, d)
     auxiliary: frozenset = frozenset()
+    defaults: dict | None = None  # the first trial's parameters
 
     def bound(self, d: int):
         """The picklable define-by-run function OptunaSearch calls."""
@@ -66,7 +68,8 @@ def load_space(path: str | Path) -> SearchSpace:
     except ValueError as exc:
         raise SearchSpaceError(f"{path}: MODEL: {exc}") from exc
     return SearchSpace(path=path, model=model, function=module.space,
-                       auxiliary=frozenset(getattr(module, "AUXILIARY", ())))
+                       auxiliary=frozenset(getattr(module, "AUXILIARY", ())),
+                       defaults=getattr(module, "DEFAULTS", None))
 
 
 def _where(exc: Exception, path: Path) -> str:
@@ -78,6 +81,12 @@ def _where(exc: Exception, path: Path) -> str:
             line = trace.tb_lineno
         trace = trace.tb_next
     return (f"line {line}: " if line else "") + f"{type(exc).__name__}: {exc}"
+
+
+def recipe_defaults(learning_rates: tuple[str, ...] = ("lr_head",)) -> dict:
+    """`suggest_recipe`'s names at the platform's defaults, for a space's DEFAULTS: learning rates 2e-3, weight
+    decay at its floor (the default being 0), epochs at the range's top so the base run's caps apply."""
+    return {**dict.fromkeys(learning_rates, 2e-3), "weight_decay": 1e-6, "epochs_pretrain": 30, "epochs_finetune": 45}
 
 
 def suggest_recipe(trial, learning_rates: tuple[str, ...] = ("lr_head",)) -> None:
@@ -118,6 +127,8 @@ def check_space(space: SearchSpace, manifest: Manifest, samples: int = CHECK_SAM
     """Sample the space many times with a random sampler (no training) and check every config."""
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if space.defaults:  # the first sample is the space's DEFAULTS: checked like any other
+        study.enqueue_trial(space.defaults)
     for _ in range(samples):
         trial = study.ask()
         try:
