@@ -42,7 +42,7 @@ def trials_frame(result_grid, metric: str, manifest: Manifest, mode: str = "max"
             {
                 "trial_id": last.get("trial_id", result.path.rsplit("_", 2)[-2] if result.path else ""),
                 "trial_number": trial_number(result.path),
-                "status": "ERROR" if result.error else "TERMINATED",
+                "status": trial_status(result, history, last),
                 "d": manifest.d,
                 **config,
                 "e2": config.get("e2", manifest.d * e1 if e1 else np.nan),
@@ -53,6 +53,14 @@ def trials_frame(result_grid, metric: str, manifest: Manifest, mode: str = "max"
             }
         )
     return pd.DataFrame(rows)  # in the result grid's order: a row's index is its result's index there
+
+
+def trial_status(result, history, last: dict) -> str:
+    """ERROR, TERMINATED, or LOST: a trial Tune restored without its config, reports or checkpoints (one created
+    just before an interruption); it is listed, never chosen as the best."""
+    if result.error:
+        return "ERROR"
+    return "LOST" if not result.config and not last and history is None else "TERMINATED"
 
 
 def checkpoint_history(folder: Location) -> pd.DataFrame | None:
