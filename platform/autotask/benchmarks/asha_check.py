@@ -22,6 +22,7 @@ def child(data: str, out: Path) -> None:
     from ray.tune.schedulers import ASHAScheduler
 
     from autotask.data.validate import validate_dataset
+    from autotask.experiments.tuned import default_space
     from autotask.training.config import RunConfig, TrainingConfig
     from autotask.training.session import ensure_ray
     from autotask.tuning.search import SearchConfig, _trainable, make_searcher, search_storage
@@ -31,7 +32,7 @@ def child(data: str, out: Path) -> None:
     report = validate_dataset(data).raise_if_invalid()
     counts = report.summary.groupby("split")["rows"].sum().to_dict()
     base = RunConfig(data=data, training=TrainingConfig(epochs_pretrain=1, epochs_finetune=5, workers=1))
-    space = load_space(Path(__file__).resolve().parents[3] / "search_spaces" / "autotask.py")
+    space = load_space(default_space("autotask"))
     ensure_ray()
     out.mkdir(parents=True, exist_ok=True)
     config = SearchConfig(trials=TRIALS, scheduler="none", in_process=False)

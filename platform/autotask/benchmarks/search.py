@@ -19,12 +19,12 @@ from autotask.benchmarks import asha_check
 from autotask.benchmarks.machine import machine_info
 from autotask.data.build import build_simulated
 from autotask.data.simulator import SimulatorConfig
+from autotask.experiments.tuned import default_space
 from autotask.training.config import RunConfig, TrainingConfig
 from autotask.training.session import ensure_ray
 from autotask.tuning.search import SearchConfig
 from autotask.tuning.study import run_search
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 TRIALS, QUICK_TRIALS = 6, 3
 PATHS = {"trial process (1 worker)": True, "Train worker group per trial": False}
 OVERHEAD_TARGET_S = 3.0
@@ -43,7 +43,7 @@ def timed_search(base: RunConfig, trials: int, in_process: bool, out: Path) -> f
     """Wall seconds of a search of `trials` trials, one at a time."""
     search = SearchConfig(trials=trials, scheduler="none", sampler="random", concurrent=1, in_process=in_process)
     started = time.perf_counter()
-    run_search(base, REPO_ROOT / "search_spaces" / "autotask.py", search, out)
+    run_search(base, default_space("autotask"), search, out)
     return time.perf_counter() - started
 
 
