@@ -11,6 +11,9 @@ import dataclasses
 import functools
 import hashlib
 import json
+import os
+import signal
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +41,7 @@ SCHEDULERS = ("asha", "none")
 SAMPLERS = ("tpe", "random")
 MODES = ("max", "min")
 OPTUNA_FILE = "optuna.db"
+NO_TUNE_HANDLER = "TUNE_DISABLE_SIGINT_HANDLER"  # set to 1, Tune leaves Ctrl-C to Python
 
 
 @dataclass
@@ -209,6 +213,23 @@ def restore_tuner(
         resume_errored=True,
         storage_filesystem=storage.filesystem,
     )
+
+
+def fit_or_interrupt(tuner: tune.Tuner):
+    """`tuner.fit()`, raising KeyboardInterrupt when Ctrl-C came during it. Tune's own SIGINT handler saves the
+    search's state and lets fit() return as if the search had finished (the rest of a study would then run on); it
+    puts the previous handler back when it fires and stays installed when it does not, so the handler in place
+    afterwards tells which happened. Either way the previous handler is in place again afterwards."""
+    previous = signal.getsignal(signal.SIGINT)
+    grid = tuner.fit()
+    fired = signal.getsignal(signal.SIGINT) is previous
+    if threading.current_thread() is not threading.main_thread() or os.environ.get(NO_TUNE_HANDLER) == "1":
+        fired = False  # Tune installed no handler
+    else:
+        signal.signal(signal.SIGINT, previous)
+    if fired or grid.num_terminated + grid.num_errors < len(grid):
+        raise KeyboardInterrupt
+    return grid
 
 
 def can_resume(out: Path, storage: str | None = None) -> bool:

@@ -22,6 +22,7 @@ from autotask.tuning.search import (
     TRIAL_CPUS,
     SearchConfig,
     can_resume,
+    fit_or_interrupt,
     make_tuner,
     open_optuna_storage,
     optuna_storage_url,
@@ -76,7 +77,7 @@ def run_search(
         tuner = restore_tuner(base, space, manifest, config, out, row_counts, storage)
     else:
         tuner = make_tuner(base, space, manifest, config, out, row_counts, callbacks, storage)
-    grid = tuner.fit()
+    grid = fit_or_interrupt(tuner)
     frame = trials_frame(grid, config.metric, manifest, config.mode, search_storage(out, storage) / "trials")
     atomic_write_parquet(frame, out / "trials.parquet")
     best_row = best_trial(frame, config.metric, config.mode)
