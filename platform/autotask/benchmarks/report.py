@@ -36,14 +36,19 @@ SEARCH_COLUMNS = (("name", "trial path", "{}"), ("trials_per_min", "trials/min",
                   ("overhead_s_per_trial", "fixed s/trial", "{:.1f}"), ("note", "note", "{}"))
 
 
-def search_table(result: dict) -> Table:
-    """The search suite: one row per trial path."""
+SAMPLER_COLUMNS = (("name", "search", "{}"), ("random_final_best", "random: final best", "{:.4f}"),
+                   ("tpe_final_best", "TPE: final best", "{:.4f}"),
+                   ("tpe_trials_to_random_best", "TPE trials to random's best", "{:g}"), ("note", "note", "{}"))
+
+
+def search_table(result: dict, columns=SEARCH_COLUMNS, title: str = "Search throughput") -> Table:
+    """A search suite's rows under `columns` (key, header, format); the machine in the title."""
     machine = result["machine"]
-    table = Table(title=f"Search throughput: {machine['nproc']} x {machine['cpu_model']}")
-    for _, header, _ in SEARCH_COLUMNS:
-        table.add_column(header, justify="left" if header in ("trial path", "note") else "right")
+    table = Table(title=f"{title}: {machine['nproc']} x {machine['cpu_model']}")
+    for _, header, _ in columns:
+        table.add_column(header, justify="left" if header in (columns[0][1], "note") else "right")
     for row in result["rows"]:
-        table.add_row(*(_cell(row, key, fmt) for key, _, fmt in SEARCH_COLUMNS))
+        table.add_row(*(_cell(row, key, fmt) for key, _, fmt in columns))
     return table
 
 

@@ -39,6 +39,14 @@ def epoch_seconds(search_dir: Path) -> pd.Series:
     return pd.Series(work, dtype=float)
 
 
+def simulated_data(config, workdir: Path) -> Path:
+    """The benchmark's simulated dataset (config.rows, seed 0) in WORKDIR/data, built once."""
+    data = Path(workdir) / "data"
+    if not (data / "manifest.json").exists():
+        build_simulated(SimulatorConfig(rows=config.rows, seed=0), data).raise_if_invalid()
+    return data
+
+
 def timed_search(base: RunConfig, trials: int, in_process: bool, out: Path) -> float:
     """Wall seconds of a search of `trials` trials, one at a time."""
     search = SearchConfig(trials=trials, scheduler="none", sampler="random", concurrent=1, in_process=in_process)
@@ -50,9 +58,7 @@ def timed_search(base: RunConfig, trials: int, in_process: bool, out: Path) -> f
 def run_search_benchmarks(config, workdir: Path) -> dict:
     """Rows per path: trials/min, wall s per trial, epoch s per trial, fixed overhead per trial; and the target."""
     workdir = Path(workdir)
-    data = workdir / "data"
-    if not (data / "manifest.json").exists():
-        build_simulated(SimulatorConfig(rows=config.rows, seed=0), data).raise_if_invalid()
+    data = simulated_data(config, workdir)
     trials = QUICK_TRIALS if config.is_quick else TRIALS
     base = RunConfig(data=str(data), training=TrainingConfig(epochs_pretrain=1, epochs_finetune=1, workers=1))
     ensure_ray()

@@ -8,6 +8,7 @@ throughput (eager, TorchScript, ONNX Runtime) on simulated data; print a table a
   python runners/bench.py --suite quality --workdir data/bench-quality --out FILE.json   # test ROC AUC, 3 seeds
   python runners/bench.py --suite serving --run RUN_A --run RUN_B --out FILE.json   # trained runs' serving latency
   python runners/bench.py --suite search --out FILE.json    # trials/min and fixed cost per trial, two trial paths
+  python runners/bench.py --suite samplers --rows 60000 --workdir data/bench-samplers --out FILE.json  # TPE vs random
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ import tempfile
 import time
 
 from autotask.benchmarks.config import LARGE_ROWS, BenchConfig
-from autotask.benchmarks.report import quality_tables, results_table, search_table, targets_table, write_result
+from autotask.benchmarks.report import (
+    SAMPLER_COLUMNS,
+    quality_tables,
+    results_table,
+    search_table,
+    targets_table,
+    write_result,
+)
 from autotask.cli import runner_console, runner_main
 from autotask.preflight import InputError, check_output_dir, check_output_file
 
@@ -34,6 +42,10 @@ def suite(name: str, runs: list[str] | None = None):
         from autotask.benchmarks.search import run_search_benchmarks
 
         return run_search_benchmarks
+    if name == "samplers":
+        from autotask.benchmarks.samplers import run_sampler_benchmarks
+
+        return run_sampler_benchmarks
     if name == "serving":
         from autotask.benchmarks.serving import run_serving_benchmarks
 
@@ -61,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="result file: .json (everything) or .csv (one line per row)")
     p.add_argument("--quick", action="store_true", help="small data and few calls (about a minute)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--suite", choices=("full", "gpu", "large", "readers", "quality", "serving", "search"),
+    p.add_argument("--suite", choices=("full", "gpu", "large", "readers", "quality", "serving", "search", "samplers"),
                    default="full",
                    help="full: every path incl. Ray (default); gpu: bare loop CUDA vs CPU and CUDA serving, no Ray; "
                    "large: the partitioned 10M-row dataset, 1 and 2 workers, rows/s and peak memory; "
@@ -69,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                    "quality: test ROC AUC of every model on 3 simulator seeds and Home Depot, 3 training seeds "
                    "(resumes from --workdir); serving: every serving form of each --run's trained model, in one "
                    "process (p99 ratio to the first run); search: trials per minute and the fixed cost per trial, "
-                   "trials in their own process vs a worker group per trial")
+                   "trials in their own process vs a worker group per trial; samplers: TPE vs random search, 24-trial "
+                   "AutoTask searches with 3 search seeds each, best-so-far curves (resumes from --workdir)")
     p.add_argument("--run", action="append", help="a trained run directory (--suite serving; repeat for more)")
     p.add_argument("--rows", type=int, help="simulated rows (default: 120,000; 10,000,000 for --suite large)")
     p.add_argument("--workdir", help="keep data, artefacts and Ray storage here (default: a temporary folder)")
@@ -88,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         result = suite(args.suite, args.run)(config, args.workdir or tmp)
     result["command"] = " ".join(["python runners/bench.py", *(argv if argv is not None else sys.argv[1:])])
     result["seconds"] = round(time.perf_counter() - started, 1)
-    tables = {"quality": quality_tables, "search": lambda r: [search_table(r)]}.get(args.suite,
-                                                                                   lambda r: [results_table(r)])
+    tables = {"quality": quality_tables, "search": lambda r: [search_table(r)],
+              "samplers": lambda r: [search_table(r, SAMPLER_COLUMNS, "TPE vs random search")]}.get(
+        args.suite, lambda r: [results_table(r)])
     for table in tables(result):
         console.print(table)
     console.print(targets_table(result))
