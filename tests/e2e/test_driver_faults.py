@@ -18,7 +18,7 @@ import pytest
 from autotask.data.build import build_simulated
 from autotask.data.simulator import SimulatorConfig
 
-pytestmark = [pytest.mark.ray, pytest.mark.slow]
+pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.long]
 
 REPO = Path(__file__).resolve().parents[2]
 TAG = "AUTOTASK_FAULT_TEST"  # an environment variable naming the processes of one driver start

@@ -30,7 +30,7 @@ import pytest
 import yaml
 from ray._private.authentication.authentication_token_generator import generate_new_authentication_token
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
