@@ -125,8 +125,8 @@ def check_params(params: dict, space: SearchSpace, manifest: Manifest) -> None:
 
 def check_space(space: SearchSpace, manifest: Manifest, samples: int = CHECK_SAMPLES, seed: int = 0) -> None:
     """Sample the space many times with a random sampler (no training) and check every config."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # before the throwaway study, which would log its creation
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     if space.defaults:  # the first sample is the space's DEFAULTS: checked like any other
         study.enqueue_trial(space.defaults)
     for _ in range(samples):
