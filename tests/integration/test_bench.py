@@ -17,6 +17,7 @@ def _runner(repo_root):
     return module
 
 
+@pytest.mark.long  # the runner itself is exercised by the quick quality suite below, in the default run
 def test_quick_bench_runs_end_to_end(ray_session, repo_root, tmp_path):
     out = tmp_path / "bench.json"
     assert _runner(repo_root).main(["--quick", "--out", str(out)]) == 0
