@@ -48,5 +48,6 @@ def test_sampler_benchmark_counts_the_trials_tpe_needs_to_reach_random_searchs_f
     tpe = best_so_far([0.80, 0.82, 0.86, 0.85, 0.87], "max")
     assert trials_to_reach(tpe, 0.86) == 3 and trials_to_reach(tpe, 0.9) is None
     row = seed_row(1, {"random": random, "tpe": tpe}, trials=5)
-    assert (row["random_final_best"], row["tpe_trials_to_random_best"], row["random_trials_to_own_best"]) == (0.86, 3, 5)
+    assert (row["random_final_best"], row["tpe_trials_to_random_best"]) == (0.86, 3)
+    assert row["random_trials_to_own_best"] == 5
     assert seed_row(2, {"random": tpe, "tpe": random}, trials=5)["tpe_trials_to_random_best"] is None

@@ -34,3 +34,20 @@ def test_warm_start_copies_an_earlier_studys_finished_trials_once(tmp_path):
     assert sorted(t.params["lr"] for t in study.trials) == sorted(t.params["lr"] for t in earlier.trials)
     with pytest.raises(InputError, match="--warm-start"):
         warm_start(storage, "other", "max", f"{earlier_url}#missing")
+
+
+def test_each_winner_is_retrained_once_per_seed_under_its_study_name_and_variant():
+    from autotask.experiments.study import StudyRun
+    from autotask.experiments.tuned import seed_configs
+    from autotask.training.config import RunConfig
+
+    winner = RunConfig(data="d", model="autotask", model_config={"e1": 4}, seed=7).to_dict()
+    entries = [StudyRun("at", "autotask", "AutoTask, tuned"), StudyRun("gbm", "lightgbm")]
+    records = {"at": {"best_config": winner}, "gbm": {"best_config": {**winner, "model": "lightgbm"}}}
+    configs = seed_configs(records, entries, seeds=3)
+    assert sorted(configs) == [f"{name}-seed{k}" for name in ("at", "gbm") for k in range(3)]
+    assert [configs[f"at-seed{k}"].seed for k in range(3)] == [0, 1, 2]
+    assert {c.model_config["e1"] for c in configs.values()} == {4} and configs["gbm-seed2"].variant == "gbm"
+    assert configs["at-seed1"].variant == "AutoTask, tuned" and configs["at-seed1"].run_name == "at"
+    with pytest.raises(ValueError, match="--seeds 0"):
+        seed_configs(records, entries, seeds=0)

@@ -82,7 +82,8 @@ def seed_configs(records: dict[str, dict], entries: list[StudyRun], seeds: int) 
 
 def tuning_record(records: dict[str, dict], search: SearchConfig, seeds: int) -> dict:
     """study.json's `tuning` entry: the budget line, the search settings and each model's winner."""
-    return {"budget": f"each model: {search.trials} trials, {seeds} seeds", "trials": search.trials, "seeds": seeds,
+    budget = f"each model: {search.trials} trial{'s' * (search.trials != 1)}, {seeds} seed{'s' * (seeds != 1)}"
+    return {"budget": budget, "trials": search.trials, "seeds": seeds,
             "metric": search.metric, "mode": search.mode, "sampler": search.sampler, "scheduler": search.scheduler,
             "models": records}
 

@@ -15,7 +15,7 @@ import ray.data
 QUIET = {
     "RAY_DATA_DISABLE_PROGRESS_BARS": "1",  # one runner progress display, not one bar per Ray Data operator
     "RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS": "0",
-    "RAY_AIR_NEW_OUTPUT": "0",  # Tune's new output prints its experiment banner even at verbose=0; the trial table is ours
+    "RAY_AIR_NEW_OUTPUT": "0",  # Tune's new output prints an experiment banner even at verbose=0 (the table is ours)
 }
 RAY_LOGGERS = ("ray", "ray.data")  # the driver's Ray loggers with console handlers (ray.train, ray.tune: under "ray")
 DRIVER_LOG = "autotask-driver.log"  # SESSION/logs/: the driver's Ray log records (INFO and up) when quiet
