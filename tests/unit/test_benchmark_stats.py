@@ -44,10 +44,10 @@ def test_sampler_benchmark_counts_the_trials_tpe_needs_to_reach_random_searchs_f
     from autotask.benchmarks.samplers import seed_row, trials_to_reach
     from autotask.reporting.tuning import best_so_far
 
-    random = best_so_far([0.80, 0.84, float("nan"), 0.83, 0.86], "max")
-    tpe = best_so_far([0.80, 0.82, 0.86, 0.85, 0.87], "max")
-    assert trials_to_reach(tpe, 0.86) == 3 and trials_to_reach(tpe, 0.9) is None
+    random, tpe = [0.80, 0.84, float("nan"), 0.83, 0.86], [0.80, 0.84, 0.86, 0.85, 0.87]
+    assert trials_to_reach(best_so_far(tpe, "max"), 0.86) == 3 and trials_to_reach(best_so_far(tpe, "max"), 0.9) is None
     row = seed_row(1, {"random": random, "tpe": tpe}, trials=5)
-    assert (row["random_final_best"], row["tpe_trials_to_random_best"]) == (0.86, 3)
-    assert row["random_trials_to_own_best"] == 5
+    assert (row["random_final_best"], row["tpe_trials_to_random_best"], row["tpe_trials_to_beat_random_best"]) == (
+        0.86, 3, 5)
+    assert row["random_trials_to_own_best"] == 5 and row["shared_first_trials"] == 2
     assert seed_row(2, {"random": tpe, "tpe": random}, trials=5)["tpe_trials_to_random_best"] is None

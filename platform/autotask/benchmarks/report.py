@@ -38,7 +38,9 @@ SEARCH_COLUMNS = (("name", "trial path", "{}"), ("trials_per_min", "trials/min",
 
 SAMPLER_COLUMNS = (("name", "search", "{}"), ("random_final_best", "random: final best", "{:.4f}"),
                    ("tpe_final_best", "TPE: final best", "{:.4f}"),
-                   ("tpe_trials_to_random_best", "TPE trials to random's best", "{:g}"), ("note", "note", "{}"))
+                   ("tpe_trials_to_random_best", "TPE trials to reach random's best", "{:g}"),
+                   ("tpe_trials_to_beat_random_best", "TPE trials to beat it", "{:g}"),
+                   ("shared_first_trials", "first trials shared", "{:g}"), ("note", "note", "{}"))
 
 
 def search_table(result: dict, columns=SEARCH_COLUMNS, title: str = "Search throughput") -> Table:
