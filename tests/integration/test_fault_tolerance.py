@@ -33,6 +33,7 @@ def run_on_cluster(mode: str, data: Path, out: Path) -> dict:
     return summary
 
 
+@pytest.mark.long
 def test_training_survives_a_killed_worker_node(fault_data, tmp_path):
     summary = run_on_cluster("train", fault_data, tmp_path / "run")
     assert summary["restarts"] >= 1, "training did not resume from a checkpoint"
@@ -41,7 +42,7 @@ def test_training_survives_a_killed_worker_node(fault_data, tmp_path):
     assert (tmp_path / "run" / "metrics.parquet").exists()
 
 
-@pytest.mark.long  # the training drill above stays in the default run
+@pytest.mark.long
 def test_search_spreads_over_nodes_and_survives_a_killed_node(fault_data, tmp_path):
     summary = run_on_cluster("search", fault_data, tmp_path / "search")
     assert summary["status"] == ["TERMINATED", "TERMINATED"], summary
