@@ -17,12 +17,11 @@ from autotask.benchmarks.search import simulated_data
 from autotask.experiments.tuned import default_space
 from autotask.reporting.tuning import best_so_far, best_so_far_figure
 from autotask.training.config import RunConfig, TrainingConfig
-from autotask.tuning.search import SearchConfig
+from autotask.tuning.search import SAMPLERS, SearchConfig
 from autotask.tuning.study import run_search
 
 TRIALS, QUICK_TRIALS = 24, 4
 SEEDS, QUICK_SEEDS = (0, 1, 2), (0,)
-SAMPLERS = ("tpe", "random")
 METRIC = "best_valid_roc_auc"
 FIGURE = "samplers_best_so_far.png"
 
