@@ -14,9 +14,10 @@ QUERY_TEXT, OFFER_TEXT = "query_text", "offer_text"
 QUERY_EMBEDDING, OFFER_EMBEDDING = "query_embedding", "offer_embedding"  # fixed-size lists of float16/float32
 EMBEDDING_DTYPES = ("float16", "float32")
 
-SPLITS = ("pretrain", "train", "valid", "calib", "test")
+ONBOARD = "onboard"  # unlabelled rows of an unseen scenario, for estimating its profile; never trained or scored on
+SPLITS = ("pretrain", "train", "valid", "calib", "test", ONBOARD)
 TRAINING_SPLITS = ("pretrain", "train")  # z-score statistics come from these only
-SOFT_LABEL_POOL = "pretrain"  # the only split whose hard label may be null
+SOFT_LABEL_POOL = "pretrain"  # the only split whose hard label may be null (besides ONBOARD, whose labels must be)
 UNSEEN_TASK_ID = 0
 MANIFEST_NAME = "manifest.json"
 FEATURE_DTYPE = "float32"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from autotask.data.contract import SPLITS
+from autotask.data.contract import ONBOARD, SPLITS
 from autotask.data.validate import ValidationReport
 
 
@@ -14,17 +14,20 @@ def summary_table(report: ValidationReport) -> Table:
     table = Table(title=f"{report.path}: {report.n_rows:,} rows, d = {manifest.d} features, N = {manifest.n_tasks}")
     table.add_column("scenario")
     table.add_column("id", justify="right")
-    for split in SPLITS:
+    present = set(report.summary["split"])
+    splits = [split for split in SPLITS if split != ONBOARD or split in present]  # onboarding: only when given
+    for split in splits:
         table.add_column(f"{split}\nrows / pos%", justify="right")
     summary = report.summary.set_index(["scenario", "split"])
     for scenario in manifest.all_scenarios:
         cells = []
-        for split in SPLITS:
+        for split in splits:
             if (scenario, split) not in summary.index:
                 cells.append("-")
                 continue
             row = summary.loc[(scenario, split)]
-            rate = f"{100 * row.positives / row.labelled:.0f}%" if row.labelled else "soft"
+            rate = f"{100 * row.positives / row.labelled:.0f}%" if row.labelled else (
+                "unlabelled" if split == ONBOARD else "soft")
             cells.append(f"{int(row.rows):,} / {rate}")
         label = scenario if scenario in manifest.scenarios else f"{scenario} (unseen)"
         table.add_row(label, str(manifest.task_id(scenario)), *cells)

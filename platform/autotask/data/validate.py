@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from autotask.data.contract import (
     LABEL,
+    ONBOARD,
     QUERY_ID,
     ROW_ID,
     SCENARIO,
@@ -143,6 +144,28 @@ def _check_frame(file: Location, frame: pd.DataFrame, manifest: Manifest) -> lis
             f"({'/'.join(TRAINING_SPLITS)}) at {format_rows(np.flatnonzero(leaked))}"
         )
     errors += _check_labels(file, frame)
+    errors += _check_onboarding(file, frame, manifest)
+    return errors
+
+
+def _check_onboarding(file: Location, frame: pd.DataFrame, manifest: Manifest) -> list[str]:
+    """The onboarding split holds unlabelled rows of unseen scenarios only: no label, no soft label."""
+    onboard = (frame[SPLIT] == ONBOARD).to_numpy()
+    if not onboard.any():
+        return []
+    errors = []
+    labelled = onboard & frame[LABEL].notna().to_numpy()
+    if SOFT_LABEL in frame.columns:
+        labelled |= onboard & frame[SOFT_LABEL].notna().to_numpy()
+    if labelled.any():
+        errors.append(f"{file}: columns '{LABEL}'/'{SOFT_LABEL}' must be null in split '{ONBOARD}' (an unlabelled "
+                      f"sample for onboarding an unseen scenario), but hold values at "
+                      f"{format_rows(np.flatnonzero(labelled))}")
+    seen = onboard & frame[SCENARIO].isin(manifest.scenarios).to_numpy()
+    if seen.any():
+        names = sorted(set(frame[SCENARIO][seen]))[:5]
+        errors.append(f"{file}: column '{SCENARIO}': split '{ONBOARD}' is for unseen scenarios, but holds seen "
+                      f"scenario(s) {names} at {format_rows(np.flatnonzero(seen))}")
     return errors
 
 
@@ -252,7 +275,7 @@ def _check_labels(file: Location, frame: pd.DataFrame) -> list[str]:
     if bad.any():
         errors.append(f"{file}: column '{LABEL}' has values outside {{0, 1}} at {format_rows(np.flatnonzero(bad))}")
     in_pool = (frame[SPLIT] == SOFT_LABEL_POOL).to_numpy()
-    null_outside = raw_null & ~in_pool
+    null_outside = raw_null & ~in_pool & (frame[SPLIT] != ONBOARD).to_numpy()
     if null_outside.any():
         errors.append(
             f"{file}: column '{LABEL}' is null outside the '{SOFT_LABEL_POOL}' soft-label pool at "

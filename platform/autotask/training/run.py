@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from dataclasses import asdict, replace
@@ -25,6 +26,7 @@ from autotask.training import outputs
 from autotask.training.config import RunConfig
 from autotask.training.factory import build_model, model_config
 from autotask.training.lightgbm_task import train_lightgbm
+from autotask.training.local import execution, fit_in_process
 from autotask.training.ray_data import training_datasets
 from autotask.training.ray_trainer import TRAIN_NAME, fit, storage_path
 from autotask.training.scoring import score_eval_splits
@@ -144,7 +146,8 @@ def train_run(
         record_data(run_dir, fingerprint)  # a run written before fingerprints: adopts today's data
         return pd.read_parquet(run_dir / "metrics.parquet")
     run_dir.mkdir(parents=True, exist_ok=True)
-    run = replace(run, provenance=run.provenance or provenance(fingerprint))  # a study's driver may have set it
+    run = replace(run, provenance={**(run.provenance or provenance(fingerprint)),  # a study's driver may have set it
+                                   "execution": execution(run, storage)})
     atomic_write_text(run_dir / "config.json", run.to_json())
     record_data(run_dir, fingerprint)
     ensure_ray(address)
@@ -179,20 +182,32 @@ def publish_results(out: Path, storage: str) -> Location:
 def _train_torch(run: RunConfig, manifest: Manifest, run_dir: Path, report, storage: str | None, progress=None):
     counts = report.summary.groupby("split")["rows"].sum().to_dict()
     datasets = training_datasets(run.data, manifest, counts, reads_language(run.model_config))
-    result = fit(run, manifest, datasets, storage_path(run_dir, storage), progress=progress)
-    if result.error is not None:
-        raise RuntimeError(f"training failed: {result.error}") from result.error
     model = build_model(run.model, run.model_config, manifest)
-    staging = run_dir / "model" / ".staging"
-    staging.mkdir(parents=True, exist_ok=True)
-    with result.checkpoint.as_directory() as directory:
+    with _final_checkpoint(run, manifest, datasets, run_dir, storage, progress) as directory:
         model.load_state_dict(torch.load(Path(directory) / "best_model.pt", weights_only=True))
         history = json.loads((Path(directory) / "state.json").read_text())
+    staging = run_dir / "model" / ".staging"
+    staging.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), staging / "weights.pt")
     typed = model_config(run.model, run.model_config, manifest)
     (staging / "model_config.json").write_text(json.dumps({"kind": run.model, **asdict(typed)}, indent=2))
     (staging / "history.json").write_text(json.dumps(history, indent=2))
     predictions = score_eval_splits(run.data, manifest, run.model, run.model_config, model.state_dict(),
-                                    run.training.eval_block_size)
+                                    run.training.eval_block_size, in_process=execution(run, storage) == "in-process")
     files = {name: staging / name for name in ("weights.pt", "model_config.json", "history.json")}
     return predictions, files
+
+
+@contextlib.contextmanager
+def _final_checkpoint(run: RunConfig, manifest: Manifest, datasets: dict, run_dir: Path, storage: str | None,
+                      progress=None):
+    """Train in this process (a 1-worker CPU run without --storage) or on Ray Train; yields the final checkpoint's
+    folder."""
+    if execution(run, storage) == "in-process":
+        yield fit_in_process(run, manifest, datasets, run_dir, progress)
+        return
+    result = fit(run, manifest, datasets, storage_path(run_dir, storage), progress=progress)
+    if result.error is not None:
+        raise RuntimeError(f"training failed: {result.error}") from result.error
+    with result.checkpoint.as_directory() as directory:
+        yield directory

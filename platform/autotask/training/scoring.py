@@ -10,7 +10,7 @@ import ray.data
 import torch
 
 from autotask.data.contract import LABEL, ORACLE_P, QUERY_ID, ROW_ID, SCENARIO, SPLIT
-from autotask.data.io import dataset_files
+from autotask.data.io import dataset_files, read_table
 from autotask.data.manifest import Manifest
 from autotask.models.language import input_width, reads_language
 from autotask.training.batches import input_columns, to_model_inputs
@@ -59,16 +59,21 @@ class EvalScorer:
 
 
 def score_eval_splits(data: str, manifest: Manifest, kind: str, model_config: dict, state: dict,
-                      block_size: int) -> pd.DataFrame:
-    """predictions.parquet's rows for valid/calib/test, sorted by row id, scored by a few actors with facet-2 blocks
-    of `block_size` rows (the run's protocol)."""
+                      block_size: int, in_process: bool = False) -> pd.DataFrame:
+    """predictions.parquet's rows for valid/calib/test, sorted by row id, scored with facet-2 blocks of `block_size`
+    rows (the run's protocol) by a few Ray Data actors, or, `in_process`, by one scorer here, a file at a time (the
+    same blocks: one per file)."""
     files = dataset_files(data)
     language = reads_language(model_config)
     wanted = [ROW_ID, SCENARIO, SPLIT, LABEL, QUERY_ID, ORACLE_P, *input_columns(manifest, language)]
     columns = present_columns(files, wanted)
+    state = {key: value.detach().cpu() for key, value in state.items()}
+    if in_process:
+        scorer = EvalScorer(kind, model_config, manifest.to_dict(), state, block_size, threads=torch.get_num_threads())
+        scored = pd.concat([scorer(read_table(file, columns)) for file in files], ignore_index=True)
+        return scored.sort_values(ROW_ID, kind="stable").reset_index(drop=True)
     dataset = read_parquet_files(files, columns, blocks_per_file=True)
     scorers = max(1, min(MAX_SCORERS, int(ray.cluster_resources().get("CPU", 1)) // 2))
-    state = {key: value.detach().cpu() for key, value in state.items()}
     scored = dataset.map_batches(
         EvalScorer,
         fn_constructor_kwargs={"kind": kind, "model_config": model_config, "manifest": manifest.to_dict(),

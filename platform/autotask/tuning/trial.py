@@ -14,6 +14,7 @@ from autotask.models.language import reads_language
 from autotask.models.registry import get_kind
 from autotask.training.config import RunConfig, TrainingConfig
 from autotask.training.lightgbm_task import fit_lightgbm
+from autotask.training.local import execution
 from autotask.training.loop import TrialSession, train_loop_per_worker
 from autotask.training.ray_data import training_datasets
 from autotask.training.ray_trainer import loop_config, make_trainer
@@ -91,4 +92,4 @@ def run_trial(
 
 def trains_in_process(run: RunConfig) -> bool:
     """A 1-worker CPU trial needs no worker group: it trains in the trial's process."""
-    return get_kind(run.model).is_torch and run.training.workers == 1 and not run.training.use_gpu
+    return execution(run) == "in-process"

@@ -1,0 +1,99 @@
+"""A 1-worker CPU run trains in the command's own process: the same loop, no Ray Train controller or worker group.
+
+Ray Train's fixed cost (controller, worker group, placement group: about 20 s here) dominates a small run. A run
+with one CPU worker gains nothing from it, so it runs `train_loop_per_worker` in the driver on the materialised Ray
+datasets, with its checkpoints in RUN_DIR/ray/local (every epoch, so an interrupted run resumes from its last epoch
+like a Ray Train run does). Multi-worker and GPU runs keep Ray Train.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import ray.train
+import torch
+
+from autotask.data.manifest import Manifest
+from autotask.models.registry import get_kind
+from autotask.progress import epoch_summary
+from autotask.training.config import RunConfig
+from autotask.training.loop import train_loop_per_worker
+from autotask.training.ray_trainer import loop_config
+
+LOCAL_NAME = "local"  # RUN_DIR/ray/local: the in-process run's checkpoints
+LATEST = "latest"
+EXECUTIONS = ("in-process", "ray-train")  # how a run trained: recorded in config.json's provenance
+
+
+def execution(run: RunConfig, storage: str | None = None) -> str:
+    """'in-process' for a 1-worker CPU torch run whose checkpoints stay local, else 'ray-train' (a shared --storage
+    is Ray Train's job; LightGBM runs as one Ray task either way)."""
+    in_process = get_kind(run.model).is_torch and run.training.workers == 1 and not run.training.use_gpu
+    return EXECUTIONS[0] if in_process and not storage else EXECUTIONS[1]
+
+
+class LocalSession:
+    """The loop's runtime in the driver: whole datasets, CPU, checkpoints in a folder, epochs to a progress display."""
+
+    def __init__(self, datasets: dict, root: Path, on_epoch=None):
+        self.datasets = datasets
+        self.root = root
+        self.on_epoch = on_epoch
+
+    def dataset(self, name: str):
+        return self.datasets[name]
+
+    @staticmethod
+    def prepare(module):
+        return module
+
+    @staticmethod
+    def device():
+        return torch.device("cpu")
+
+    @staticmethod
+    def world() -> tuple[int, int]:
+        return 0, 1
+
+    def latest(self) -> Path | None:
+        """The last complete checkpoint (a crash between the two renames of `report` leaves it as `previous`)."""
+        for name in (LATEST, "previous"):
+            if (self.root / name / "state.json").exists():
+                return self.root / name
+        return None
+
+    def get_checkpoint(self):
+        latest = self.latest()
+        return ray.train.Checkpoint.from_directory(str(latest)) if latest else None
+
+    def report(self, metrics: dict, checkpoint=None) -> None:
+        if checkpoint is not None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            staging, previous = self.root / "staging", self.root / "previous"
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.copytree(checkpoint.path, staging)
+            shutil.rmtree(previous, ignore_errors=True)
+            if (self.root / LATEST).exists():
+                (self.root / LATEST).rename(previous)
+            staging.rename(self.root / LATEST)
+            shutil.rmtree(previous, ignore_errors=True)
+        if self.on_epoch is not None and "epoch" in metrics:
+            self.on_epoch(epoch_summary(metrics))
+
+
+def fit_in_process(run: RunConfig, manifest: Manifest, datasets: dict, run_dir: Path, progress=None) -> Path:
+    """Train (or resume) in this process; returns the folder of the final checkpoint (best_model.pt, state.json)."""
+    on_epoch = None
+    if progress is not None:
+        progress.training_started(run.run_name, run.training.epochs_pretrain + run.training.epochs_finetune)
+        on_epoch = lambda summary: progress.epoch(run.run_name, summary)  # noqa: E731
+    session = LocalSession(datasets, run_dir / "ray" / LOCAL_NAME, on_epoch)
+    threads = torch.get_num_threads()
+    try:
+        train_loop_per_worker(loop_config(run, manifest), session)
+    finally:
+        torch.set_num_threads(threads)  # the loop sets the worker's thread count
+    if progress is not None:
+        progress.note(run.run_name, "scoring")
+    return session.latest()
