@@ -153,6 +153,11 @@ def write_result(result: dict, path: str | Path) -> Path:
         atomic_write_text(path, json.dumps(result, indent=2, default=str))
         if result.get("suite") == "quality":
             atomic_write_text(path.with_suffix(".md"), quality_markdown(result))
+        if result.get("suite") == "worlds":
+            from autotask.benchmarks.worlds_report import worlds_figure, worlds_markdown
+
+            atomic_write_text(path.with_suffix(".md"), worlds_markdown(result))
+            worlds_figure(result, path.with_suffix(".png"))
         return path
     lines = result["rows"] + [{"section": "target", "name": t["target"], "note": f"{t['measured']}; met={t['met']}"}
                               for t in result["targets"]]

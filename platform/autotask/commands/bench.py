@@ -8,6 +8,7 @@ throughput (eager, TorchScript, ONNX Runtime) on simulated data; print a table a
   python runners/bench.py --suite quality --workdir data/bench-quality --out FILE.json   # test ROC AUC, 3 seeds
   python runners/bench.py --suite serving --run RUN_A --run RUN_B --out FILE.json   # trained runs' serving latency
   python runners/bench.py --suite search --out FILE.json    # trials/min and fixed cost per trial, two trial paths
+  python runners/bench.py --suite worlds --workdir data/bench-worlds --out docs/results/worlds.json   # 12 worlds
   python runners/bench.py --suite samplers --rows 60000 --workdir data/bench-samplers --out FILE.json  # TPE vs random
 """
 
@@ -58,6 +59,10 @@ def suite(name: str, runs: list[str] | None = None):
         from autotask.benchmarks.quality import run_quality_suite
 
         return run_quality_suite
+    if name == "worlds":
+        from autotask.benchmarks.worlds import run_worlds_suite
+
+        return run_worlds_suite
     if name in ("large", "readers"):
         from autotask.benchmarks.large import run_large_benchmarks, run_reader_benchmarks
 
@@ -67,19 +72,27 @@ def suite(name: str, runs: list[str] | None = None):
     return run_benchmarks
 
 
+def _worlds_tables(result: dict) -> list:
+    from autotask.benchmarks.worlds_report import worlds_tables
+
+    return worlds_tables(result)
+
+
 @runner_main(console)
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="result file: .json (everything) or .csv (one line per row)")
     p.add_argument("--quick", action="store_true", help="small data and few calls (about a minute)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--suite", choices=("full", "gpu", "large", "readers", "quality", "serving", "search", "samplers"),
+    p.add_argument("--suite", choices=("full", "gpu", "large", "readers", "quality", "worlds", "serving", "search",
+                                        "samplers"),
                    default="full",
                    help="full: every path incl. Ray (default); gpu: bare loop CUDA vs CPU and CUDA serving, no Ray; "
                    "large: the partitioned 10M-row dataset, 1 and 2 workers, rows/s and peak memory; "
                    "readers: the same data, 1 worker, Ray Data's V1 and V2 Parquet readers interleaved twice; "
                    "quality: test ROC AUC of every model on 3 simulator seeds and Home Depot, 3 training seeds "
-                   "(resumes from --workdir); serving: every serving form of each --run's trained model, in one "
+                   "(resumes from --workdir); worlds: every model on 12 random worlds, 2 training seeds, win rates and "
+                   "bootstrap intervals over worlds (resumes from --workdir); serving: every serving form of each --run's trained model, in one "
                    "process (p99 ratio to the first run); search: trials per minute and the fixed cost per trial, "
                    "trials in their own process vs a worker group per trial; samplers: TPE vs random search, 24-trial "
                    "AutoTask searches with 3 search seeds each, best-so-far curves (resumes from --workdir)")
@@ -101,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         result = suite(args.suite, args.run)(config, args.workdir or tmp)
     result["command"] = " ".join(["python runners/bench.py", *(argv if argv is not None else sys.argv[1:])])
     result["seconds"] = round(time.perf_counter() - started, 1)
-    tables = {"quality": quality_tables, "search": lambda r: [search_table(r)],
+    tables = {"quality": quality_tables, "worlds": _worlds_tables, "search": lambda r: [search_table(r)],
               "samplers": lambda r: [search_table(r, SAMPLER_COLUMNS, "TPE vs random search")]}.get(
         args.suite, lambda r: [results_table(r)])
     for table in tables(result):

@@ -4,6 +4,7 @@
   python runners/build_data.py validate PATH
   python runners/build_data.py import --input FILE --scenario-col S --label-col L --out DIR [...]
   python runners/build_data.py text --input FILE --query-col Q --offer-col O --label-col L --out DIR [...]
+  python runners/build_data.py worlds --out data/worlds [--count 12] [--seed 0] [--rows 16000]
   python runners/build_data.py home-depot --out data/home-depot [--input ../shared/data/home-depot/train.csv.zip]
 """
 
@@ -15,7 +16,7 @@ import time
 from pathlib import Path
 
 from autotask.cli import INPUT_ERROR, report_input_error, runner_console, runner_main
-from autotask.data.build import build_simulated
+from autotask.data.build import build_simulated, build_worlds
 from autotask.data.contract import EMBEDDING_DTYPES, ContractError
 from autotask.data.importer import ImportSpec, import_table
 from autotask.data.simulator import DEFAULT_ROWS, SimulatorConfig
@@ -23,6 +24,8 @@ from autotask.data.summary import print_report
 from autotask.data.text import LabelScale, TextSpec, build_text_dataset, home_depot_spec
 from autotask.data.text.builder import SCENARIO_RULES, TEXT_EMBEDDINGS
 from autotask.data.validate import validate_dataset
+from autotask.data.worlds import DEFAULT_ROWS as WORLD_ROWS
+from autotask.data.worlds import WorldsConfig
 
 console = runner_console(130)
 
@@ -43,6 +46,20 @@ def cmd_simulate(args) -> int:
     report = build_simulated(SimulatorConfig(rows=args.rows, seed=args.seed), args.out, overwrite=args.overwrite)
     print_report(report, console)
     return 0 if report.ok else INPUT_ERROR
+
+
+def cmd_worlds(args) -> int:
+    started = time.perf_counter()
+    reports = build_worlds(WorldsConfig(count=args.count, seed=args.seed, rows=args.rows), args.out,
+                           overwrite=args.overwrite)
+    failed = [report for report in reports if not report.ok]
+    for report in failed:
+        print_report(report, console)
+    scenarios = [len(r.manifest.scenarios) for r in reports if r.ok]
+    console.print(f"{args.out}: {len(reports)} worlds ({sum(r.n_rows for r in reports):,} rows; {min(scenarios)}-"
+                  f"{max(scenarios)} seen scenarios each; mechanisms in {args.out}/worlds.json) in "
+                  f"{time.perf_counter() - started:.1f} s")
+    return INPUT_ERROR if failed else 0
 
 
 def cmd_import(args) -> int:
@@ -154,6 +171,14 @@ def parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=0)
     simulate.add_argument("--overwrite", action="store_true", help="replace an existing, different build")
     simulate.set_defaults(run=cmd_simulate)
+
+    worlds = sub.add_parser("worlds", help="many random worlds, each with its own generating mechanisms (benchmark)")
+    worlds.add_argument("--out", required=True)
+    worlds.add_argument("--count", type=int, default=12, help="worlds to generate (default 12)")
+    worlds.add_argument("--seed", type=int, default=0)
+    worlds.add_argument("--rows", type=int, default=WORLD_ROWS, help=f"rows per world (default {WORLD_ROWS:,})")
+    worlds.add_argument("--overwrite", action="store_true", help="replace an existing, different build")
+    worlds.set_defaults(run=cmd_worlds)
 
     imp = sub.add_parser("import", help="bring a table of extracted features into the contract")
     imp.add_argument("--input", required=True, help="CSV or Parquet file")

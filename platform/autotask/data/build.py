@@ -11,8 +11,9 @@ from autotask.data.contract import MANIFEST_NAME, ContractError
 from autotask.data.output import check_output
 from autotask.data.simulator import SimulatorConfig, write_simulated
 from autotask.data.validate import ValidationReport, validate_dataset
+from autotask.data.worlds import WorldsConfig, generate_world, world_name
 from autotask.location import Location
-from autotask.storage import discard_dir, publish_dir, staging_dir
+from autotask.storage import atomic_write_text, discard_dir, publish_dir, staging_dir
 
 
 def existing_source(out: Path) -> dict | None:
@@ -54,3 +55,52 @@ def _moved(report: ValidationReport, staging: Path, out: Path) -> ValidationRepo
     report.path = Location.of(out)
     report.files = [report.path / Path(f.path).relative_to(Path(staging).absolute()).as_posix() for f in report.files]
     return report
+
+
+WORLDS_RECORD = "worlds.json"
+
+
+def build_worlds(config: WorldsConfig, out: str | Path, overwrite: bool = False) -> list[ValidationReport]:
+    """Generate `config.count` worlds into OUT/world-NN/ (each a validated contract dataset) and OUT/worlds.json
+    (every world's drawn mechanisms); an identical existing build is reused. Nothing appears under OUT unless every
+    world validates."""
+    out = Path(out)
+    problems = config.problems()
+    if problems:
+        raise ContractError(problems)
+    record = out / WORLDS_RECORD
+    if not overwrite and record.exists() and _worlds_source(record) == config.source():
+        return [validate_dataset(out / world_name(i)) for i in range(config.count)]
+    check_output(out, overwrite=True)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} already exists and holds something else than these worlds (pass --overwrite "
+                              "to replace it, or choose another --out)")
+    staging = staging_dir(out)
+    try:
+        specs, reports = [], []
+        with Progress(transient=True) as progress:
+            task = progress.add_task(f"generating {config.count} worlds", total=config.count)
+            for index in range(config.count):
+                frame, manifest, spec = generate_world(config, index)
+                folder = staging / world_name(index)
+                (folder / "data").mkdir(parents=True)
+                frame.to_parquet(folder / "data" / "part-00000.parquet", index=False)
+                manifest.write(folder)
+                report = validate_dataset(folder)
+                if not report.ok:
+                    raise ContractError(report.errors)
+                specs.append(spec)
+                progress.advance(task)
+        atomic_write_text(staging / WORLDS_RECORD, json.dumps({"source": config.source(), "worlds": specs}, indent=1))
+    except BaseException:
+        discard_dir(staging)
+        raise
+    publish_dir(staging, out, overwrite=overwrite)
+    return [validate_dataset(out / world_name(i)) for i in range(config.count)]
+
+
+def _worlds_source(record: Path) -> dict | None:
+    try:
+        return json.loads(record.read_text()).get("source")
+    except (OSError, ValueError, AttributeError):
+        return None

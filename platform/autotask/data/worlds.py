@@ -73,7 +73,9 @@ class WorldsConfig:
 
 
 def min_rows() -> int:
-    return SCENARIO_RANGE[1] * MIN_SCENARIO_ROWS * 2 + UNSEEN_RANGE[1] * (ONBOARD_ROWS + UNSEEN_TEST_ROWS)
+    """Rows a world needs at most: the most seen scenarios at their least size, and the most unseen ones."""
+    return (SCENARIO_RANGE[1] * MIN_SCENARIO_ROWS + SMALLEST_MAX_ROWS - MIN_SCENARIO_ROWS
+            + UNSEEN_RANGE[1] * (ONBOARD_ROWS + UNSEEN_TEST_ROWS))
 
 
 def world_name(index: int) -> str:
