@@ -91,11 +91,12 @@ def main(argv: list[str] | None = None) -> int:
                    "large: the partitioned 10M-row dataset, 1 and 2 workers, rows/s and peak memory; "
                    "readers: the same data, 1 worker, Ray Data's V1 and V2 Parquet readers interleaved twice; "
                    "quality: test ROC AUC of every model on 3 simulator seeds and Home Depot, 3 training seeds "
-                   "(resumes from --workdir); worlds: every model on 12 random worlds, 2 training seeds, win rates and "
-                   "bootstrap intervals over worlds (resumes from --workdir); serving: every serving form of each --run's trained model, in one "
-                   "process (p99 ratio to the first run); search: trials per minute and the fixed cost per trial, "
-                   "trials in their own process vs a worker group per trial; samplers: TPE vs random search, 24-trial "
-                   "AutoTask searches with 3 search seeds each, best-so-far curves (resumes from --workdir)")
+                   "(resumes from --workdir); worlds: every model on 12 random worlds, 2 training seeds, win rates "
+                   "and bootstrap intervals over worlds (resumes from --workdir); serving: every serving form of "
+                   "each --run's trained model, in one process (p99 ratio to the first run); search: trials per "
+                   "minute and the fixed cost per trial, trials in their own process vs a worker group per trial; "
+                   "samplers: TPE vs random search, 24-trial AutoTask searches with 3 search seeds each, "
+                   "best-so-far curves (resumes from --workdir)")
     p.add_argument("--run", action="append", help="a trained run directory (--suite serving; repeat for more)")
     p.add_argument("--rows", type=int, help="simulated rows (default: 120,000; 10,000,000 for --suite large)")
     p.add_argument("--workdir", help="keep data, artefacts and Ray storage here (default: a temporary folder)")

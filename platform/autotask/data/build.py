@@ -77,7 +77,7 @@ def build_worlds(config: WorldsConfig, out: str | Path, overwrite: bool = False)
                               "to replace it, or choose another --out)")
     staging = staging_dir(out)
     try:
-        specs, reports = [], []
+        specs = []
         with Progress(transient=True) as progress:
             task = progress.add_task(f"generating {config.count} worlds", total=config.count)
             for index in range(config.count):
