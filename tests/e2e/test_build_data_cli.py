@@ -171,3 +171,20 @@ def test_help_lists_the_three_commands(run_build_data):
     assert result.returncode == 0
     for command in ("simulate", "validate", "import"):
         assert command in result.stdout
+
+
+def test_worlds_builds_reuses_and_refuses_bad_requests_with_exit_2(run_build_data, tmp_path):
+    out = tmp_path / "worlds"
+    built = run_build_data("worlds", "--out", out, "--count", "1", "--rows", "12500")
+    assert built.returncode == 0, _output(built)
+    assert "1 worlds" in built.stdout and (out / "world-00" / "manifest.json").exists()
+    assert run_build_data("worlds", "--out", out, "--count", "1", "--rows", "12500").returncode == 0  # reused
+    for flags, message in ((["--count", "0"], "--count 0: at least 1 world"),
+                           (["--rows", "900"], "--rows 900: too few"),
+                           (["--count", "2", "--rows", "12500"], "already exists")):
+        target = out if message == "already exists" else tmp_path / "refused"
+        refused = run_build_data("worlds", "--out", target, *flags)
+        assert refused.returncode == 2 and message in _output(refused), _output(refused)
+        assert "Traceback" not in _output(refused)
+    assert not (tmp_path / "refused").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["world-00", "worlds.json"]
