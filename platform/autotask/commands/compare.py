@@ -18,6 +18,7 @@ from autotask.experiments.study import load_study, run_study, study_configs
 from autotask.experiments.tuned import default_space, seed_configs, tune_entry, tuning_record
 from autotask.preflight import InputError, check_output_dir
 from autotask.progress import RunProgress
+from autotask.training.lightgbm_params import check_passed_through
 from autotask.training.session import quiet_console
 from autotask.tuning.search import SearchConfig
 
@@ -71,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, key) is not None:
             training[key] = getattr(args, key)
     entries = load_study(args.study)
+    for entry in entries:  # LightGBM's parameters by LightGBM's rules, before any search or Ray
+        check_passed_through(entry.model, entry.model_config, lambda _, name=entry.name: f"--study {args.study}: "
+                             f"run {name!r}")
     extra = None
     with quiet_console(args.verbose):
         if args.tune_trials:

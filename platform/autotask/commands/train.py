@@ -17,6 +17,7 @@ from autotask.models.registry import kind_names
 from autotask.preflight import InputError, check_output_dir
 from autotask.progress import RunProgress
 from autotask.training.config import CALIBRATIONS, PRESETS, RUN_FORMAT, RunConfig, TrainingConfig
+from autotask.training.lightgbm_params import check_passed_through
 from autotask.training.run import train_run
 from autotask.training.session import quiet_console
 from autotask.training.summary import side_by_side
@@ -64,9 +65,13 @@ def build_config(args) -> RunConfig:
             raise InputError(f"--set {item}: expected KEY=VALUE (e.g. --set n_head1=2)")
         model[key] = parse_value(value)
     try:
-        return RunConfig.from_dict(raw)
+        run = RunConfig.from_dict(raw)
     except TypeError as exc:  # a config file's section of the wrong shape
         raise InputError(f"{args.config or 'flags'}: {exc}") from exc
+    given = {item.partition("=")[0] for item in args.set or []}
+    check_passed_through(run.model, run.model_config,
+                         lambda name: "--set" if name in given or not args.config else f"--config {args.config}")
+    return run
 
 
 def parser() -> argparse.ArgumentParser:

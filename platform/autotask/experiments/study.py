@@ -13,6 +13,7 @@ from pathlib import Path
 
 import ray
 
+from autotask import run_lock
 from autotask.cli import read_json_object
 from autotask.data.fingerprint import dataset_fingerprint
 from autotask.data.validate import validate_dataset
@@ -83,6 +84,8 @@ def load_study(name_or_path: str) -> list[StudyRun]:
     except (KeyError, TypeError) as exc:
         raise InputError(f"--study {path}: a study file is {{\"runs\": [{{\"name\", \"model\", ...}}]}} "
                          f"({type(exc).__name__}: {exc})") from exc
+    if not runs:
+        raise InputError(f"--study {path}: the study has no runs; list at least one under \"runs\"")
     check_run_names([run.name for run in runs], path)
     return runs
 
@@ -131,16 +134,25 @@ def run_study(configs: dict[str, RunConfig], out: str | Path, concurrent: int, a
     Runs are Ray tasks on any node; with `storage` (a shared path or URI) each run keeps its checkpoints in
     STORAGE/NAME and publishes its results to STORAGE/NAME/results, wherever it ran. `progress`: an
     autotask.progress.RunProgress told when each run starts and ends. `record_extra`: more entries for study.json
-    (a tuned study's `tuning`).
+    (a tuned study's `tuning`). One writer per study folder: a second command on OUT is refused (autotask.run_lock).
     """
     out = Path(out)
     if concurrent < 1:
         raise InputError(f"--concurrent {concurrent}: at least 1 run at a time")
+    if not configs:
+        raise InputError("the study has no runs")
     checked = {}
     for name, config in configs.items():  # every run's data, config, resources and directory, before Ray starts
         if config.data not in checked:
             checked[config.data] = (validate_dataset(config.data).raise_if_invalid(), dataset_fingerprint(config.data))
         preflight(config, out / name, address, storage, RUN_TASK_CPUS, checked[config.data], fresh=fresh)
+    with run_lock.hold(out):
+        return _run_checked(configs, out, concurrent, checked, address, on_done, storage, fresh, progress,
+                            record_extra)
+
+
+def _run_checked(configs: dict[str, RunConfig], out: Path, concurrent: int, checked: dict, address, on_done, storage,
+                 fresh: bool, progress, record_extra) -> list[str]:
     for name in configs if fresh else ():
         discard_run(out / name, (Location.of(storage) / name).uri if storage else None)
     out.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from autotask import run_lock
 from autotask.data.contract import ContractError
 from autotask.data.fingerprint import dataset_fingerprint, describe_change
 from autotask.data.manifest import Manifest, load_manifest
@@ -135,10 +136,16 @@ def train_run(
 
     `storage`: a shared path or URI for Ray's checkpoints (STORAGE/train); the finished run is copied to
     STORAGE/results as well. `fresh`: delete RUN_DIR first (once every check has passed). `progress`: an
-    autotask.progress.RunProgress to show the run's epochs on (label: run.run_name).
+    autotask.progress.RunProgress to show the run's epochs on (label: run.run_name). One writer per run directory:
+    a second command on it is refused (autotask.run_lock).
     """
     run_dir = Path(run_dir)
     report, fingerprint = preflight(run, run_dir, address, storage, fresh=fresh)
+    with run_lock.hold(run_dir):
+        return _train_checked(run, run_dir, address, storage, fresh, progress, report, fingerprint)
+
+
+def _train_checked(run: RunConfig, run_dir: Path, address, storage, fresh: bool, progress, report, fingerprint):
     if fresh:
         discard_run(run_dir, storage)
     manifest = report.manifest

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from autotask import run_lock
 from autotask.data.validate import validate_dataset
 from autotask.location import check_reachable
 from autotask.models.registry import get_kind
@@ -67,6 +68,13 @@ def run_search(
     if resume and not resuming:
         raise InputError(f"--resume: {search_storage(out, storage)} holds no search to resume")
     row_counts = report.summary.groupby("split")["rows"].sum().to_dict()
+    with run_lock.hold(out):  # one writer per search folder
+        return _search_checked(base, space_path, space, manifest, config, out, row_counts, trial_needs, resuming,
+                               retrain_best, address, console, storage)
+
+
+def _search_checked(base, space_path, space, manifest, config, out: Path, row_counts, trial_needs, resuming,
+                    retrain_best, address, console, storage):
     out.mkdir(parents=True, exist_ok=True)
     open_optuna_storage(optuna_storage_url(out, config))  # a bad --optuna-storage fails before Ray starts
     ensure_ray(address)
