@@ -54,10 +54,13 @@ class QualityModel:
     kind: str
     score_col: str = "score"
     preset: str = "default"
+    model_config: tuple = ()  # (field, value) pairs over the kind's defaults: an ablation switch
+    label: str = ""  # the run folder's suffix for a model_config variant
 
     @property
     def run_name(self) -> str:
-        return self.kind if self.preset == "default" else f"{self.kind}-{self.preset}"
+        name = self.kind if self.preset == "default" else f"{self.kind}-{self.preset}"
+        return f"{name}-{self.label}" if self.label else name
 
 
 MODELS = (
@@ -102,7 +105,8 @@ def build_datasets(config: QualityConfig, workdir: Path) -> dict[str, Path]:
 
 def run_config(data: Path, model: QualityModel, seed: int, overrides: dict) -> RunConfig:
     training = TrainingConfig(**{**PRESETS[model.preset], **overrides})
-    return RunConfig(data=str(data), model=model.kind, run_name=model.run_name, seed=seed, training=training)
+    return RunConfig(data=str(data), model=model.kind, run_name=model.run_name, seed=seed, training=training,
+                     model_config=dict(model.model_config))
 
 
 def trained_run(data: Path, model: QualityModel, seed: int, run_dir: Path, overrides: dict) -> float:

@@ -48,6 +48,9 @@ class TrainingConfig:
     use_gpu: bool = False
     max_failures: int = 2  # worker failures survived by restarting from the last checkpoint
     calibration: str = "platt"
+    # Fine-tune on the soft-label pool (its teacher probabilities) beside the hard-labelled train split, as LightGBM
+    # fits both at once; pre-training is unchanged. No effect on data without a pool.
+    pool_in_finetune: bool = False
 
     def __post_init__(self):
         problems = []

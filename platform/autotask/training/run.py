@@ -188,7 +188,8 @@ def publish_results(out: Path, storage: str) -> Location:
 
 def _train_torch(run: RunConfig, manifest: Manifest, run_dir: Path, report, storage: str | None, progress=None):
     counts = report.summary.groupby("split")["rows"].sum().to_dict()
-    datasets = training_datasets(run.data, manifest, counts, reads_language(run.model_config))
+    datasets = training_datasets(run.data, manifest, counts, reads_language(run.model_config),
+                                 run.training.pool_in_finetune)
     model = build_model(run.model, run.model_config, manifest)
     with _final_checkpoint(run, manifest, datasets, run_dir, storage, progress) as directory:
         model.load_state_dict(torch.load(Path(directory) / "best_model.pt", weights_only=True))
