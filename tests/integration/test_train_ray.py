@@ -109,3 +109,21 @@ def test_every_epoch_draws_a_new_minibatch_order(ray_session):
     assert sorted(orders[0].tolist()) == list(range(2_000))
     assert not torch.equal(orders[0], orders[1]) and not torch.equal(orders[1], orders[2])
     assert torch.equal(orders[0], orders[3])
+
+
+def test_one_worker_trains_in_process_and_resumes_from_its_checkpoint(ray_session, tiny_dataset, tmp_path):
+    """A 1-worker CPU run trains in the driver (no Train worker group), checkpointing in RUN_DIR/ray/local; a run
+    interrupted after its last checkpoint resumes there instead of starting over, with the same scores."""
+    run_dir = tmp_path / "local"
+    train_run(_run(tiny_dataset, workers=1), run_dir)
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["provenance"]["execution"] == "in-process"
+    state = json.loads((run_dir / "ray" / "local" / "latest" / "state.json").read_text())
+    assert state["epoch"] == 3 and state["restarts"] == 0 and not (run_dir / "ray" / "train").exists()
+    before = pd.read_parquet(run_dir / "predictions.parquet")
+    checkpoint = (run_dir / "ray" / "local" / "latest" / "state.json").stat().st_mtime_ns
+    (run_dir / "metrics.parquet").unlink()  # as if the command died after its last checkpoint
+    train_run(_run(tiny_dataset, workers=1), run_dir)
+    assert (run_dir / "ray" / "local" / "latest" / "state.json").stat().st_mtime_ns == checkpoint  # no epoch re-run
+    assert len(json.loads((run_dir / "model" / "history.json").read_text())["history"]) == 3
+    pd.testing.assert_frame_equal(pd.read_parquet(run_dir / "predictions.parquet"), before)
