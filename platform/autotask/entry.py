@@ -24,6 +24,7 @@ COMMANDS = {  # command -> module under autotask.commands
     "compare": "compare",
     "report": "report",
     "export": "export",
+    "serve": "serve",
     "bench": "bench",
 }
 

@@ -1,0 +1,85 @@
+"""Serve trained runs online on Ray Serve: an HTTP JSON API for scoring, with new scenarios onboarded live.
+
+  autotask serve --run RUN_DIR [--run RUN_DIR ...] [--host 127.0.0.1] [--port 8000] [--replicas N]
+  curl -s localhost:8000/v1/score -d '{"scenario": "Hotel", "features": {"bm25": 1.2, ...}}'
+
+Listens on 127.0.0.1 unless --host opens it deliberately. Onboarding (POST /v1/scenarios/NAME/onboard) needs the
+admin token: --admin-token, else $AUTOTASK_ADMIN_TOKEN, else a random one printed at start. Each run's ONNX artefact
+is exported into RUN_DIR/serving/ when absent (about 20 s); onboarded profiles are stored there too. Runs until
+Ctrl-C (or --for SECONDS). See docs/serving-online.md for the API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import time
+
+from autotask.cli import runner_console, runner_main
+from autotask.serving.online.deploy import TOKEN_ENV, ServeOptions, prepare, start
+from autotask.serving.online.holder import FORMS
+from autotask.serving.online.validation import Limits
+from autotask.training.session import ensure_ray, quiet_console
+
+console = runner_console(stderr=True)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", action="append", required=True, help="a trained run directory (repeat to serve more; "
+                   "each is chosen by its folder's name in the request's \"model\")")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--replicas", type=int, default=1, help="replicas of the scoring deployment")
+    p.add_argument("--cpus-per-replica", type=float, default=0.5)
+    p.add_argument("--form", choices=FORMS, default="onnx", help="predictor: the ONNX artefact (default) or eager "
+                   "PyTorch; onboarded scenarios are always scored eagerly with their profile")
+    p.add_argument("--batch-wait-ms", type=float, default=2.0, help="how long a batch waits for more requests")
+    p.add_argument("--max-rows", type=int, default=Limits().max_rows, help="rows one scoring request may hold")
+    p.add_argument("--admin-token", help=f"token of admin operations (default: ${TOKEN_ENV}, else a random one)")
+    p.add_argument("--address", help="join this Ray cluster (default: $RAY_ADDRESS, else a local Ray)")
+    p.add_argument("--for", dest="seconds", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    p.add_argument("--verbose", action="store_true", help="Ray's own logs on the console")
+    return p.parse_args(argv)
+
+
+@runner_main(console)
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    options = ServeOptions(host=args.host, port=args.port, replicas=args.replicas,
+                           cpus_per_replica=args.cpus_per_replica, form=args.form, batch_wait_ms=args.batch_wait_ms,
+                           limits=Limits(max_rows=args.max_rows))
+    token = args.admin_token or os.environ.get(TOKEN_ENV) or ""
+    generated = not token
+    token = token or secrets.token_urlsafe(24)
+    joins = bool(args.address or os.environ.get("RAY_ADDRESS"))  # a joined cluster's Serve may hold the port already
+    names = prepare(args.run, options, progress=lambda line: console.print(line, highlight=False), port=not joins)
+    with quiet_console(args.verbose):
+        ensure_ray(args.address)
+        url = start(args.run, token, options)
+        console.print(f"serving {', '.join(names)} at {url} ({options.replicas} replica(s); POST {url}/v1/score, "
+                      f"GET {url}/v1/models)", highlight=False, soft_wrap=True)
+        if generated:
+            console.print(f"admin token (set {TOKEN_ENV} or --admin-token to choose it): {token}", highlight=False)
+        return _wait(args.seconds)
+
+
+def _wait(seconds: float | None) -> int:
+    from ray import serve
+
+    deadline = None if seconds is None else time.monotonic() + seconds
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a service stops: not an interrupted job
+    finally:
+        serve.shutdown()
+        console.print("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

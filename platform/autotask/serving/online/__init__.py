@@ -1,0 +1,1 @@
+"""Online scoring on Ray Serve (`autotask serve`): validation, the per-run model holder, the FastAPI app, deployment."""

@@ -1,0 +1,130 @@
+"""One trained run as the online service holds it: manifest, predictor, version and onboarded profiles.
+
+Rows of seen scenarios and of new scenarios without a profile are scored by the run's ONNX artefact (form "onnx",
+exported into RUN_DIR/serving/ on start when absent) or its eager model (form "eager"); rows of an onboarded
+scenario by the eager model with that scenario's profile (an ONNX export costs about 20 s here, far beyond the time
+onboarding should take). Each row is scored on its own (block size 1), so grouping rows changes no score.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from autotask.data.manifest import load_manifest
+from autotask.models.language import reads_language
+from autotask.serving.export import export_run
+from autotask.serving.model import ServingModel, load_run_model, unseen_profile
+from autotask.serving.online.onboarded import OnboardedProfiles
+from autotask.serving.runtime import TorchPredictor, load_predictor
+
+FORMS = ("onnx", "eager")
+SERVING = "serving"  # RUN_DIR/serving/: the artefact and the onboarded profiles
+
+
+def run_version(run_dir: str | Path) -> str:
+    """The model version: the first 12 hex digits of weights.pt's SHA-256."""
+    digest = hashlib.sha256((Path(run_dir) / "model" / "weights.pt").read_bytes()).hexdigest()
+    return digest[:12]
+
+
+def artefact_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / SERVING / f"model-{run_version(run_dir)}.onnx"
+
+
+def ensure_artefact(run_dir: str | Path) -> Path:
+    """The run's ONNX artefact for its current weights, exported when absent."""
+    path = artefact_path(run_dir)
+    return path if path.exists() else export_run(run_dir, path, "onnx")
+
+
+def check_run(run_dir: str | Path) -> None:
+    """ValueError naming the run when it cannot be served online (not a run, not a torch model, reads text)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ValueError(f"--run {run_dir}: no such run directory")
+    load_run_model(run_dir)  # names a missing model or a non-torch kind
+    if reads_language(json.loads((run_dir / "model" / "model_config.json").read_text())):
+        raise ValueError(f"--run {run_dir}: the model reads text embeddings; online scoring takes numeric features "
+                         "only (serve a run trained without --language)")
+
+
+class ModelHolder:
+    """Score raw feature rows of one run: z-score with its manifest, map scenario names to ids, predict."""
+
+    def __init__(self, run_dir: str | Path, form: str = "onnx"):
+        if form not in FORMS:
+            raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+        self.run_dir = Path(run_dir)
+        self.name = self.run_dir.resolve().name
+        self.form = form
+        self.manifest = load_manifest(self.run_dir / "model")
+        self.config = json.loads((self.run_dir / "model" / "model_config.json").read_text())
+        self.model = load_run_model(self.run_dir)
+        self.version = run_version(self.run_dir)
+        self.predictor = (load_predictor(artefact_path(self.run_dir)) if form == "onnx"
+                          else TorchPredictor(ServingModel(self.model)))
+        self.profiles = OnboardedProfiles(self.run_dir / SERVING, self.version)
+        self._profiled: dict[str, tuple[list[float], TorchPredictor]] = {}
+
+    def prepare(self, features: np.ndarray, scenarios: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Z-scored features [b, d] float32 and task ids [b] (0 for a scenario not seen in training)."""
+        return self.manifest.standardize(features), self.manifest.task_ids(scenarios)
+
+    def predict(self, features: np.ndarray, task_ids: np.ndarray, scenarios: list[str]) -> tuple[np.ndarray, list]:
+        """Probabilities [b] and each row's rule ("seen", "onboarded" or "unseen:<the model's rule>")."""
+        onboarded = self.profiles.current()
+        names = np.asarray(scenarios, dtype=object)
+        profiled = [s for s in set(names[task_ids == 0]) if s in onboarded] if onboarded else []
+        scores = np.empty(len(task_ids), dtype=np.float32)
+        plain = np.ones(len(task_ids), dtype=bool)
+        for scenario in profiled:
+            rows = (names == scenario) & (task_ids == 0)
+            plain &= ~rows
+            scores[rows] = self._profile_predictor(scenario, onboarded[scenario])(features[rows], task_ids[rows])
+        if plain.any():
+            scores[plain] = self.predictor(features[plain], task_ids[plain])
+        unseen = f"unseen:{self.config.get('unseen', 'id-0')}"
+        rules = ["seen" if i else ("onboarded" if s in onboarded else unseen) for i, s in zip(task_ids, scenarios,
+                                                                                              strict=True)]
+        return scores, rules
+
+    def onboard(self, scenario: str, features: np.ndarray) -> dict:
+        """Estimate a new scenario's profile from its raw unlabelled rows and store it; ValueError when the scenario
+        is seen or the model has no gate to profile with."""
+        if scenario in self.manifest.scenarios:
+            raise ValueError(f"{scenario!r} is a seen scenario of model {self.name!r} (task id "
+                             f"{self.manifest.task_id(scenario)}); only new scenarios get a profile")
+        profile = unseen_profile(self.model, self.manifest.standardize(features))
+        entry = self.profiles.add(scenario, [float(v) for v in profile], len(features))
+        return self._public(scenario, entry)
+
+    def describe(self) -> dict:
+        """What GET /v1/models says of this run."""
+        run_config = self.run_dir / "config.json"
+        config = json.loads(run_config.read_text()) if run_config.exists() else {}
+        return {
+            "name": self.name, "version": self.version, "kind": self.config.get("kind"), "form": self.form,
+            "features": self.manifest.features, "scenarios": self.manifest.scenarios,
+            "unseen_scenarios": self.manifest.unseen, "unseen_rule": self.config.get("unseen"),
+            "onboarded": {name: self._public(name, entry) for name, entry in self.profiles.current().items()},
+            "provenance": {"run_name": config.get("run_name"), "variant": config.get("variant"),
+                           "seed": config.get("seed"), **config.get("provenance", {})},
+        }
+
+    def _profile_predictor(self, scenario: str, entry: dict) -> TorchPredictor:
+        cached = self._profiled.get(scenario)
+        if cached is None or cached[0] != entry["profile"]:
+            profile = torch.tensor(entry["profile"], dtype=torch.float32)
+            cached = (entry["profile"], TorchPredictor(ServingModel(self.model, profile)))
+            self._profiled[scenario] = cached
+        return cached[1]
+
+    @staticmethod
+    def _public(scenario: str, entry: dict) -> dict:
+        return {"scenario": scenario, "rows": entry["rows"], "onboarded_at": entry["onboarded_at"],
+                "profile": entry["profile"]}

@@ -1,0 +1,298 @@
+"""`autotask serve` on a real Ray Serve: scores equal the in-process predictor, bad requests answer 4xx naming the
+field (and the service scores correctly after each), admin needs the token, onboarding round trip, loopback only.
+
+One Serve application (two small runs, eager form) is started for the module; all traffic goes to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+import torch
+
+from autotask.data.io import read_frame
+from autotask.data.manifest import load_manifest
+from autotask.serving.model import ServingModel, load_run_model, unseen_profile
+from autotask.serving.online.holder import ModelHolder
+from autotask.serving.online.validation import Limits
+from autotask.serving.runtime import TorchPredictor
+from autotask.training.factory import build_model, model_config
+
+pytestmark = pytest.mark.ray
+TOKEN = "test-admin-token"
+LIMITS = Limits(max_rows=64, max_body_bytes=64 * 1024, min_onboard_rows=50)
+TIMEOUT = 30  # seconds per request
+
+
+def write_run(dataset, out, seed: int):
+    """A run directory's model/ as runners/train.py writes it (untrained weights: scores need not be good)."""
+    manifest = load_manifest(dataset)
+    torch.manual_seed(seed)
+    model = build_model("autotask", {}, manifest)
+    (out / "model").mkdir(parents=True)
+    torch.save(model.state_dict(), out / "model" / "weights.pt")
+    typed = model_config("autotask", {}, manifest)
+    (out / "model" / "model_config.json").write_text(json.dumps({"kind": "autotask", **asdict(typed)}))
+    manifest.write(out / "model")
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Client:
+    """Requests to the service on 127.0.0.1 (one connection per request, bounded by TIMEOUT)."""
+
+    def __init__(self, port: int):
+        self.port = port
+
+    def call(self, method: str, path: str, body=None, headers=None) -> tuple[int, dict]:
+        raw = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=TIMEOUT)
+        try:
+            connection.request(method, path, body=raw, headers={"Content-Type": "application/json", **(headers or {})})
+            response = connection.getresponse()
+            return response.status, json.loads(response.read() or b"null")
+        finally:
+            connection.close()
+
+    def score(self, body) -> tuple[int, dict]:
+        return self.call("POST", "/v1/score", body)
+
+    def onboard(self, scenario: str, body, token: str | None = TOKEN) -> tuple[int, dict]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return self.call("POST", f"/v1/scenarios/{scenario}/onboard", body, headers)
+
+
+@pytest.fixture(scope="module")
+def service(ray_session, tiny_dataset, tmp_path_factory):
+    from ray import serve
+
+    from autotask.serving.online.deploy import ServeOptions, prepare, start
+
+    root = tmp_path_factory.mktemp("online")
+    runs = [str(write_run(tiny_dataset, root / name, seed)) for name, seed in (("alpha", 0), ("beta", 1))]
+    options = ServeOptions(port=free_port(), form="eager", limits=LIMITS, cpus_per_replica=0.25)
+    prepare(runs, options, progress=lambda _: None)
+    start(runs, TOKEN, options)
+    yield Client(options.port), runs
+    serve.shutdown()
+
+
+@pytest.fixture(scope="module")
+def rows(tiny_dataset):
+    """Test rows of seen and unseen scenarios, raw features."""
+    frame = read_frame(tiny_dataset, splits=("test",))
+    return frame.sample(n=120, random_state=0).reset_index(drop=True)
+
+
+def expected(run, frame, profile=None) -> np.ndarray:
+    """autotask.serving.runtime's predictions for raw rows of `frame`."""
+    manifest = load_manifest(run + "/model")
+    predictor = TorchPredictor(ServingModel(load_run_model(run), profile))
+    features = manifest.standardize(frame[manifest.features].to_numpy(dtype=np.float32))
+    ids = manifest.task_ids(frame["scenario"]) if profile is None else np.zeros(len(frame), dtype=np.int64)
+    return predictor(features, ids)
+
+
+def body_rows(frame, features, as_list: bool = False) -> list[dict]:
+    return [{"scenario": row["scenario"], "features": [row[f] for f in features] if as_list else
+             {f: row[f] for f in features}} for _, row in frame.iterrows()]
+
+
+def test_scores_equal_the_in_process_predictor_for_every_model(service, rows):
+    client, runs = service
+    features = load_manifest(runs[0] + "/model").features
+    chunks = [rows.iloc[i:i + 30] for i in range(0, len(rows), 30)]
+    for run in runs:
+        model = run.rsplit("/", 1)[-1]
+        bodies = [{"model": model, "rows": body_rows(chunk, features, as_list=i % 2 == 1)}
+                  for i, chunk in enumerate(chunks)]
+        with ThreadPoolExecutor(4) as pool:  # concurrent requests: batched together by serve.batch
+            answers = list(pool.map(client.score, bodies))
+        assert all(status == 200 for status, _ in answers), answers
+        assert {a["model"] for _, a in answers} == {model}
+        served = np.concatenate([a["scores"] for _, a in answers])
+        np.testing.assert_allclose(served, expected(run, rows), rtol=0, atol=1e-6)
+    status, single = client.score({"model": "alpha", **body_rows(rows.iloc[:1], features)[0]})
+    assert status == 200 and single["rules"] == ["seen" if rows.scenario[0] in
+                                                 load_manifest(runs[0] + "/model").scenarios else "unseen:gated"]
+    np.testing.assert_allclose(single["scores"], expected(runs[0], rows.iloc[:1]), rtol=0, atol=1e-6)
+
+
+def _bad_cases(features: list[str]) -> list[tuple]:
+    """(case, method path, body, status, field): each refused with a JSON body naming the field."""
+    f0, f1 = features[0], features[1]
+    good = {f: 1.0 for f in features}
+    row = {"model": "alpha", "scenario": "Hotel", "features": good}
+    rows = {"model": "alpha", "rows": [{"scenario": "Hotel", "features": good}] * 2}
+    on = {"model": "alpha", "rows": [{"features": good}] * 60}
+    score, onboard = "/v1/score", "/v1/scenarios/Fresh/onboard"
+    raw_nan = json.dumps(row).replace(f'"{f0}": 1.0', f'"{f0}": NaN').encode()
+    return [
+        ("malformed JSON", score, b'{"scenario": ', 400, "body"),
+        ("NaN literal", score, raw_nan, 400, "body"),
+        ("Infinity literal", score, raw_nan.replace(b"NaN", b"-Infinity"), 400, "body"),
+        ("not an object", score, b"[1, 2]", 400, "body"),
+        ("not UTF-8", score, b"\xff\xfe\x00", 400, "body"),
+        ("empty body", score, b"", 400, "body"),
+        ("nested too deep", score, b"[" * 40_000, 400, "body"),
+        ("body over the size limit", score, json.dumps({**row, "pad": "x" * 70_000}).encode(), 413, "body"),
+        ("no model among two", score, {k: v for k, v in row.items() if k != "model"}, 422, "model"),
+        ("unknown model", score, {**row, "model": "gamma"}, 404, "model"),
+        ("model not a string", score, {**row, "model": 3}, 422, "model"),
+        ("missing features", score, {"model": "alpha", "scenario": "Hotel"}, 422, "features"),
+        ("missing scenario", score, {"model": "alpha", "features": good}, 422, "scenario"),
+        ("missing feature", score, {**row, "features": {f: 1.0 for f in features[1:]}}, 422, f"features.{f0}"),
+        ("extra feature", score, {**row, "features": {**good, "bogus": 1.0}}, 422, "features.bogus"),
+        ("string value", score, {**row, "features": {**good, f1: "1.5"}}, 422, f"features.{f1}"),
+        ("boolean value", score, {**row, "features": {**good, f1: True}}, 422, f"features.{f1}"),
+        ("null value", score, {**row, "features": {**good, f1: None}}, 422, f"features.{f1}"),
+        ("list value", score, {**row, "features": {**good, f1: [1.0]}}, 422, f"features.{f1}"),
+        ("overflow to inf", score, json.dumps(row).replace(f'"{f1}": 1.0', f'"{f1}": 1e400').encode(), 422,
+         f"features.{f1}"),
+        ("beyond float32", score, {**row, "features": {**good, f1: 1e39}}, 422, f"features.{f1}"),
+        ("huge integer", score, {**row, "features": {**good, f1: 10 ** 400}}, 422, f"features.{f1}"),
+        ("list too short", score, {**row, "features": [1.0] * (len(features) - 1)}, 422, "features"),
+        ("list too long", score, {**row, "features": [1.0] * (len(features) + 1)}, 422, "features"),
+        ("list with a string", score, {**row, "features": [1.0, 1.0, "x", *[1.0] * (len(features) - 3)]}, 422,
+         "features[2]"),
+        ("features a string", score, {**row, "features": "1,2,3"}, 422, "features"),
+        ("scenario a number", score, {**row, "scenario": 7}, 422, "scenario"),
+        ("scenario blank", score, {**row, "scenario": "  "}, 422, "scenario"),
+        ("scenario too long", score, {**row, "scenario": "s" * 300}, 422, "scenario"),
+        ("unknown field", score, {**row, "label": 1}, 422, "label"),
+        ("empty batch", score, {**rows, "rows": []}, 422, "rows"),
+        ("rows not a list", score, {**rows, "rows": {"a": 1}}, 422, "rows"),
+        ("batch over the maximum", score, {**rows, "rows": rows["rows"] * 40}, 413, "rows"),
+        ("row not an object", score, {**rows, "rows": [rows["rows"][0], 5]}, 422, "rows[1]"),
+        ("rows and features", score, {**rows, "features": good}, 422, "features"),
+        ("row missing a feature", score, {**rows, "rows": [rows["rows"][0], {"scenario": "Hotel", "features": {
+            f: 1.0 for f in features[1:]}}]}, 422, f"rows[1].features.{f0}"),
+        ("row with a label", score, {**rows, "rows": [{**rows["rows"][0], "label": 1}]}, 422, "rows[0].label"),
+        ("onboard: too few rows", onboard, {**on, "rows": on["rows"][:10]}, 422, "rows"),
+        ("onboard: labelled rows", onboard, {**on, "rows": [{"features": good, "label": 0}] * 60}, 422,
+         "rows[0].label"),
+        ("onboard: a seen scenario", "/v1/scenarios/Hotel/onboard", on, 409, "scenario"),
+        ("onboard: rows of another scenario", onboard, {**on, "rows": [{"features": good, "scenario": "Other"}] * 60},
+         422, "rows[0].scenario"),
+        ("onboard: bad feature", onboard, {**on, "rows": [{"features": {**good, f0: "x"}}] * 60}, 422,
+         f"rows[0].features.{f0}"),
+        ("onboard: no rows", onboard, {"model": "alpha"}, 422, "rows"),
+    ]
+
+
+def test_bad_requests_answer_4xx_naming_the_field_and_the_service_still_scores(service, rows):
+    client, runs = service
+    features = load_manifest(runs[0] + "/model").features
+    probe = {"model": "alpha", "rows": body_rows(rows.iloc[:3], features)}
+    want = expected(runs[0], rows.iloc[:3])
+    cases = _bad_cases(features)
+    assert len(cases) >= 40
+    failures = []
+    for case, path, body, status, field in cases:
+        headers = {"Authorization": f"Bearer {TOKEN}"} if "onboard" in path else None
+        got, answer = client.call("POST", path, body, headers)
+        error = (answer or {}).get("error", {}) if isinstance(answer, dict) else {}
+        if got != status or error.get("field") != field or not error.get("problem") or "scores" in answer:
+            failures.append((case, got, answer))
+        ok, scored = client.score(probe)
+        if ok != 200 or not np.allclose(scored["scores"], want, rtol=0, atol=1e-6):
+            failures.append((f"after {case}", ok, scored))
+    assert not failures, failures
+
+
+def test_admin_operations_need_the_token(service, rows):
+    client, runs = service
+    features = load_manifest(runs[0] + "/model").features
+    body = {"model": "alpha", "rows": [{"features": {f: 1.0 for f in features}}] * 60}
+    for token in (None, "wrong-token", ""):
+        status, answer = client.onboard("Locked", body, token)
+        assert status == 401 and answer["error"]["field"] == "Authorization", answer
+    status, answer = client.call("POST", "/v1/scenarios/Locked/onboard", body, {"Authorization": f"Basic {TOKEN}"})
+    assert status == 401, answer
+    _, models = client.call("GET", "/v1/models")
+    assert all("Locked" not in m["onboarded"] for m in models["models"])
+
+
+def test_onboarding_round_trip_profile_used_and_kept(service, tiny_dataset):
+    client, runs = service
+    manifest = load_manifest(runs[0] + "/model")
+    frame = read_frame(tiny_dataset, splits=("test",))
+    new = frame[frame["scenario"] == "Home"].reset_index(drop=True)  # an unseen scenario of the data: 178 rows
+    sample, scored = new.iloc[:150], new.iloc[150:].assign(scenario="Launch-2027")
+    status, before = client.score({"model": "alpha", "rows": body_rows(scored, manifest.features)})
+    assert status == 200 and set(before["rules"]) == {"unseen:gated"}
+
+    started = time.perf_counter()
+    status, entry = client.onboard("Launch-2027", {"model": "alpha", "rows": [
+        {"features": r["features"]} for r in body_rows(sample, manifest.features)]})
+    assert status == 200, entry
+    status, after = client.score({"model": "alpha", "rows": body_rows(scored, manifest.features)})
+    elapsed = time.perf_counter() - started
+    assert status == 200 and set(after["rules"]) == {"onboarded"}
+    assert elapsed < 2.0, f"onboarded and scored with its profile in {elapsed:.2f} s"
+
+    model = load_run_model(runs[0])
+    profile = unseen_profile(model, manifest.standardize(sample[manifest.features].to_numpy(dtype=np.float32)))
+    np.testing.assert_allclose(entry["profile"], profile.numpy(), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(after["scores"], expected(runs[0], scored, profile), rtol=0, atol=1e-6)
+    assert not np.allclose(after["scores"], before["scores"], atol=1e-6)
+
+    _, models = client.call("GET", "/v1/models")
+    listed = {m["name"]: m for m in models["models"]}
+    assert listed["alpha"]["onboarded"]["Launch-2027"]["rows"] == 150 and not listed["beta"]["onboarded"]
+    restarted = ModelHolder(runs[0], "eager")  # what a replica does on (re)start: read RUN_DIR/serving/profiles.json
+    features, ids = restarted.prepare(scored[manifest.features].to_numpy(dtype=np.float32), list(scored.scenario))
+    scores, rules = restarted.predict(features, ids, list(scored.scenario))
+    assert set(rules) == {"onboarded"}
+    np.testing.assert_allclose(scores, after["scores"], rtol=0, atol=1e-6)
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """Local addresses of LISTEN sockets on `port`, from /proc/net/tcp and tcp6 (hex, as the kernel writes them)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                address, hex_port = local.split(":")
+                if state == "0A" and int(hex_port, 16) == port:
+                    found.add(address)
+    return found
+
+
+def test_the_port_binds_loopback_only(service):
+    client, _ = service
+    assert _listening_addresses(client.port) == {"0100007F"}  # 127.0.0.1, nothing on 0.0.0.0 or ::
+    assert client.call("GET", "/v1/health")[0] == 200
+
+
+def test_serve_refuses_bad_input_with_exit_2(tmp_path, tiny_dataset, capsys):
+    from autotask.commands.serve import main
+
+    run = write_run(tiny_dataset, tmp_path / "a" / "same", 0)
+    write_run(tiny_dataset, tmp_path / "b" / "same", 0)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        cases = [
+            (["--run", str(tmp_path / "missing")], "no such run directory"),
+            (["--run", str(run), "--run", str(tmp_path / "b" / "same")], "also named 'same'"),
+            (["--run", str(run), "--replicas", "0"], "--replicas 0"),
+            (["--run", str(run), "--port", str(taken.getsockname()[1])], "cannot listen there"),
+            (["--run", str(tiny_dataset)], "not a finished run directory"),
+        ]
+        for argv, message in cases:
+            assert main(argv) == 2, argv
+            assert message in capsys.readouterr().err, argv
