@@ -37,7 +37,8 @@ def ray_train_epochs(data: str, manifest: Manifest, datasets: dict, workers: int
                      device: str = "cpu") -> list[tuple[int, float]]:
     """(rows over all workers, slowest worker's seconds) per epoch of one real Ray Train fit."""
     run = bench_run(data, epochs, workers, device)
-    result = make_trainer(run, manifest, datasets, str(storage), name=f"bench_{workers}_workers").fit()
+    result = make_trainer(run, manifest, datasets, str(storage), {"pretrain": 0, "train": 0},  # batch_size fixed
+                          name=f"bench_{workers}_workers").fit()
     if result.error is not None:
         raise RuntimeError(f"Ray Train benchmark with {workers} worker(s) failed: {result.error}") from result.error
     with result.checkpoint.as_directory() as directory:

@@ -23,6 +23,9 @@ PRESETS = {
 }
 
 
+MIN_AUTO_BATCH = 32  # the smallest minibatch min_steps_per_epoch may choose
+
+
 @dataclass
 class TrainingConfig:
     """Optimisation schedule: soft-label pre-training, then hard-label fine-tuning with early stopping."""
@@ -51,10 +54,14 @@ class TrainingConfig:
     # Fine-tune on the soft-label pool (its teacher probabilities) beside the hard-labelled train split, as LightGBM
     # fits both at once; pre-training is unchanged. No effect on data without a pool.
     pool_in_finetune: bool = False
+    # Small data gets smaller minibatches: a stage's batch is halved from batch_size (not below MIN_AUTO_BATCH or the
+    # model's block size) until each worker takes at least this many optimizer steps per epoch; 0 = always
+    # batch_size. Recorded per epoch as `batch_size` in the run's history.
+    min_steps_per_epoch: int = 0
 
     def __post_init__(self):
         problems = []
-        for name in ("epochs_pretrain", "epochs_finetune", "patience"):
+        for name in ("epochs_pretrain", "epochs_finetune", "patience", "min_steps_per_epoch"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0")
         if self.epochs_pretrain + self.epochs_finetune == 0:
@@ -80,6 +87,15 @@ class TrainingConfig:
             problems.append(f"calibration must be one of {CALIBRATIONS}")
         if problems:
             raise ValueError("; ".join(problems))
+
+    def stage_batch_size(self, rows: int, floor: int = 1) -> int:
+        """The minibatch of a stage whose dataset holds `rows` rows (all workers together): batch_size, halved while
+        a worker would take fewer than min_steps_per_epoch steps, never below max(MIN_AUTO_BATCH, floor)."""
+        batch, lowest = self.batch_size, min(self.batch_size, max(MIN_AUTO_BATCH, floor))
+        steps = self.min_steps_per_epoch * self.workers  # over all workers
+        while steps and batch // 2 >= lowest and rows / batch < steps:
+            batch //= 2
+        return batch
 
 
 @dataclass

@@ -82,7 +82,8 @@ class LocalSession:
             self.on_epoch(epoch_summary(metrics))
 
 
-def fit_in_process(run: RunConfig, manifest: Manifest, datasets: dict, run_dir: Path, progress=None) -> Path:
+def fit_in_process(run: RunConfig, manifest: Manifest, datasets: dict, row_counts: dict[str, int], run_dir: Path,
+                   progress=None) -> Path:
     """Train (or resume) in this process; returns the folder of the final checkpoint (best_model.pt, state.json)."""
     on_epoch = None
     if progress is not None:
@@ -91,7 +92,7 @@ def fit_in_process(run: RunConfig, manifest: Manifest, datasets: dict, run_dir: 
     session = LocalSession(datasets, run_dir / "ray" / LOCAL_NAME, on_epoch)
     threads = torch.get_num_threads()
     try:
-        train_loop_per_worker(loop_config(run, manifest), session)
+        train_loop_per_worker(loop_config(run, manifest, row_counts), session)
     finally:
         torch.set_num_threads(threads)  # the loop sets the worker's thread count
     if progress is not None:

@@ -11,7 +11,7 @@ import contextlib
 import json
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -121,13 +121,15 @@ def train_loop_per_worker(config: dict, session=None) -> None:
     rank, world_size = session.world()
     epochs = schedule(run)
     n_params = sum(p.numel() for p in model.parameters())
+    batch_sizes = stage_batch_sizes(run, config.get("stage_rows", {}), getattr(model.config, "block_size", 1))
     while state.epoch < len(epochs) and not state.stopped_early:
         stage, shard_name, factor = epochs[state.epoch]
         torch.manual_seed(shuffle_seed(run.seed, state.epoch))
         set_lr_factor(optimizer, factor)
         started = time.perf_counter()
         shard = session.dataset(shard_name)
-        loss, lineage = _train_epoch(wrapped, optimizer, shard, run, device, state.epoch)
+        stage_run = replace(run, training=replace(run.training, batch_size=batch_sizes[shard_name]))
+        loss, lineage = _train_epoch(wrapped, optimizer, shard, stage_run, device, state.epoch)
         lineage["train_seconds"] = time.perf_counter() - started
         auc = _valid_auc(model, valid, run.training.eval_block_size)
         improved = auc > state.best_auc
@@ -139,12 +141,19 @@ def train_loop_per_worker(config: dict, session=None) -> None:
         metrics = {"epoch": state.epoch, "stage": stage, "lr_factor": factor, "train_loss": loss, "valid_roc_auc": auc,
                    "best_valid_roc_auc": state.best_auc, "n_params": n_params,
                    "epoch_seconds": time.perf_counter() - started,  # training and validation: the work of an epoch
+                   "batch_size": batch_sizes[shard_name],
                    "shard_rows": _gather(lineage, world_size)}
         state.stopped_early = stage == "finetune" and state.bad_epochs >= run.training.patience > 0
         state.stopped_early |= not should_continue(config.get("early_stop"), state.epoch + 1, metrics)
         state.history.append(metrics)
         state.epoch += 1
         _report(metrics, model, optimizer, state, best_state, rank == 0, session)
+
+
+def stage_batch_sizes(run: RunConfig, stage_rows: dict[str, int], block_size: int) -> dict[str, int]:
+    """Each stage's minibatch size (TrainingConfig.stage_batch_size; batch_size when the rows are unknown)."""
+    return {shard: run.training.stage_batch_size(stage_rows[shard], block_size) if shard in stage_rows
+            else run.training.batch_size for _, shard in STAGES}
 
 
 def _train_epoch(wrapped, optimizer, shard, run: RunConfig, device, epoch: int) -> tuple[float, dict]:

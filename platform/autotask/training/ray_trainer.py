@@ -39,16 +39,18 @@ def make_trainer(
     manifest: Manifest,
     datasets: dict,
     storage: str,
+    row_counts: dict[str, int],
     name: str = TRAIN_NAME,
     callbacks=None,
     early_stop: dict | None = None,
 ) -> TorchTrainer:
-    """`early_stop`: {"actor": name, "run_id": id} of an external stopper (see training/early_stop.py)."""
+    """`row_counts`: rows per split; `early_stop`: {"actor": name, "run_id": id} of an external stopper (see
+    training/early_stop.py)."""
     training = run.training
     storage = Location.of(storage)
     return TorchTrainer(
         train_loop_per_worker=train_loop_per_worker,
-        train_loop_config=loop_config(run, manifest, early_stop),
+        train_loop_config=loop_config(run, manifest, row_counts, early_stop),
         torch_config=TorchConfig(backend="nccl" if training.use_gpu else "gloo"),
         scaling_config=ScalingConfig(
             num_workers=training.workers,
@@ -68,19 +70,23 @@ def make_trainer(
     )
 
 
-def loop_config(run: RunConfig, manifest: Manifest, early_stop: dict | None = None) -> dict:
-    """What the training loop reads: the run, the manifest, its torch threads and an external stopper."""
+def loop_config(run: RunConfig, manifest: Manifest, row_counts: dict[str, int], early_stop: dict | None = None
+                ) -> dict:
+    """What the training loop reads: the run, the manifest, its torch threads, the rows of each stage's dataset
+    (`row_counts`: rows per split of the data) and an external stopper."""
+    stage_rows = {"pretrain": row_counts.get("pretrain", 0),
+                  "train": row_counts.get("train", 0) + run.training.pool_in_finetune * row_counts.get("pretrain", 0)}
     return {"run": run.to_dict(), "manifest": manifest.to_dict(), "threads": threads_per_worker(run),
-            "early_stop": early_stop}
+            "early_stop": early_stop, "stage_rows": stage_rows}
 
 
-def fit(run: RunConfig, manifest: Manifest, datasets: dict, storage: str, name: str = TRAIN_NAME,
-        progress=None) -> ray.train.Result:
+def fit(run: RunConfig, manifest: Manifest, datasets: dict, storage: str, row_counts: dict[str, int],
+        name: str = TRAIN_NAME, progress=None) -> ray.train.Result:
     """Fit (or resume: Ray Train V2 continues a run found under the same storage path and name).
 
     `progress`: an autotask.progress.RunProgress that shows each epoch of the run labelled `run.run_name`."""
     if progress is None:
-        return make_trainer(run, manifest, datasets, storage, name).fit()
+        return make_trainer(run, manifest, datasets, storage, row_counts, name).fit()
     epochs = run.training.epochs_pretrain + run.training.epochs_finetune
     with progress.watch_training(run.run_name, epochs) as callback:
-        return make_trainer(run, manifest, datasets, storage, name, callbacks=[callback]).fit()
+        return make_trainer(run, manifest, datasets, storage, row_counts, name, callbacks=[callback]).fit()

@@ -191,7 +191,7 @@ def _train_torch(run: RunConfig, manifest: Manifest, run_dir: Path, report, stor
     datasets = training_datasets(run.data, manifest, counts, reads_language(run.model_config),
                                  run.training.pool_in_finetune)
     model = build_model(run.model, run.model_config, manifest)
-    with _final_checkpoint(run, manifest, datasets, run_dir, storage, progress) as directory:
+    with _final_checkpoint(run, manifest, datasets, counts, run_dir, storage, progress) as directory:
         model.load_state_dict(torch.load(Path(directory) / "best_model.pt", weights_only=True))
         history = json.loads((Path(directory) / "state.json").read_text())
     staging = run_dir / "model" / ".staging"
@@ -207,14 +207,14 @@ def _train_torch(run: RunConfig, manifest: Manifest, run_dir: Path, report, stor
 
 
 @contextlib.contextmanager
-def _final_checkpoint(run: RunConfig, manifest: Manifest, datasets: dict, run_dir: Path, storage: str | None,
-                      progress=None):
+def _final_checkpoint(run: RunConfig, manifest: Manifest, datasets: dict, row_counts: dict, run_dir: Path,
+                      storage: str | None, progress=None):
     """Train in this process (a 1-worker CPU run without --storage) or on Ray Train; yields the final checkpoint's
     folder."""
     if execution(run, storage) == "in-process":
-        yield fit_in_process(run, manifest, datasets, run_dir, progress)
+        yield fit_in_process(run, manifest, datasets, row_counts, run_dir, progress)
         return
-    result = fit(run, manifest, datasets, storage_path(run_dir, storage), progress=progress)
+    result = fit(run, manifest, datasets, storage_path(run_dir, storage), row_counts, progress=progress)
     if result.error is not None:
         raise RuntimeError(f"training failed: {result.error}") from result.error
     with result.checkpoint.as_directory() as directory:

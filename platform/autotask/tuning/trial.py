@@ -76,13 +76,14 @@ def run_trial(
     trial_id = tune.get_context().get_trial_id()
     early_stop = {"actor": stopper, "namespace": NAMESPACE, "run_id": trial_id, "metric": metric} if stopper else None
     if in_process and trains_in_process(run):
-        train_loop_per_worker(loop_config(run, manifest, early_stop), TrialSession(datasets))
+        train_loop_per_worker(loop_config(run, manifest, row_counts, early_stop), TrialSession(datasets))
         return
     trainer = make_trainer(
         run,
         manifest,
         datasets,
         storage,
+        row_counts,
         name=f"trial_{trial_id}",
         callbacks=[TuneReportCallback()],
         early_stop=early_stop,

@@ -1,0 +1,33 @@
+"""min_steps_per_epoch: small stages get smaller minibatches, recorded per epoch; off by default."""
+
+from __future__ import annotations
+
+import pytest
+
+from autotask.training.config import MIN_AUTO_BATCH, RunConfig, TrainingConfig
+from autotask.training.loop import stage_batch_sizes
+
+
+@pytest.mark.parametrize(("rows", "workers", "expected"), [
+    (100_000, 1, 256),  # 390 steps of 256: unchanged
+    (12_000, 1, 128),  # 47 steps of 256 < 50: halved once (94 steps of 128)
+    (4_800, 1, 64),
+    (4_800, 2, 32),  # per worker: 2,400 rows
+    (500, 1, MIN_AUTO_BATCH),  # never below the floor
+])
+def test_a_stage_batch_is_halved_until_each_worker_takes_the_minimum_steps(rows, workers, expected):
+    assert TrainingConfig(min_steps_per_epoch=50, workers=workers).stage_batch_size(rows) == expected
+
+
+def test_off_by_default_and_never_below_the_models_block_size():
+    assert TrainingConfig().stage_batch_size(500) == 256
+    assert TrainingConfig(min_steps_per_epoch=50).stage_batch_size(500, floor=64) == 64
+    assert TrainingConfig(batch_size=16, min_steps_per_epoch=50).stage_batch_size(500) == 16  # never above batch_size
+    with pytest.raises(ValueError, match="min_steps_per_epoch must be >= 0"):
+        TrainingConfig(min_steps_per_epoch=-1)
+
+
+def test_each_stage_gets_its_own_batch_from_its_rows():
+    run = RunConfig(data="unused", training=TrainingConfig(min_steps_per_epoch=50))
+    assert stage_batch_sizes(run, {"pretrain": 33_000, "train": 4_800}, 16) == {"pretrain": 256, "train": 64}
+    assert stage_batch_sizes(run, {}, 16) == {"pretrain": 256, "train": 256}  # rows unknown: batch_size
