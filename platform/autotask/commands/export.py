@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--format", choices=FORMATS, help="default: onnx (torchscript for a .pt --out; deprecated)")
     p.add_argument("--profile-from", help="dataset holding rows of the new scenario to profile (with --scenario)")
     p.add_argument("--scenario", help="the new (unseen) scenario whose profile the artefact serves")
-    p.add_argument("--split", default="test", help="split of --profile-from to read the scenario's rows from")
+    p.add_argument("--split", help="split of --profile-from to read the scenario's rows from (default: its unlabelled "
+                   "onboarding sample, split 'onboard', when the dataset has one; else 'test')")
     args = p.parse_args(argv)
     check_output_file(args.out)
     if bool(args.profile_from) != bool(args.scenario):
