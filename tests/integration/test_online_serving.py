@@ -296,3 +296,26 @@ def test_serve_refuses_bad_input_with_exit_2(tmp_path, tiny_dataset, capsys):
         for argv, message in cases:
             assert main(argv) == 2, argv
             assert message in capsys.readouterr().err, argv
+
+
+def test_serve_config_file_is_a_valid_serve_deploy_config(tmp_path, tiny_dataset, monkeypatch):
+    """`--write-config` writes what `serve deploy` takes: Serve's schema accepts it and Serve's own builder call
+    turns its args into the application (offline: no cluster here)."""
+    import yaml
+    from ray.serve._private.api import call_user_app_builder_with_args_if_necessary
+    from ray.serve.schema import ServeDeploySchema
+
+    from autotask.commands.serve import main
+    from autotask.serving.online.app import token_digest
+    from autotask.serving.online.deploy import app_builder
+
+    run = write_run(tiny_dataset, tmp_path / "gamma", 0)
+    monkeypatch.setenv("AUTOTASK_ADMIN_TOKEN", "config-token")
+    out = tmp_path / "serve.yaml"
+    assert main(["--run", str(run), "--form", "eager", "--replicas", "2", "--write-config", str(out)]) == 0
+    config = ServeDeploySchema.model_validate(yaml.safe_load(out.read_text()))
+    app = config.applications[0]
+    assert config.http_options.host == "127.0.0.1" and app.import_path.endswith("deploy:app_builder")
+    assert app.args["admin_token_sha256"] == token_digest("config-token") and "config-token" not in out.read_text()
+    built = call_user_app_builder_with_args_if_necessary(app_builder, app.args)
+    assert built._bound_deployment.num_replicas == 2

@@ -18,6 +18,7 @@ import sys
 import time
 
 from autotask.cli import runner_console, runner_main
+from autotask.preflight import InputError, check_output_file
 from autotask.serving.online.deploy import TOKEN_ENV, ServeOptions, prepare, start
 from autotask.serving.online.holder import FORMS
 from autotask.serving.online.validation import Limits
@@ -41,6 +42,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--admin-token", help=f"token of admin operations (default: ${TOKEN_ENV}, else a random one)")
     p.add_argument("--address", help="join this Ray cluster (default: $RAY_ADDRESS, else a local Ray)")
     p.add_argument("--for", dest="seconds", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    p.add_argument("--write-config", metavar="FILE", help="write the service as a Ray Serve config (YAML) for "
+                   f"`serve deploy FILE` and exit (needs --admin-token or ${TOKEN_ENV})")
     p.add_argument("--verbose", action="store_true", help="Ray's own logs on the console")
     return p.parse_args(argv)
 
@@ -52,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
                            cpus_per_replica=args.cpus_per_replica, form=args.form, batch_wait_ms=args.batch_wait_ms,
                            limits=Limits(max_rows=args.max_rows))
     token = args.admin_token or os.environ.get(TOKEN_ENV) or ""
+    if args.write_config:
+        return _write_config(args, options, token)
     generated = not token
     token = token or secrets.token_urlsafe(24)
     joins = bool(args.address or os.environ.get("RAY_ADDRESS"))  # a joined cluster's Serve may hold the port already
@@ -64,6 +69,21 @@ def main(argv: list[str] | None = None) -> int:
         if generated:
             console.print(f"admin token (set {TOKEN_ENV} or --admin-token to choose it): {token}", highlight=False)
         return _wait(args.seconds)
+
+
+def _write_config(args: argparse.Namespace, options: ServeOptions, token: str) -> int:
+    from autotask.serving.online.app import token_digest
+    from autotask.serving.online.config import serve_config, write_serve_config
+
+    check_output_file(args.write_config, "--write-config")
+    if not token:
+        raise InputError(f"--write-config: give the admin token (--admin-token or ${TOKEN_ENV}); the file holds "
+                         "only its SHA-256")
+    prepare(args.run, options, progress=lambda line: console.print(line, highlight=False))
+    path = write_serve_config(args.write_config, serve_config(args.run, token_digest(token), options))
+    console.print(f"wrote {path}: deploy it with `serve deploy {path}` (Ray running, its dashboard on :8265)",
+                  highlight=False, soft_wrap=True)
+    return 0
 
 
 def _wait(seconds: float | None) -> int:

@@ -97,10 +97,12 @@ def start(runs: list[str], admin_token: str, options: ServeOptions) -> str:
 
 def app_builder(args: dict):
     """Serve config entry point: args {"runs": [RUN_DIR, ...], "admin_token_sha256": HEX, and optionally "replicas",
-    "cpus_per_replica", "form", "batch_wait_ms"} (the artefacts must exist: `autotask serve` exports them)."""
+    "cpus_per_replica", "form", "batch_wait_ms", "max_rows"} (the artefacts must exist: `autotask serve
+    --write-config` exports them)."""
     if not args.get("runs") or not args.get("admin_token_sha256"):
         raise ValueError("args need 'runs' (a list of run directories) and 'admin_token_sha256'")
     keys = ("replicas", "cpus_per_replica", "form", "batch_wait_ms")
-    options = ServeOptions(**{key: args[key] for key in keys if key in args})
+    limits = Limits(**({"max_rows": args["max_rows"]} if "max_rows" in args else {}))
+    options = ServeOptions(**{key: args[key] for key in keys if key in args}, limits=limits)
     options.check()
     return service_app(list(args["runs"]), args["admin_token_sha256"], options)
