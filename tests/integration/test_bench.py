@@ -58,3 +58,25 @@ def test_quick_quality_suite_trains_scores_and_summarises(ray_session, repo_root
     assert runner.main(["--suite", "quality", "--quick", "--workdir", str(workdir), "--out", str(out)]) == 0
     assert (workdir / "runs" / "sim-0" / "autotask-seed0" / "metrics.parquet").stat().st_mtime_ns == stamp
     assert json.loads(out.read_text())["summary"] == result["summary"]
+
+
+def test_quick_worlds_suite_compares_over_worlds_and_resumes(ray_session, repo_root, tmp_path):
+    """Two random worlds, AutoTask and LightGBM, one seed: per-world AUCs beside the oracle, the paired comparison
+    over worlds, the unseen rules and onboarding sizes on AutoTask's weights, the markdown and figure; a second call
+    retrains nothing."""
+    out, workdir = tmp_path / "worlds.json", tmp_path / "work"
+    runner = _runner(repo_root)
+    assert runner.main(["--suite", "worlds", "--quick", "--workdir", str(workdir), "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert {(r["world"], r["model"]) for r in result["per_world"]} == {
+        (w, m) for w in ("world-00", "world-01") for m in ("AutoTask", "LightGBM", "oracle")}
+    assert all(50 < r["seen"] <= 100 for r in result["per_world"])
+    pairs = {(c["model"], c["peer"], c["metric"]) for c in result["comparisons"]}
+    assert ("AutoTask", "LightGBM", "seen") in pairs and ("AutoTask + onboarding (200 rows)", "LightGBM", "unseen") in pairs
+    assert {r["onboarding_rows"] for r in result["onboarding"]} == {50, 200, 1000}
+    assert {r["rule"] for r in result["unseen_rules"]} == {"zero", "mixture", "gated", "profile"}
+    assert len(result["worlds"]["worlds"]) == 2 and out.with_suffix(".png").stat().st_size > 0
+    assert "## Targets" in out.with_suffix(".md").read_text()
+    stamp = (workdir / "runs" / "world-00" / "autotask-seed0" / "metrics.parquet").stat().st_mtime_ns
+    assert runner.main(["--suite", "worlds", "--quick", "--workdir", str(workdir), "--out", str(out)]) == 0
+    assert (workdir / "runs" / "world-00" / "autotask-seed0" / "metrics.parquet").stat().st_mtime_ns == stamp

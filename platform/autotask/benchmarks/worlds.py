@@ -193,7 +193,8 @@ def check_targets(table: pd.DataFrame, compared: list[dict], onboarding: pd.Data
             targets.append((f"{column}: AutoTask >= {peer}", f"{means.loc[AUTOTASK, column]:.2f} vs "
                             f"{means.loc[peer, column]:.2f}", means.loc[AUTOTASK, column] >= means.loc[peer, column]))
     spread = table[table["model"] == AUTOTASK]["unseen std"].max()
-    targets.append(("unseen AUC std over seeds <= 0.5 on every world", f"max {spread:.2f}", spread <= 0.5))
+    targets.append(("unseen AUC std over seeds <= 0.5 on every world",
+                    f"max {spread:.2f}" if spread == spread else "needs 2+ seeds", spread <= 0.5))
     return [{"target": name, "measured": measured, "met": bool(met)} for name, measured, met in targets]
 
 
@@ -233,8 +234,8 @@ def _onboarded_models(onboarding: list[dict]) -> dict[str, pd.DataFrame]:
 
 
 def quick_config() -> WorldsBenchConfig:
-    """Two small worlds, one seed, three models, a short schedule: the suite's own test."""
-    return replace(WorldsBenchConfig(), count=2, seeds=(0,), models=(AUTOTASK, "DNN general branch", LIGHTGBM),
+    """Two small worlds, one seed, AutoTask and LightGBM, a short schedule: the suite's own test."""
+    return replace(WorldsBenchConfig(), count=2, seeds=(0,), models=(AUTOTASK, LIGHTGBM),
                    training={"epochs_pretrain": 1, "epochs_finetune": 1})
 
 
