@@ -9,6 +9,7 @@ throughput (eager, TorchScript, ONNX Runtime) on simulated data; print a table a
   python runners/bench.py --suite serving --run RUN_A --run RUN_B --out FILE.json   # trained runs' serving latency
   python runners/bench.py --suite search --out FILE.json    # trials/min and fixed cost per trial, two trial paths
   python runners/bench.py --suite worlds --workdir data/bench-worlds --out docs/results/worlds.json   # 12 worlds
+  python runners/bench.py --suite online --run RUN_DIR --out docs/results/online.json   # Ray Serve under load
   python runners/bench.py --suite samplers --rows 60000 --workdir data/bench-samplers --out FILE.json  # TPE vs random
 """
 
@@ -47,6 +48,10 @@ def suite(name: str, runs: list[str] | None = None):
         from autotask.benchmarks.samplers import run_sampler_benchmarks
 
         return run_sampler_benchmarks
+    if name == "online":
+        from autotask.benchmarks.online import run_online_suite
+
+        return functools.partial(run_online_suite, runs=runs or [])
     if name == "serving":
         from autotask.benchmarks.serving import run_serving_benchmarks
 
@@ -85,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="small data and few calls (about a minute)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--suite", choices=("full", "gpu", "large", "readers", "quality", "worlds", "serving", "search",
-                                        "samplers"),
+                                        "samplers", "online"),
                    default="full",
                    help="full: every path incl. Ray (default); gpu: bare loop CUDA vs CPU and CUDA serving, no Ray; "
                    "large: the partitioned 10M-row dataset, 1 and 2 workers, rows/s and peak memory; "
@@ -96,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
                    "each --run's trained model, in one process (p99 ratio to the first run); search: trials per "
                    "minute and the fixed cost per trial, trials in their own process vs a worker group per trial; "
                    "samplers: TPE vs random search, 24-trial AutoTask searches with 3 search seeds each, "
-                   "best-so-far curves (resumes from --workdir)")
-    p.add_argument("--run", action="append", help="a trained run directory (--suite serving; repeat for more)")
+                   "best-so-far curves (resumes from --workdir); online: `autotask serve` of one --run under "
+                   "loopback load (open and closed loop, 1 and 2 replicas) beside a minimal Serve app, the floor")
+    p.add_argument("--run", action="append", help="a trained run directory (--suite serving: repeat for more; "
+                   "--suite online: one)")
     p.add_argument("--rows", type=int, help="simulated rows (default: 120,000; 10,000,000 for --suite large)")
     p.add_argument("--workdir", help="keep data, artefacts and Ray storage here (default: a temporary folder)")
     args = p.parse_args(argv)

@@ -26,7 +26,7 @@ class ServeOptions:
     port: int = 8000
     replicas: int = 1
     cpus_per_replica: float = 0.5  # fractional: Serve fits beside Ray's own work on 2 cores
-    form: str = "onnx"
+    form: str = "auto"  # ONNX Runtime for small batches, eager PyTorch for large ones
     batch_wait_ms: float = 2.0
     limits: Limits = field(default_factory=Limits)
 
@@ -81,7 +81,7 @@ def prepare(runs: list[str], options: ServeOptions, progress=print, port: bool =
     names = model_names(runs)
     if port:
         check_port(options.host, options.port)
-    if options.form == "onnx":
+    if options.form != "eager":
         for run in runs:
             progress(f"ONNX artefact of {run}: {ensure_artefact(run)}")
     return names
