@@ -19,6 +19,7 @@ from autotask.data.contract import (
     SOFT_LABEL,
     SOFT_LABEL_POOL,
     SPLIT,
+    SPLITS,
     TRAINING_SPLITS,
     ContractError,
     format_rows,
@@ -26,6 +27,7 @@ from autotask.data.contract import (
 from autotask.data.io import RunningStats, read_input
 from autotask.data.manifest import Manifest
 from autotask.data.output import check_output, publish_frame
+from autotask.data.scenario_sizes import check_layout, check_min_rows, fold_small, folded_note
 from autotask.data.splits import assign_splits
 
 
@@ -42,6 +44,7 @@ class ImportSpec:
     scenario_order: list[str] | None = None  # seen scenarios' id order; default: sorted
     encoding: str = "utf-8"
     seed: int = 0
+    min_scenario_rows: int | None = None  # fold scenarios below this many rows into one, "other"
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -204,18 +207,35 @@ def build_manifest(frame: pd.DataFrame, features: list[str], spec: ImportSpec, s
     )
 
 
-def import_table(spec: ImportSpec, out: str | Path, overwrite: bool = False) -> Manifest:
+def plan_import(spec: ImportSpec, out: str | Path, overwrite: bool = False,
+                notify=None) -> tuple[pd.DataFrame, Manifest]:
+    """Everything checked before anything is written: `out`, the columns, and scenarios too small for the splits
+    (cells of the wrong kind are left to validation, which names their rows). Returns (frame, manifest).
+    `notify(text)`: told which scenarios --min-scenario-rows folded (default: printed)."""
+    check_min_rows(spec.min_scenario_rows)
+    check_output(out, overwrite)
+    raw = read_table(spec.input, spec.encoding)
+    frame, features = to_contract_frame(raw, spec)
+    frame[SCENARIO], folded = fold_small(frame[SCENARIO], spec.min_scenario_rows, spec.unseen)
+    if folded:
+        (notify or print)(folded_note(folded, spec.min_scenario_rows))
+    if pd.api.types.is_numeric_dtype(frame[LABEL]) and frame[SPLIT].isin(SPLITS).all():
+        check_layout(frame, spec.unseen, spec.input, f"--scenario-col {spec.scenario_col}")
+    source = {"kind": "import", "input": str(spec.input)}
+    if spec.min_scenario_rows:
+        source["min_scenario_rows"] = spec.min_scenario_rows
+    return frame, build_manifest(frame, features, spec, source)
+
+
+def import_table(spec: ImportSpec, out: str | Path, overwrite: bool = False, notify=None) -> Manifest:
     """Write the contract dataset to `out`, validated before it is published under that name.
 
     Raises ContractError (messages name the input file, its column and row numbers) when the table breaks the
     contract; nothing appears under `out` then.
     """
-    out = Path(out)
-    check_output(out, overwrite)
-    raw = read_table(spec.input, spec.encoding)
-    frame, features = to_contract_frame(raw, spec)
-    manifest = build_manifest(frame, features, spec, {"kind": "import", "input": str(spec.input)})
-    publish_frame(frame, manifest, out, overwrite, lambda m, part, staging: _in_input_terms(m, part, staging, spec))
+    frame, manifest = plan_import(spec, out, overwrite, notify)
+    publish_frame(frame, manifest, Path(out), overwrite,
+                  lambda m, part, staging: _in_input_terms(m, part, staging, spec))
     return manifest
 
 

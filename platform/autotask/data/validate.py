@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -317,6 +318,16 @@ def _check_queries(file: Location, frame: pd.DataFrame, seen: dict, errors: list
             f"{file}: column '{QUERY_ID}': {len(crossing)} query id(s) appear in more than one split "
             f"(e.g. {examples}) at {format_rows(rows)}"
         )
+
+
+def layout_problems(frame: pd.DataFrame, scenarios: list[str], unseen: list[str], where) -> list[str]:
+    """The coverage checks a built dataset must pass (test rows per scenario, training rows per seen scenario, both
+    classes in `valid`), run on a builder's scenario, split and label columns before its expensive work."""
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    _count(frame, counts)
+    summary = _summary_frame(counts)
+    layout = SimpleNamespace(scenarios=scenarios, all_scenarios=[*scenarios, *unseen])
+    return _check_coverage(where, layout, summary) + _check_early_stopping_split(where, summary)
 
 
 def _count(frame: pd.DataFrame, counts: dict) -> None:

@@ -29,6 +29,7 @@ from autotask.data.contract import (
 from autotask.data.io import RunningStats, check_encoding
 from autotask.data.manifest import Manifest
 from autotask.data.output import check_output, publish_frame
+from autotask.data.scenario_sizes import check_layout, check_min_rows, fold_small, folded_note, seen_and_unseen
 from autotask.data.splits import assign_splits
 from autotask.data.text.departments import departments
 from autotask.data.text.embeddings import MODEL_NAME, EmbeddingCache, text_vectors
@@ -65,6 +66,7 @@ class TextSpec:
     keep_text: bool = False  # query_text / offer_text columns
     text_embeddings: str | None = None  # "minilm": query_embedding / offer_embedding columns
     embedding_dtype: str = "float16"
+    min_scenario_rows: int | None = None  # fold scenarios below this many rows into one, "other"
 
     @property
     def cut(self) -> float:
@@ -99,10 +101,11 @@ def check_spec(spec: TextSpec) -> None:
         problems.append(f"--embedding-dtype {spec.embedding_dtype!r}: must be one of {list(EMBEDDING_DTYPES)}")
     if spec.cache_dir is not None and Path(spec.cache_dir).exists() and not Path(spec.cache_dir).is_dir():
         problems.append(f"--cache-dir {spec.cache_dir}: is a file, not a folder")
-    try:
-        check_encoding(spec.encoding)
-    except ContractError as exc:
-        problems += exc.messages
+    for check in (lambda: check_encoding(spec.encoding), lambda: check_min_rows(spec.min_scenario_rows)):
+        try:
+            check()
+        except ContractError as exc:
+            problems += exc.messages
     if problems:
         raise ContractError(problems)
 
@@ -143,12 +146,10 @@ def language_columns(pairs: pd.DataFrame, cache: EmbeddingCache, spec: TextSpec)
     return columns
 
 
-def contract_frame(pairs: pd.DataFrame, features: pd.DataFrame, spec: TextSpec,
-                   language: dict[str, object] | None = None) -> pd.DataFrame:
-    """Ids, scenario, split, labels, features and the optional language columns in the contract's columns.
-
-    A query with any row in an unseen scenario goes wholly to `test`, so no query crosses splits.
-    """
+def layout_frame(pairs: pd.DataFrame, spec: TextSpec) -> pd.DataFrame:
+    """Ids, scenario, split and labels in the contract's columns: all that the coverage checks need, before any
+    feature is extracted. A query with any row in an unseen scenario goes wholly to `test`, so no query crosses
+    splits."""
     group = pairs[GROUP].astype(str)
     unseen_row = pairs[SCENARIO_RAW].isin(spec.unseen)
     unseen_group = unseen_row.groupby(group).transform("any").to_numpy()
@@ -156,7 +157,7 @@ def contract_frame(pairs: pd.DataFrame, features: pd.DataFrame, spec: TextSpec,
     grade = pairs[GRADE].to_numpy(dtype=np.float64)
     hard = pd.array((grade >= spec.cut).astype(np.int64), dtype="Int64")
     hard[split == SOFT_LABEL_POOL] = pd.NA
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             ROW_ID: np.arange(len(pairs), dtype=np.int64),
             SCENARIO: pairs[SCENARIO_RAW].to_numpy(),
@@ -166,7 +167,13 @@ def contract_frame(pairs: pd.DataFrame, features: pd.DataFrame, spec: TextSpec,
             SOFT_LABEL: spec.label_scale.rescale(grade).astype(np.float32),
         }
     )
-    frame = pd.concat([frame, features.reset_index(drop=True)], axis=1)
+
+
+def contract_frame(pairs: pd.DataFrame, features: pd.DataFrame, spec: TextSpec,
+                   language: dict[str, object] | None = None, layout: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The layout (`layout_frame`, computed unless given), the features and the optional language columns."""
+    layout = layout_frame(pairs, spec) if layout is None else layout
+    frame = pd.concat([layout, features.reset_index(drop=True)], axis=1)
     for name, values in (language or {}).items():
         frame[name] = values
     return frame
@@ -177,9 +184,7 @@ def make_manifest(frame: pd.DataFrame, spec: TextSpec) -> Manifest:
     stats = RunningStats(len(FEATURES))
     stats.update(frame, FEATURES)
     mean, std = stats.result()
-    training = frame[SPLIT].isin(("pretrain", "train"))
-    seen = sorted(set(frame.loc[training, SCENARIO]) - set(spec.unseen))
-    unseen = [*spec.unseen, *sorted(set(frame[SCENARIO]) - set(seen) - set(spec.unseen))]
+    seen, unseen = seen_and_unseen(frame, spec.unseen)
     source = {
         "kind": "text",
         "input": str(spec.input),
@@ -190,6 +195,7 @@ def make_manifest(frame: pd.DataFrame, spec: TextSpec) -> Manifest:
         "fractions": spec.fractions,
         "seed": spec.seed,
         "limit": spec.limit,
+        **({"min_scenario_rows": spec.min_scenario_rows} if spec.min_scenario_rows else {}),
     }
     texts = [QUERY_TEXT, OFFER_TEXT] if spec.keep_text else []
     embeddings = {}
@@ -201,21 +207,36 @@ def make_manifest(frame: pd.DataFrame, spec: TextSpec) -> Manifest:
                     texts=texts, embeddings=embeddings)
 
 
-def build_text_dataset(
-    spec: TextSpec, out: str | Path, overwrite: bool = False, show_progress: bool = True
-) -> ValidationReport:
-    """Build in a staging folder, validate, then publish `out` atomically.
-
-    Bad flags, a bad `out` and bad cells fail before any feature is extracted; on any failure the staging
-    folder is removed and nothing appears under `out`. Validation messages name the input file (its rows are
-    the staged file's rows).
-    """
+def plan_text(spec: TextSpec, out: str | Path, overwrite: bool = False,
+              notify=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Everything checked before the expensive part (features, embeddings): the flags, `out`, the cells, and the
+    derived scenarios against the split fractions and the labels. Returns (pairs, layout). `notify(text)`: told which
+    scenarios --min-scenario-rows folded (default: printed)."""
     check_spec(spec)
     check_output(out, overwrite)
     pairs = read_pairs(spec)
+    pairs[SCENARIO_RAW], folded = fold_small(pairs[SCENARIO_RAW], spec.min_scenario_rows, spec.unseen)
+    if folded:
+        (notify or print)(folded_note(folded, spec.min_scenario_rows))
+    layout = layout_frame(pairs, spec)
+    derived = f"--scenario-rule {spec.scenario_rule}" if spec.scenario_rule else \
+        f"--scenario-col {spec.scenario_col}" if spec.scenario_col else "one scenario"
+    check_layout(layout, spec.unseen, spec.input, derived)
+    return pairs, layout
+
+
+def build_text_dataset(
+    spec: TextSpec, out: str | Path, overwrite: bool = False, show_progress: bool = True, notify=None
+) -> ValidationReport:
+    """Build in a staging folder, validate, then publish `out` atomically.
+
+    Whatever `plan_text` checks fails before any feature is extracted; on any failure the staging folder is removed
+    and nothing appears under `out`. Validation messages name the input file (its rows are the staged file's rows).
+    """
+    pairs, layout = plan_text(spec, out, overwrite, notify)
     cache = EmbeddingCache(spec.cache_dir)
     features = extract_features(pairs, cache, show_progress)
-    frame = contract_frame(pairs, features, spec, language_columns(pairs, cache, spec))
+    frame = contract_frame(pairs, features, spec, language_columns(pairs, cache, spec), layout)
     publish_frame(frame, make_manifest(frame, spec), out, overwrite,
                   lambda m, part, staging: _in_input_terms(m, part, staging, spec))
     return validate_dataset(out)
