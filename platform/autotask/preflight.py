@@ -6,6 +6,7 @@ Each raises `InputError` (a ValueError, reported by `autotask.cli` with exit sta
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -16,6 +17,7 @@ from pathlib import Path
 CONNECT_TIMEOUT_S = 3.0
 RESOURCE_WAIT_ENV = "AUTOTASK_RESOURCE_WAIT_S"  # how long to wait for a remote cluster to grow (default 60 s)
 RAY_CLIENT_PREFIX = "ray://"
+SIMULATED_ROW_BYTES = 200  # disk per simulated row, with room: a built row takes about 63 bytes of Parquet
 
 
 class InputError(ValueError):
@@ -172,3 +174,14 @@ def wait_for_cluster(needed: Resources, console=None, wait_s: float | None = Non
                 print(message, file=sys.stderr, flush=True)
             announced = True
         time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+
+
+def check_room(needed_bytes: float, folder: str | Path, flag: str) -> None:
+    """Refuse a size that cannot fit the disk under `folder` (a huge --rows), before minutes of work."""
+    if "://" in str(folder):
+        return
+    where = nearest_existing(Path(folder).expanduser())
+    free = shutil.disk_usage(where).free
+    if needed_bytes > free:
+        raise InputError(f"{flag}: needs about {needed_bytes / 1e9:,.1f} GB, but {where} has {free / 1e9:,.1f} GB "
+                         "free")

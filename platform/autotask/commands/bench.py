@@ -33,7 +33,7 @@ from autotask.benchmarks.report import (
     write_result,
 )
 from autotask.cli import runner_console, runner_main
-from autotask.preflight import InputError, check_output_dir, check_output_file
+from autotask.preflight import SIMULATED_ROW_BYTES, InputError, check_output_dir, check_output_file, check_room
 
 console = runner_console(160)
 
@@ -83,8 +83,7 @@ def _worlds_tables(result: dict) -> list:
     return worlds_tables(result)
 
 
-@runner_main(console)
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="result file: .json (everything) or .csv (one line per row)")
     p.add_argument("--quick", action="store_true", help="small data and few calls (about a minute)")
@@ -107,16 +106,28 @@ def main(argv: list[str] | None = None) -> int:
                    "--suite online: one)")
     p.add_argument("--rows", type=int, help="simulated rows (default: 120,000; 10,000,000 for --suite large)")
     p.add_argument("--workdir", help="keep data, artefacts and Ray storage here (default: a temporary folder)")
-    args = p.parse_args(argv)
+    return p
+
+
+def check(args) -> BenchConfig:
+    """The flags, before any data is simulated: the output file, the work folder, the rows (and the disk for them)."""
     check_output_file(args.out)
     if args.workdir:
         check_output_dir(args.workdir, flag="--workdir")
     if args.rows is not None and args.rows < 2_000:
         raise InputError(f"--rows {args.rows}: at least 2000 (every scenario needs rows in every split)")
-    logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-dataset execution plans among the results
     config = BenchConfig.quick(args.device) if args.quick else BenchConfig(device=args.device)
     if args.rows or args.suite in ("large", "readers"):
         config = dataclasses.replace(config, rows=args.rows or LARGE_ROWS)
+    check_room(config.rows * SIMULATED_ROW_BYTES, args.workdir or tempfile.gettempdir(), f"--rows {config.rows:,}")
+    return config
+
+
+@runner_main(console)
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    config = check(args)
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-dataset execution plans among the results
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="autotask-bench-") as tmp:
         result = suite(args.suite, args.run)(config, args.workdir or tmp)

@@ -18,16 +18,19 @@ from pathlib import Path
 from autotask.cli import INPUT_ERROR, report_input_error, runner_console, runner_main
 from autotask.data.build import build_simulated, build_worlds
 from autotask.data.contract import EMBEDDING_DTYPES, ContractError
-from autotask.data.importer import ImportSpec, import_table
+from autotask.data.importer import ImportSpec, import_table, plan_import
+from autotask.data.output import check_output
 from autotask.data.simulator import DEFAULT_ROWS, SimulatorConfig
 from autotask.data.summary import print_report
 from autotask.data.text import LabelScale, TextSpec, build_text_dataset, home_depot_spec
-from autotask.data.text.builder import SCENARIO_RULES, TEXT_EMBEDDINGS
+from autotask.data.text.builder import SCENARIO_RULES, TEXT_EMBEDDINGS, check_spec, plan_text
 from autotask.data.validate import validate_dataset
 from autotask.data.worlds import DEFAULT_ROWS as WORLD_ROWS
 from autotask.data.worlds import WorldsConfig
+from autotask.preflight import SIMULATED_ROW_BYTES, check_room
 
 console = runner_console(130)
+MIN_ROWS_HELP = "fold scenarios with fewer than N rows into one scenario, 'other' (it says which it folded)"
 
 
 def _csv(value: str | None) -> list[str]:
@@ -40,18 +43,34 @@ def cmd_validate(args) -> int:
     return 0 if report.ok else INPUT_ERROR
 
 
-def cmd_simulate(args) -> int:
+def check_simulate(args) -> SimulatorConfig:
     if args.seed < 0:
         raise ContractError(f"--seed {args.seed}: must be >= 0")
-    report = build_simulated(SimulatorConfig(rows=args.rows, seed=args.seed), args.out, overwrite=args.overwrite)
+    config = SimulatorConfig(rows=args.rows, seed=args.seed)
+    check_output(args.out, overwrite=True)  # a file, or a path under one (an existing build is checked when built)
+    check_room(args.rows * SIMULATED_ROW_BYTES, args.out, f"--rows {args.rows:,}")
+    return config
+
+
+def cmd_simulate(args) -> int:
+    report = build_simulated(check_simulate(args), args.out, overwrite=args.overwrite)
     print_report(report, console)
     return 0 if report.ok else INPUT_ERROR
 
 
+def check_worlds(args) -> WorldsConfig:
+    config = WorldsConfig(count=args.count, seed=args.seed, rows=args.rows)
+    problems = config.problems()
+    if problems:
+        raise ContractError(problems)
+    check_output(args.out, overwrite=True)
+    check_room(args.count * args.rows * SIMULATED_ROW_BYTES, args.out, f"--count {args.count} × --rows {args.rows:,}")
+    return config
+
+
 def cmd_worlds(args) -> int:
     started = time.perf_counter()
-    reports = build_worlds(WorldsConfig(count=args.count, seed=args.seed, rows=args.rows), args.out,
-                           overwrite=args.overwrite)
+    reports = build_worlds(check_worlds(args), args.out, overwrite=args.overwrite)
     failed = [report for report in reports if not report.ok]
     for report in failed:
         print_report(report, console)
@@ -62,10 +81,8 @@ def cmd_worlds(args) -> int:
     return INPUT_ERROR if failed else 0
 
 
-def cmd_import(args) -> int:
-    if args.split_col and args.group_col is None:
-        console.print("note: --split-col given; rows keep their splits (no --group-col check of queries)")
-    spec = ImportSpec(
+def import_spec(args) -> ImportSpec:
+    return ImportSpec(
         input=Path(args.input),
         scenario_col=args.scenario_col,
         label_col=args.label_col,
@@ -77,8 +94,14 @@ def cmd_import(args) -> int:
         scenario_order=_csv(args.scenario_order) or None,
         encoding=args.encoding,
         seed=args.seed,
+        min_scenario_rows=args.min_scenario_rows,
     )
-    import_table(spec, args.out, overwrite=args.overwrite)
+
+
+def cmd_import(args) -> int:
+    if args.split_col and args.group_col is None:
+        console.print("note: --split-col given; rows keep their splits (no --group-col check of queries)")
+    import_table(import_spec(args), args.out, overwrite=args.overwrite, notify=console.print)
     return cmd_validate(argparse.Namespace(path=args.out))
 
 
@@ -114,14 +137,14 @@ def _text_options(args) -> dict:
 
 def _build_text(spec: TextSpec, args) -> int:
     started = time.perf_counter()
-    report = build_text_dataset(spec, args.out, overwrite=args.overwrite)
+    report = build_text_dataset(spec, args.out, overwrite=args.overwrite, notify=console.print)
     print_report(report, console)
     console.print(f"built {args.out} in {time.perf_counter() - started:.1f} s")
     return 0 if report.ok else INPUT_ERROR
 
 
-def cmd_text(args) -> int:
-    spec = TextSpec(
+def text_spec(args) -> TextSpec:
+    return TextSpec(
         input=Path(args.input),
         query_col=args.query_col,
         offer_col=args.offer_col,
@@ -133,9 +156,13 @@ def cmd_text(args) -> int:
         group_col=args.group_col,
         unseen=tuple(_csv(args.unseen)),
         encoding=args.encoding,
+        min_scenario_rows=args.min_scenario_rows,
         **_text_options(args),
     )
-    return _build_text(spec, args)
+
+
+def cmd_text(args) -> int:
+    return _build_text(text_spec(args), args)
 
 
 def cmd_home_depot(args) -> int:
@@ -197,6 +224,7 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("--scenario-order", help="seen scenarios in task-id order (default: sorted)")
     imp.add_argument("--encoding", default="utf-8", help="text encoding of a CSV input")
     imp.add_argument("--seed", type=int, default=0, help="seed of the group hash for splits")
+    imp.add_argument("--min-scenario-rows", type=int, metavar="N", help=MIN_ROWS_HELP)
     imp.add_argument("--out", required=True)
     imp.add_argument("--overwrite", action="store_true")
     imp.set_defaults(run=cmd_import)
@@ -214,6 +242,7 @@ def parser() -> argparse.ArgumentParser:
     text.add_argument("--group-col", help="query/group column for splits (default: the query text)")
     text.add_argument("--unseen", help="comma-separated scenarios kept out of training (go to test)")
     text.add_argument("--encoding", default="utf-8", help="text encoding of a CSV input")
+    text.add_argument("--min-scenario-rows", type=int, metavar="N", help=MIN_ROWS_HELP)
     _add_text_common(text)
     text.set_defaults(run=cmd_text)
 
@@ -222,6 +251,21 @@ def parser() -> argparse.ArgumentParser:
     _add_text_common(depot)
     depot.set_defaults(run=cmd_home_depot)
     return root
+
+
+CHECKS = {  # subcommand -> its up-front checks (what it does before the expensive part), returning what it built
+    "validate": lambda args: None,  # validating is the whole command
+    "simulate": check_simulate,
+    "worlds": check_worlds,
+    "import": lambda args: plan_import(import_spec(args), args.out, args.overwrite, console.print),
+    "text": lambda args: plan_text(text_spec(args), args.out, args.overwrite, console.print),
+    "home-depot": lambda args: check_spec(home_depot_spec(args.input, **_text_options(args))),
+}
+
+
+def check(args):
+    """The subcommand's up-front checks alone: nothing is built (the property-based tests run these)."""
+    return CHECKS[args.command](args)
 
 
 @runner_main(console)

@@ -18,7 +18,7 @@ from autotask.data.build import build_simulated
 from autotask.data.simulator import SimulatorConfig
 from autotask.evaluation.metrics import scenario_metrics
 from autotask.models.registry import get_kind
-from autotask.preflight import check_local_resources, check_output_dir, run_resources
+from autotask.preflight import SIMULATED_ROW_BYTES, check_local_resources, check_output_dir, check_room, run_resources
 from autotask.progress import RunProgress
 from autotask.training.config import RunConfig, TrainingConfig
 from autotask.training.run import train_run
@@ -29,8 +29,7 @@ console = runner_console(140)
 MODELS = {"AutoTask": "autotask", "DNN general": "dnn", "LightGBM": "lightgbm"}
 
 
-@runner_main(console)
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="data/sim")
     p.add_argument("--runs", default="runs/quickstart")
@@ -38,16 +37,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--verbose", action="store_true", help="print Ray's own logs too (default: its session folder)")
-    args = p.parse_args(argv)
+    return p
 
-    start = time.perf_counter()
+
+def check(args) -> tuple[SimulatorConfig, dict[str, RunConfig]]:
+    """Every flag, before minutes of simulation: the simulator's and the runs' configs, the folders, the disk, the
+    machine's CPUs."""
     simulator = SimulatorConfig(rows=args.rows, seed=args.seed)
     runs = {label: RunConfig(data=args.data, model=kind, run_name=label, seed=args.seed,
                              training=TrainingConfig(workers=args.workers)) for label, kind in MODELS.items()}
     check_output_dir(args.data, flag="--data")
     check_output_dir(args.runs, flag="--runs", data=args.data)
-    for run in runs.values():  # before minutes of simulation
+    check_room(args.rows * SIMULATED_ROW_BYTES, args.data, f"--rows {args.rows:,}")
+    for run in runs.values():
         check_local_resources(run_resources(run.training, run.model), None)
+    return simulator, runs
+
+
+@runner_main(console)
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    start = time.perf_counter()
+    simulator, runs = check(args)
     report = build_simulated(simulator, args.data)
     manifest = report.manifest
     console.print(f"{args.data}: a valid dataset of {report.n_rows:,} rows, d = {manifest.d} features, "

@@ -35,13 +35,12 @@ from autotask.reporting.console import console_tables
 from autotask.reporting.models import select_models
 from autotask.reporting.report import build_report, write_report
 from autotask.reporting.runs import RunDirError
-from autotask.reporting.tables import ReportOptions
+from autotask.reporting.tables import ReportOptions, compute_results
 
 console = runner_console(160)
 
 
-@runner_main(console)
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("runs", nargs="*", metavar="RUN_DIR[:COLUMN]", help="run directories to compare")
     p.add_argument("--study", help="also every run directory (folder with config.json) under this folder")
@@ -59,15 +58,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--allow-partial", action="store_true",
                    help="compare runs scored on different rows or datasets on their shared rows (noted in the "
                         "report) instead of refusing them")
+    return p
+
+
+def check(args) -> tuple:
+    """Everything checked before anything is drawn or written (cheap checks first): returns (models, baseline,
+    results)."""
+    options = ReportOptions(args.split, args.bootstrap, args.seed, args.level, args.allow_partial)
+    check_out(args.out, args.overwrite)
+    models, baseline = select_models(args.runs, args.baseline, args.study, args.score_col,
+                                     args.baseline_score_col, args.oracle)
+    return models, baseline, compute_results(models, baseline, options)
+
+
+@runner_main(console)
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
     args = p.parse_args(argv)
     if not args.runs and not args.study:
         p.error("give RUN_DIR arguments or --study DIR")
-    try:  # cheap checks first; everything is checked before anything is written
-        options = ReportOptions(args.split, args.bootstrap, args.seed, args.level, args.allow_partial)
-        check_out(args.out, args.overwrite)
-        models, baseline = select_models(args.runs, args.baseline, args.study, args.score_col,
-                                         args.baseline_score_col, args.oracle)
-        report = build_report(models, baseline, options, args.title, read_tuning(args.study) if args.study else None)
+    try:
+        models, baseline, results = check(args)
+        report = build_report(models, baseline, results.options, args.title,
+                              read_tuning(args.study) if args.study else None, results)
         write_report(report, args.out, overwrite=args.overwrite)
     except (RunDirError, ValueError, FileExistsError) as exc:
         return report_input_error(console, exc)

@@ -28,12 +28,21 @@ TRAINING_FLAGS = {  # flag dest -> TrainingConfig field
     "epochs_pretrain": int, "epochs_finetune": int, "batch_size": int, "lr_facet1": float, "lr_facet2": float,
     "lr_head": float, "weight_decay": float, "patience": int, "workers": int, "cpus_per_worker": float,
     "max_failures": int, "calibration": str, "warmup_epochs": int, "lr_decay": str, "min_lr_ratio": float,
-    "eval_block_size": int,
+    "eval_block_size": int, "min_steps_per_epoch": int, "pool_in_finetune": lambda text: on_off(text),
 }
 MODEL_FLAGS = {  # flag dest -> model config field
     "e1": int, "block_size": int, "task_id_mode": str, "fusion": str, "attention": str, "task_id_dropout": float,
     "tokenizer": str, "unseen": str,
 }
+
+
+def on_off(text: str) -> bool:
+    """'true'/'false' (also yes/no, on/off, 1/0) for a boolean training flag."""
+    value = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False,
+             "0": False}.get(text.strip().lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value
 
 
 def parse_value(text: str):
@@ -68,10 +77,17 @@ def build_config(args) -> RunConfig:
         run = RunConfig.from_dict(raw)
     except TypeError as exc:  # a config file's section of the wrong shape
         raise InputError(f"{args.config or 'flags'}: {exc}") from exc
-    given = {item.partition("=")[0] for item in args.set or []}
-    check_passed_through(run.model, run.model_config,
-                         lambda name: "--set" if name in given or not args.config else f"--config {args.config}")
+    check_passed_through(run.model, run.model_config, lambda name: _source(args, name))
     return run
+
+
+def _source(args, name: str) -> str:
+    """The flag a model config field came from: --set, its own flag (--e1) or the --config file."""
+    if name in {item.partition("=")[0] for item in args.set or []}:
+        return "--set"
+    if name in MODEL_FLAGS and getattr(args, name) is not None:
+        return "--" + name.replace("_", "-")
+    return f"--config {args.config}" if args.config else "--set"
 
 
 def parser() -> argparse.ArgumentParser:

@@ -45,10 +45,10 @@ class Report:
 
 
 def build_report(models: list[Model], baseline: Model, options: ReportOptions | None = None,
-                 title: str | None = None, tuning: dict | None = None) -> Report:
-    """Compute AUCs, deltas with intervals, text panels and figures; `tuning` (a tuned study's record in
-    study.json) adds the budget line, each model's winning config and the best-so-far figure."""
-    results = compute_results(models, baseline, options)
+                 title: str | None = None, tuning: dict | None = None, results: Results | None = None) -> Report:
+    """Compute AUCs, deltas with intervals (unless given as `results`), text panels and figures; `tuning` (a tuned
+    study's record in study.json) adds the budget line, each model's winning config and the best-so-far figure."""
+    results = results or compute_results(models, baseline, options)
     title = title or f"AutoTask report: per-scenario AUCs against {baseline.label} ({results.options.split})"
     footer = provenance_notes([baseline, *models])
     tuned = tuning_notes(tuning) if tuning else []

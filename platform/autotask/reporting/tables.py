@@ -17,6 +17,8 @@ from autotask.reporting.runs import RunDirError
 
 SCALES = {metric.name: metric.scale for metric in METRICS}  # shown as AUC points (%)
 
+MAX_RESAMPLES = 100_000  # beyond this the intervals no longer change, and the bootstrap would run for hours
+
 
 @dataclass(frozen=True)
 class ReportOptions:
@@ -35,6 +37,8 @@ class ReportOptions:
             raise RunDirError(f"--split must name a split (valid, calib or test), got {self.split!r}")
         if isinstance(self.resamples, bool) or not isinstance(self.resamples, Integral) or self.resamples < 1:
             raise RunDirError(f"--bootstrap must be a whole number of resamples >= 1, got {self.resamples!r}")
+        if self.resamples > MAX_RESAMPLES:
+            raise RunDirError(f"--bootstrap must be at most {MAX_RESAMPLES:,} resamples, got {self.resamples!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, Integral) or self.seed < 0:
             raise RunDirError(f"--seed must be a whole number >= 0, got {self.seed!r}")
         if not isinstance(self.level, Real) or not math.isfinite(self.level) or not 0 < self.level < 1:

@@ -60,11 +60,13 @@ def _problem(name: str, value) -> str | None:
 
 def lightgbm_problems(model_config: dict) -> list[str]:
     """'num_leaves=-3: Check failed: (num_leaves) > (1)' for each parameter LightGBM (or the peer) would refuse."""
-    problems = check_search_params(model_config, {}, 0)
-    if problems:
-        return problems
-    params = {k: v for k, v in model_config.items() if k not in LANGUAGE_FIELDS}
-    return [f"{name}={value!r}: {problem}" for name, value in params.items() if (problem := _problem(name, value))]
+    found = []
+    for name, value in model_config.items():  # each alone, so that every problem names its parameter
+        problems = check_search_params({name: value}, {}, 0)
+        if not problems and name not in LANGUAGE_FIELDS:
+            problems = [problem] if (problem := _problem(name, value)) else []
+        found += [f"{name}={value!r}: {problem}" for problem in problems]
+    return found
 
 
 def check_passed_through(model: str, model_config: dict, where) -> None:
