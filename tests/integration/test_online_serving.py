@@ -62,7 +62,11 @@ class Client:
         try:
             connection.request(method, path, body=raw, headers={"Content-Type": "application/json", **(headers or {})})
             response = connection.getresponse()
-            return response.status, json.loads(response.read() or b"null")
+            raw = response.read()
+            try:
+                return response.status, json.loads(raw or b"null")
+            except ValueError:  # not JSON (the service always answers JSON; Serve's proxy may not)
+                return response.status, {"not JSON": raw[:200].decode(errors="replace")}
         finally:
             connection.close()
 
