@@ -38,7 +38,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--form", choices=FORMS, default="auto", help="predictor: auto (default: the ONNX artefact for "
                    "small batches, eager PyTorch for large ones), onnx or eager; onboarded scenarios are always scored "
                    "eagerly with their profile")
-    p.add_argument("--batch-wait-ms", type=float, default=2.0, help="how long a batch waits for more requests")
+    p.add_argument("--batch-wait-ms", type=float, default=0.0, help="how long a batch waits for more requests "
+                   "(default 0: a batch takes the requests that queued while the last one ran)")
     p.add_argument("--max-rows", type=int, default=Limits().max_rows, help="rows one scoring request may hold")
     p.add_argument("--admin-token", help=f"token of admin operations (default: ${TOKEN_ENV}, else a random one)")
     p.add_argument("--address", help="join this Ray cluster (default: $RAY_ADDRESS, else a local Ray)")

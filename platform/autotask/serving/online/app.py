@@ -87,7 +87,7 @@ class ScoringService:
         self.limits = Limits(**settings.get("limits", {}))
         self.admin_digest = settings["admin_token_sha256"]
         self._predict.set_max_batch_size(max(self.limits.max_rows, MAX_BATCH_ROWS))
-        self._predict.set_batch_wait_timeout_s(settings.get("batch_wait_s", 0.002))
+        self._predict.set_batch_wait_timeout_s(settings.get("batch_wait_s", 0.0))
 
     @api.post("/v1/score")
     async def score(self, request: Request) -> JSONResponse:
@@ -119,7 +119,7 @@ class ScoringService:
             raise RequestProblem(CONFLICT, "scenario", str(exc)) from None
         return JSONResponse({"model": holder.name, "version": holder.version, **entry})
 
-    @serve.batch(max_batch_size=MAX_BATCH_ROWS, batch_wait_timeout_s=0.002, batch_size_fn=_rows_in)
+    @serve.batch(max_batch_size=MAX_BATCH_ROWS, batch_wait_timeout_s=0.0, batch_size_fn=_rows_in)
     async def _predict(self, blocks: list[Block]) -> list[tuple[np.ndarray, list[str]]]:
         """Each model's rows of the batch scored in one call, split back per request."""
         answers: list = [None] * len(blocks)

@@ -27,7 +27,7 @@ class ServeOptions:
     replicas: int = 1
     cpus_per_replica: float = 0.5  # fractional: Serve fits beside Ray's own work on 2 cores
     form: str = "auto"  # ONNX Runtime for small batches, eager PyTorch for large ones
-    batch_wait_ms: float = 2.0
+    batch_wait_ms: float = 0.0  # measured: waiting 2 ms for more requests cost latency and rows/s (serving-online.md)
     limits: Limits = field(default_factory=Limits)
 
     def check(self) -> None:
