@@ -1,9 +1,7 @@
-"""`autotask serve` under a steady load while a replica's process is killed: no accepted request is lost (the client
-retries on 5xx from Serve and on a dropped connection, and says how often), every answer is right, two replicas run
-again. Seen here: the one request in flight on the killed replica gets Serve's plain-text 500, once.
-
-Long (about a minute and a half here): `pytest -m long tests/integration/test_online_faults.py`.
-"""
+"""`autotask serve` under a steady load while a replica's process is killed, and while a new model version rolls
+out: no accepted request is lost (the client retries on 5xx from Serve and on a dropped connection, and says how
+often), every answer is right for the version it names, and the service recovers. Seen here: the one request in
+flight on the killed replica may get Serve's plain-text 500."""
 
 from __future__ import annotations
 
@@ -100,5 +98,54 @@ def test_killing_a_replica_loses_no_request(ray_session, tiny_dataset, tmp_path)
         assert seen["lost"] == 0 and seen["wrong"] == 0, seen
         assert seen["answered"] > before, seen
         assert recovered is not None and recovered < 60, seen
+    finally:
+        serve.shutdown()
+
+
+def test_rolling_out_a_new_version_loses_no_request(ray_session, tiny_dataset, tmp_path):
+    """New weights in the run folder, the app deployed again: every answer is right for the version it names, none
+    is lost, and the new version answers within 60 s."""
+    from ray import serve
+
+    from autotask.serving.online.deploy import ServeOptions, prepare, start
+    from autotask.serving.online.holder import run_version
+
+    run = str(write_run(tiny_dataset, tmp_path / "alpha", 0))
+    options = ServeOptions(port=free_port(), form="eager", cpus_per_replica=0.25)
+    prepare([run], options, progress=lambda _: None)
+    start([run], TOKEN, options)
+    try:
+        frame = read_frame(tiny_dataset, splits=("test",)).iloc[:8]
+        body = {"rows": body_rows(frame, load_manifest(run + "/model").features)}
+        old = (run_version(run), expected(run, frame))
+        fresh = write_run(tiny_dataset, tmp_path / "next", 1)
+        (fresh / "model" / "weights.pt").replace(tmp_path / "alpha" / "model" / "weights.pt")
+        new = (run_version(run), expected(run, frame))
+        client, stop, answers = Client(options.port), threading.Event(), []
+
+        def load() -> None:
+            while not stop.is_set():
+                answers.append(client.score(body))
+
+        workers = [threading.Thread(target=load) for _ in range(2)]
+        for worker in workers:
+            worker.start()
+        time.sleep(2)
+        started = time.perf_counter()
+        start([run], TOKEN, options)  # serve.run again: the same app, new arguments
+        while time.perf_counter() - started < 60 and not any(a.get("version") == new[0] for _, a in answers[-5:]):
+            time.sleep(0.25)
+        switched = time.perf_counter() - started
+        time.sleep(1)
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=60)
+        versions = {version: want for version, want in (old, new)}
+        bad = [(status, a) for status, a in answers if status != 200
+               or not np.allclose(a["scores"], versions[a["version"]], rtol=0, atol=1e-6)]
+        seen = {v: sum(a.get("version") == v for _, a in answers) for v in versions}
+        print(f"rollout: {len(answers)} answers {seen}, {len(bad)} bad; new version answering after {switched:.1f} s")
+        assert not bad, bad[:3]
+        assert seen[old[0]] > 0 and seen[new[0]] > 0 and switched < 60
     finally:
         serve.shutdown()

@@ -13,7 +13,7 @@ from pathlib import Path
 from ray import serve
 
 from autotask.serving.online.app import ScoringService, token_digest
-from autotask.serving.online.holder import FORMS, check_run, ensure_artefact
+from autotask.serving.online.holder import FORMS, check_run, ensure_artefact, run_version
 from autotask.serving.online.validation import Limits
 
 APP_NAME = "autotask"
@@ -66,9 +66,11 @@ def check_port(host: str, port: int) -> None:
 
 
 def service_app(runs: list[str], admin_token_sha256: str, options: ServeOptions):
-    """The bound Serve application (runs given as paths the replicas can read)."""
+    """The bound Serve application (runs given as paths the replicas can read). The runs' versions are among its
+    arguments, so deploying it again after a run's weights changed replaces the replicas (Serve's rolling update)."""
     settings = {"form": options.form, "limits": asdict(options.limits), "batch_wait_s": options.batch_wait_ms / 1000,
-                "admin_token_sha256": admin_token_sha256}
+                "admin_token_sha256": admin_token_sha256,
+                "versions": [run_version(run) for run in runs]}  # new weights, new arguments: Serve rolls out
     deployment = ScoringService.options(num_replicas=options.replicas,
                                         ray_actor_options={"num_cpus": options.cpus_per_replica})
     return deployment.bind([str(Path(run).resolve()) for run in runs], settings)
