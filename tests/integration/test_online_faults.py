@@ -65,7 +65,7 @@ def test_killing_a_replica_loses_no_request(ray_session, tiny_dataset, tmp_path)
     from autotask.serving.online.deploy import ServeOptions, prepare, start
 
     run = str(write_run(tiny_dataset, tmp_path / "alpha", 0))
-    options = ServeOptions(port=free_port(), replicas=2, cpus_per_replica=0.25)  # form auto: 8-row requests on ONNX
+    options = ServeOptions(port=free_port(), replicas=2, cpus_per_replica=0.25)  # form onnx, the default
     prepare([run], options, progress=lambda _: None)
     start([run], TOKEN, options)
     try:

@@ -1,7 +1,7 @@
 """Online scoring under load, on the loopback address: the floor (a minimal Serve app) and the scoring service,
 measured side by side in one run, and the in-process predictors (ONNX Runtime, eager PyTorch) as the limit.
 
-The service runs in its default form (ONNX Runtime for small batches, eager PyTorch for large ones) with 1 and 2
+The service runs in its default form (the ONNX artefact) with 1 and 2
 replicas, and once with serve.batch waiting 2 ms for more requests. Per app: closed loop with 1 and 4 clients and
 open loop at fixed rates (single-row requests), closed loop with 2 clients sending 256-row requests (rows/s). Then
 the service's targets against the floor, and how long a new scenario onboarded with 200 unlabelled rows takes to

@@ -35,9 +35,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--replicas", type=int, default=1, help="replicas of the scoring deployment")
     p.add_argument("--cpus-per-replica", type=float, default=0.5)
-    p.add_argument("--form", choices=FORMS, default="auto", help="predictor: auto (default: the ONNX artefact for "
-                   "small batches, eager PyTorch for large ones), onnx or eager; onboarded scenarios are always scored "
-                   "eagerly with their profile")
+    p.add_argument("--form", choices=FORMS, default="onnx", help="predictor: the ONNX artefact (default) or eager "
+                   "PyTorch; onboarded scenarios are always scored eagerly with their profile")
     p.add_argument("--batch-wait-ms", type=float, default=0.0, help="how long a batch waits for more requests "
                    "(default 0: a batch takes the requests that queued while the last one ran)")
     p.add_argument("--max-rows", type=int, default=Limits().max_rows, help="rows one scoring request may hold")

@@ -26,7 +26,7 @@ class ServeOptions:
     port: int = 8000
     replicas: int = 1
     cpus_per_replica: float = 0.5  # fractional: Serve fits beside Ray's own work on 2 cores
-    form: str = "auto"  # ONNX Runtime for small batches, eager PyTorch for large ones
+    form: str = "onnx"
     batch_wait_ms: float = 0.0  # measured: waiting 2 ms for more requests cost latency and rows/s (serving-online.md)
     limits: Limits = field(default_factory=Limits)
 
@@ -83,7 +83,7 @@ def prepare(runs: list[str], options: ServeOptions, progress=print, port: bool =
     names = model_names(runs)
     if port:
         check_port(options.host, options.port)
-    if options.form != "eager":
+    if options.form == "onnx":
         for run in runs:
             progress(f"ONNX artefact of {run}: {ensure_artefact(run)}")
     return names
