@@ -294,6 +294,7 @@ def test_serve_refuses_bad_input_with_exit_2(tmp_path, tiny_dataset, capsys):
             (["--run", str(tmp_path / "missing")], "no such run directory"),
             (["--run", str(run), "--run", str(tmp_path / "b" / "same")], "also named 'same'"),
             (["--run", str(run), "--replicas", "0"], "--replicas 0"),
+            (["--run", str(run), "--autoscale", "3:1"], "--autoscale 3:1: MIN:MAX"),
             (["--run", str(run), "--port", str(taken.getsockname()[1])], "cannot listen there"),
             (["--run", str(tiny_dataset)], "not a finished run directory"),
         ]
@@ -323,3 +324,7 @@ def test_serve_config_file_is_a_valid_serve_deploy_config(tmp_path, tiny_dataset
     assert app.args["admin_token_sha256"] == token_digest("config-token") and "config-token" not in out.read_text()
     built = call_user_app_builder_with_args_if_necessary(app_builder, app.args)
     assert built._bound_deployment.num_replicas == 2
+    assert main(["--run", str(run), "--form", "eager", "--autoscale", "1:3", "--write-config", str(out)]) == 0
+    scaled = app_builder(yaml.safe_load(out.read_text())["applications"][0]["args"])._bound_deployment
+    assert (scaled._deployment_config.autoscaling_config.min_replicas,
+            scaled._deployment_config.autoscaling_config.max_replicas) == (1, 3)

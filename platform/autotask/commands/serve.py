@@ -1,6 +1,7 @@
 """Serve trained runs online on Ray Serve: an HTTP JSON API for scoring, with new scenarios onboarded live.
 
-  autotask serve --run RUN_DIR [--run RUN_DIR ...] [--host 127.0.0.1] [--port 8000] [--replicas N]
+  autotask serve --run RUN_DIR [--run RUN_DIR ...] [--host 127.0.0.1] [--port 8000]
+                [--replicas N | --autoscale MIN:MAX]
   curl -s localhost:8000/v1/score -d '{"scenario": "Hotel", "features": {"bm25": 1.2, ...}}'
 
 Listens on 127.0.0.1 unless --host opens it deliberately. Onboarding (POST /v1/scenarios/NAME/onboard) needs the
@@ -33,7 +34,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    "each is chosen by its folder's name in the request's \"model\")")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--replicas", type=int, default=1, help="replicas of the scoring deployment")
+    scaling = p.add_mutually_exclusive_group()
+    scaling.add_argument("--replicas", type=int, default=1, help="replicas of the scoring deployment")
+    scaling.add_argument("--autoscale", metavar="MIN:MAX", type=_autoscale,
+                         help="let Serve's autoscaler keep MIN to MAX replicas (by requests in flight)")
     p.add_argument("--cpus-per-replica", type=float, default=0.5)
     p.add_argument("--form", choices=FORMS, default="onnx", help="predictor: the ONNX artefact (default) or eager "
                    "PyTorch; onboarded scenarios are always scored eagerly with their profile")
@@ -52,7 +56,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 @runner_main(console)
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    options = ServeOptions(host=args.host, port=args.port, replicas=args.replicas,
+    options = ServeOptions(host=args.host, port=args.port, replicas=args.replicas, autoscale=args.autoscale,
                            cpus_per_replica=args.cpus_per_replica, form=args.form, batch_wait_ms=args.batch_wait_ms,
                            limits=Limits(max_rows=args.max_rows))
     token = args.admin_token or os.environ.get(TOKEN_ENV) or ""
@@ -65,11 +69,24 @@ def main(argv: list[str] | None = None) -> int:
     with quiet_console(args.verbose):
         ensure_ray(args.address)
         url = start(args.run, token, options)
-        console.print(f"serving {', '.join(names)} at {url} ({options.replicas} replica(s); POST {url}/v1/score, "
+        console.print(f"serving {', '.join(names)} at {url} ({_scaling(options)}; POST {url}/v1/score, "
                       f"GET {url}/v1/models)", highlight=False, soft_wrap=True)
         if generated:
             console.print(f"admin token (set {TOKEN_ENV} or --admin-token to choose it): {token}", highlight=False)
         return _wait(args.seconds)
+
+
+def _autoscale(text: str) -> tuple[int, int]:
+    low, sep, high = text.partition(":")
+    if not (sep and low.isdigit() and high.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r}: give MIN:MAX replicas, e.g. 1:4")
+    return int(low), int(high)
+
+
+def _scaling(options: ServeOptions) -> str:
+    if options.autoscale:
+        return f"{options.autoscale[0]} to {options.autoscale[1]} replicas, autoscaled"
+    return f"{options.replicas} replica(s)"
 
 
 def _write_config(args: argparse.Namespace, options: ServeOptions, token: str) -> int:

@@ -21,7 +21,8 @@ def serve_config(runs: list[str], admin_token_sha256: str, options: ServeOptions
 
     args = {"runs": [str(Path(run).resolve()) for run in runs], "admin_token_sha256": admin_token_sha256,
             "replicas": options.replicas, "cpus_per_replica": options.cpus_per_replica, "form": options.form,
-            "batch_wait_ms": options.batch_wait_ms, "max_rows": options.limits.max_rows}
+            "batch_wait_ms": options.batch_wait_ms, "max_rows": options.limits.max_rows,
+            **({"autoscale": list(options.autoscale)} if options.autoscale else {})}
     config = {"proxy_location": "HeadOnly", "http_options": {"host": options.host, "port": options.port},
               "applications": [{"name": APP_NAME, "route_prefix": "/", "import_path": BUILDER, "args": args}]}
     ServeDeploySchema.model_validate(config)

@@ -18,6 +18,7 @@ from autotask.serving.online.validation import Limits
 
 APP_NAME = "autotask"
 TOKEN_ENV = "AUTOTASK_ADMIN_TOKEN"
+TARGET_ONGOING = 8  # --autoscale: requests in flight per replica the autoscaler aims at
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class ServeOptions:
     host: str = "127.0.0.1"  # loopback only unless --host opens it deliberately
     port: int = 8000
     replicas: int = 1
+    autoscale: tuple[int, int] | None = None  # (min, max) replicas, Serve's autoscaler instead of a fixed count
     cpus_per_replica: float = 0.5  # fractional: Serve fits beside Ray's own work on 2 cores
     form: str = "onnx"
     batch_wait_ms: float = 0.0  # measured: waiting 2 ms for more requests cost latency and rows/s (serving-online.md)
@@ -34,6 +36,8 @@ class ServeOptions:
         problems = [message for bad, message in (
             (not 0 < self.port < 65536, f"--port {self.port}: must be 1..65535"),
             (self.replicas < 1, f"--replicas {self.replicas}: at least 1"),
+            (self.autoscale is not None and not 1 <= self.autoscale[0] <= self.autoscale[1] <= 64,
+             f"--autoscale {':'.join(map(str, self.autoscale or ()))}: MIN:MAX with 1 <= MIN <= MAX <= 64"),
             (not 0 < self.cpus_per_replica <= 64, f"--cpus-per-replica {self.cpus_per_replica}: must be in (0, 64]"),
             (self.form not in FORMS, f"--form {self.form}: one of {FORMS}"),
             (not 0 <= self.batch_wait_ms <= 1000, f"--batch-wait-ms {self.batch_wait_ms}: must be 0..1000"),
@@ -71,7 +75,10 @@ def service_app(runs: list[str], admin_token_sha256: str, options: ServeOptions)
     settings = {"form": options.form, "limits": asdict(options.limits), "batch_wait_s": options.batch_wait_ms / 1000,
                 "admin_token_sha256": admin_token_sha256,
                 "versions": [run_version(run) for run in runs]}  # new weights, new arguments: Serve rolls out
-    deployment = ScoringService.options(num_replicas=options.replicas,
+    scaling = ({"num_replicas": options.replicas} if options.autoscale is None else
+               {"autoscaling_config": {"min_replicas": options.autoscale[0], "max_replicas": options.autoscale[1],
+                                       "target_ongoing_requests": TARGET_ONGOING}})
+    deployment = ScoringService.options(**scaling,
                                         ray_actor_options={"num_cpus": options.cpus_per_replica})
     return deployment.bind([str(Path(run).resolve()) for run in runs], settings)
 
@@ -99,12 +106,13 @@ def start(runs: list[str], admin_token: str, options: ServeOptions) -> str:
 
 def app_builder(args: dict):
     """Serve config entry point: args {"runs": [RUN_DIR, ...], "admin_token_sha256": HEX, and optionally "replicas",
-    "cpus_per_replica", "form", "batch_wait_ms", "max_rows"} (the artefacts must exist: `autotask serve
-    --write-config` exports them)."""
+    "autoscale" [MIN, MAX], "cpus_per_replica", "form", "batch_wait_ms", "max_rows"} (the artefacts must exist:
+    `autotask serve --write-config` exports them)."""
     if not args.get("runs") or not args.get("admin_token_sha256"):
         raise ValueError("args need 'runs' (a list of run directories) and 'admin_token_sha256'")
     keys = ("replicas", "cpus_per_replica", "form", "batch_wait_ms")
+    scaling = {"autoscale": tuple(args["autoscale"])} if args.get("autoscale") else {}
     limits = Limits(**({"max_rows": args["max_rows"]} if "max_rows" in args else {}))
-    options = ServeOptions(**{key: args[key] for key in keys if key in args}, limits=limits)
+    options = ServeOptions(**{key: args[key] for key in keys if key in args}, **scaling, limits=limits)
     options.check()
     return service_app(list(args["runs"]), args["admin_token_sha256"], options)
