@@ -1,4 +1,4 @@
-"""The README's Python API example, run as written (in a scratch folder, on this session's Ray)."""
+"""The docs' Python API example (docs/usage.md), run as written (in a scratch folder, on this session's Ray)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import pytest
 
 pytestmark = pytest.mark.ray
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+USAGE = Path(__file__).resolve().parents[2] / "docs" / "usage.md"
 
 
 def readme_example() -> str:
-    """The python block that follows the `<!-- api-example -->` marker in the README."""
-    found = re.search(r"<!-- api-example -->\s*```python\n(.*?)```", README.read_text(), re.S)
-    assert found, "README.md lost its API example"
+    """The python block that follows the `<!-- api-example -->` marker in docs/usage.md."""
+    found = re.search(r"<!-- api-example -->\s*```python\n(.*?)```", USAGE.read_text(), re.S)
+    assert found, "docs/usage.md lost its API example"
     return found.group(1)
 
 

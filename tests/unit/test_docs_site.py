@@ -1,0 +1,32 @@
+"""The docs site: every page in mkdocs.yml's nav exists, every docs page is in the nav, and the README's tour only
+links to pages that exist."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _nav_pages(node) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, list):
+        return [page for item in node for page in _nav_pages(item)]
+    return [page for value in node.values() for page in _nav_pages(value)]
+
+
+def test_nav_and_docs_pages_match():
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+    nav = _nav_pages(config["nav"])
+    assert len(nav) == len(set(nav))
+    pages = {p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").glob("*.md")}
+    assert set(nav) == pages, (sorted(set(nav) - pages), sorted(pages - set(nav)))
+
+
+def test_readme_links_point_at_pages_that_exist():
+    links = re.findall(r"\]\((docs/[^)#]+)", (ROOT / "README.md").read_text())
+    assert links and all((ROOT / link).exists() for link in links), [link for link in links if not (ROOT / link).exists()]
