@@ -24,7 +24,6 @@ import numpy as np
 from autotask.benchmarks.loadgen import closed_loop, open_loop
 from autotask.benchmarks.machine import machine_info
 from autotask.data.manifest import load_manifest
-from autotask.serving.runtime import load_predictor
 
 RATES = (20, 40, 60, 80, 120)  # single-row requests per second, open loop
 BATCH_ROWS = 256
@@ -107,19 +106,19 @@ def _rows(manifest, n: int, scenario: str | None = None, seed: int = 0) -> list[
 
 
 def _in_process(run: str, manifest, seconds: float) -> list[dict]:
-    """The limit: the run's predictors called in this process (ONNX Runtime and eager PyTorch), single-row latency
-    and rows/s with 256-row batches."""
-    from autotask.serving.model import ServingModel, load_run_model
-    from autotask.serving.online.holder import artefact_path
-    from autotask.serving.runtime import TorchPredictor
+    """The limit: the run's model called in this process on the requests' rows, single-row latency and rows/s with
+    256-row batches: as the service calls it (ModelHolder: ONNX, seen and unseen rows in separate calls), ONNX in one
+    call, and eager PyTorch."""
+    from autotask.serving.online.holder import ModelHolder
 
     rows = _rows(manifest, BATCH_ROWS)  # the requests' rows: seen scenarios and one new one (task id 0)
-    features = manifest.standardize(np.asarray([[r["features"][f] for f in manifest.features] for r in rows],
-                                               dtype=np.float32))
-    ids = manifest.task_ids([r["scenario"] for r in rows])
-    predictors = {"ONNX": load_predictor(artefact_path(run)),
-                  "eager": TorchPredictor(ServingModel(load_run_model(run)))}
-    return [{"section": "in-process", "name": f"{name} predictor", "app": f"in-process {name}", "mode": "in-process",
+    scenarios = [r["scenario"] for r in rows]
+    holder, eager = ModelHolder(run), ModelHolder(run, "eager")
+    features, ids = holder.prepare(np.asarray([[r["features"][f] for f in manifest.features] for r in rows],
+                                              dtype=np.float32), scenarios)
+    predictors = {"service path (ONNX, grouped)": lambda x, i: holder.predict(x, i, scenarios[:len(i)]),
+                  "ONNX, one call": holder.predictor, "eager": eager.predictor}
+    return [{"section": "in-process", "name": name, "app": f"in-process {name}", "mode": "in-process",
              **_timed(predictor, features, ids, seconds / 2),
              "note": f"single-row latency; rows/s with {BATCH_ROWS}-row batches"}
             for name, predictor in predictors.items()]
@@ -205,12 +204,14 @@ def _targets(rows: list[dict], floor_held: float | None, onboard_s: float) -> li
         targets.append({"target": f"no errors at 80% of the floor's held rate ({round(0.8 * floor_held)} req/s)",
                         "measured": f"{at['errors']} errors of {at['requests']}", "met": at["errors"] == 0})
     mine, floor = _find(rows, app, "batch"), _find(rows, "floor", "batch")
-    onnx, eager = _find(rows, "in-process ONNX", "in-process"), _find(rows, "in-process eager", "in-process")
+    limit = _find(rows, "in-process service path (ONNX, grouped)", "in-process")
+    onnx, eager = _find(rows, "in-process ONNX, one call", "in-process"), _find(rows, "in-process eager", "in-process")
     ratio = mine["rows_per_s"] / floor["rows_per_s"]
     targets.append({"target": f"{BATCH_ROWS}-row requests: >= 70% of the floor's rows/s",
                     "measured": f"{mine['rows_per_s']:,.0f} vs {floor['rows_per_s']:,.0f} rows/s ({ratio:.0%}); "
-                                f"{mine['rows_per_s'] / onnx['rows_per_s']:.0%} of in-process ONNX, "
-                                f"{mine['rows_per_s'] / eager['rows_per_s']:.0%} of in-process eager",
+                                f"{mine['rows_per_s'] / limit['rows_per_s']:.0%} of the in-process limit (ONNX, "
+                                f"grouped); ONNX in one call {onnx['rows_per_s']:,.0f}, eager "
+                                f"{eager['rows_per_s']:,.0f}",
                     "met": ratio >= 0.7})
     targets.append({"target": f"a scenario onboarded with {ONBOARD_ROWS} rows scores with its profile within 2 s",
                     "measured": f"{onboard_s:.2f} s", "met": onboard_s <= 2.0})
