@@ -1,4 +1,4 @@
-"""min_steps_per_epoch: small stages get smaller minibatches, recorded per epoch; off by default."""
+"""min_steps_per_epoch: small stages get smaller minibatches (50 steps by default; 0 turns it off)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ def test_a_stage_batch_is_halved_until_each_worker_takes_the_minimum_steps(rows,
     assert TrainingConfig(min_steps_per_epoch=50, workers=workers).stage_batch_size(rows) == expected
 
 
-def test_off_by_default_and_never_below_the_models_block_size():
-    assert TrainingConfig().stage_batch_size(500) == 256
+def test_zero_turns_it_off_and_it_never_goes_below_the_models_block_size():
+    assert TrainingConfig().stage_batch_size(500) == MIN_AUTO_BATCH  # the default: 50 steps
+    assert TrainingConfig(min_steps_per_epoch=0).stage_batch_size(500) == 256
     assert TrainingConfig(min_steps_per_epoch=50).stage_batch_size(500, floor=64) == 64
     assert TrainingConfig(batch_size=16, min_steps_per_epoch=50).stage_batch_size(500) == 16  # never above batch_size
     with pytest.raises(ValueError, match="min_steps_per_epoch must be >= 0"):
