@@ -18,7 +18,7 @@ from autotask.data.manifest import Manifest
 from autotask.models.registry import get_kind
 from autotask.progress import epoch_summary
 from autotask.training.config import RunConfig
-from autotask.training.loop import train_loop_per_worker
+from autotask.training.loop import TrialSession, train_loop_per_worker
 from autotask.training.ray_trainer import loop_config
 
 LOCAL_NAME = "local"  # RUN_DIR/ray/local: the in-process run's checkpoints
@@ -33,28 +33,14 @@ def execution(run: RunConfig, storage: str | None = None) -> str:
     return EXECUTIONS[0] if in_process and not storage else EXECUTIONS[1]
 
 
-class LocalSession:
-    """The loop's runtime in the driver: whole datasets, CPU, checkpoints in a folder, epochs to a progress display."""
+class LocalSession(TrialSession):
+    """The loop's runtime in the driver: whole datasets and CPU as in a Tune trial's process, but checkpoints in a
+    folder and epochs to a progress display instead of Tune."""
 
     def __init__(self, datasets: dict, root: Path, on_epoch=None):
-        self.datasets = datasets
+        super().__init__(datasets)
         self.root = root
         self.on_epoch = on_epoch
-
-    def dataset(self, name: str):
-        return self.datasets[name]
-
-    @staticmethod
-    def prepare(module):
-        return module
-
-    @staticmethod
-    def device():
-        return torch.device("cpu")
-
-    @staticmethod
-    def world() -> tuple[int, int]:
-        return 0, 1
 
     def latest(self) -> Path | None:
         """The last complete checkpoint (a crash between the two renames of `report` leaves it as `previous`)."""
