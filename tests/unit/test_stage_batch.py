@@ -32,3 +32,18 @@ def test_each_stage_gets_its_own_batch_from_its_rows():
     run = RunConfig(data="unused", training=TrainingConfig(min_steps_per_epoch=50))
     assert stage_batch_sizes(run, {"pretrain": 33_000, "train": 4_800}, 16) == {"pretrain": 256, "train": 64}
     assert stage_batch_sizes(run, {}, 16) == {"pretrain": 256, "train": 256}  # rows unknown: batch_size
+
+
+def test_a_stored_config_that_predates_the_new_fields_reads_as_trained(tmp_path):
+    """A run written before pool_in_finetune and min_steps_per_epoch existed trained without them: reading its
+    config.json must not make it look like a run with today's defaults (it would be reused as finished)."""
+    old = RunConfig(data="d").to_dict()
+    for key in ("pool_in_finetune", "min_steps_per_epoch"):
+        del old["training"][key]
+    path = tmp_path / "config.json"
+    path.write_text(__import__("json").dumps(old))
+    stored = RunConfig.read(path)
+    assert not stored.training.pool_in_finetune and stored.training.min_steps_per_epoch == 0
+    assert stored != RunConfig(data="d")
+    (tmp_path / "new.json").write_text(RunConfig(data="d").to_json())
+    assert RunConfig.read(tmp_path / "new.json") == RunConfig(data="d")

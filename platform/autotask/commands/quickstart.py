@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from autotask.cli import runner_console, runner_main
 from autotask.data.build import build_simulated
@@ -71,7 +72,11 @@ def main(argv: list[str] | None = None) -> int:
             progress.run_started(label)
             if not get_kind(run.model).is_torch:
                 progress.note(label, "fitting (no epochs)")
-            metrics[label] = train_run(run, f"{args.runs}/{run.model}", progress=progress)
+            run_dir = Path(args.runs) / run.model
+            stale = (run_dir / "config.json").exists() and RunConfig.read(run_dir / "config.json") != run
+            if stale:  # the built-in job's own folder: a run of older defaults is retrained, not refused
+                progress.note(label, "retraining: its run folder holds a run with other defaults")
+            metrics[label] = train_run(run, run_dir, progress=progress, fresh=stale)
             progress.run_finished(label, _headline(metrics[label]))
     predictions = f"{args.runs}/autotask/predictions.parquet"
     metrics["oracle"] = _oracle(predictions)

@@ -25,6 +25,8 @@ PRESETS = {
 
 
 MIN_AUTO_BATCH = 32  # the smallest minibatch min_steps_per_epoch may choose
+# Training fields added after stored configs began, with the behaviour of the runs written before them.
+LEGACY_TRAINING = {"pool_in_finetune": False, "min_steps_per_epoch": 0}
 
 
 @dataclass
@@ -148,4 +150,9 @@ class RunConfig:
 
     @classmethod
     def read(cls, path: str | Path) -> RunConfig:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """A stored config (a run's config.json, a search's best_config.json); training fields it predates take the
+        value it was trained with (LEGACY_TRAINING), so an old run is never mistaken for one with today's defaults."""
+        raw = json.loads(Path(path).read_text())
+        if isinstance(raw, dict) and isinstance(raw.get("training", {}), dict):
+            raw["training"] = {**LEGACY_TRAINING, **raw.get("training", {})}
+        return cls.from_dict(raw)
