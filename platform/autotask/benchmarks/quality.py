@@ -148,7 +148,7 @@ def run_records(datasets: dict[str, Path], config: QualityConfig, workdir: Path,
     return records
 
 
-def _mean(values) -> float:
+def finite_mean(values) -> float:
     values = [v for v in values if v == v]
     return float(np.mean(values)) if values else float("nan")
 
@@ -156,7 +156,8 @@ def _mean(values) -> float:
 def summarise(records: list[dict]) -> list[dict]:
     """Mean +- std over seeds of each run's mean seen and mean unseen test ROC AUC (in %), per dataset and model."""
     frame = pd.DataFrame([{"dataset": r["dataset"], "model": r["model"], "seed": r["seed"], "seconds": r["seconds"],
-                           "seen": 100 * _mean(r["seen"].values()), "unseen": 100 * _mean(r["unseen"].values()),
+                           "seen": 100 * finite_mean(r["seen"].values()),
+                           "unseen": 100 * finite_mean(r["unseen"].values()),
                            **{f"unseen {k}": 100 * v for k, v in r["unseen"].items()}} for r in records])
     rows = []
     for (dataset, model), group in frame.groupby(["dataset", "model"], sort=False):
@@ -212,7 +213,7 @@ def _scores_under_rule(model, rule: str, features, task_ids) -> np.ndarray:
 
 
 def _scenario_mean(labels, scores, scenarios, mask) -> float:
-    return 100 * _mean(binary_aucs(labels[mask & (scenarios == s)], scores[mask & (scenarios == s)])[0]
+    return 100 * finite_mean(binary_aucs(labels[mask & (scenarios == s)], scores[mask & (scenarios == s)])[0]
                        for s in np.unique(scenarios[mask]))
 
 

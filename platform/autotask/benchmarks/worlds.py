@@ -24,6 +24,7 @@ from autotask.benchmarks.quality import (
     MODELS,
     ORACLE,
     QualityModel,
+    finite_mean,
     test_aucs,
     trained_run,
     unseen_rule_rows,
@@ -64,11 +65,6 @@ class WorldsBenchConfig:
     training: dict = field(default_factory=dict)
 
 
-def _mean(values) -> float:
-    values = [v for v in values if v == v]
-    return float(np.mean(values)) if values else float("nan")
-
-
 def world_records(world: str, data: Path, config: WorldsBenchConfig, workdir: Path, progress=print) -> list[dict]:
     """One record per (model, seed) of one world, and the oracle's."""
     records = []
@@ -103,7 +99,7 @@ def onboarding_rows(model, data: Path, manifest: Manifest, frame: pd.DataFrame, 
             profile = model.scenario_profile(torch.from_numpy(model_features(sample, manifest))).numpy()
             mask = scenarios[test] == scenario
             aucs.append(binary_aucs(inputs[TARGET][test][mask], per_task[mask] @ profile)[0])
-        rows.append({"onboarding_rows": n, "test_unseen": 100 * _mean(aucs)})
+        rows.append({"onboarding_rows": n, "test_unseen": 100 * finite_mean(aucs)})
     return rows
 
 
@@ -123,7 +119,8 @@ def autotask_extras(world: str, data: Path, config: WorldsBenchConfig, workdir: 
 def per_world(records: list[dict]) -> pd.DataFrame:
     """world x model: mean and std over seeds of the mean seen / unseen test ROC AUC (%)."""
     frame = pd.DataFrame([{"world": r["world"], "model": r["model"], "seed": r["seed"],
-                           "seen": 100 * _mean(r["seen"].values()), "unseen": 100 * _mean(r["unseen"].values())}
+                           "seen": 100 * finite_mean(r["seen"].values()),
+                           "unseen": 100 * finite_mean(r["unseen"].values())}
                           for r in records])
     grouped = frame.groupby(["world", "model"], sort=False)
     table = grouped[["seen", "unseen"]].mean().join(grouped[["seen", "unseen"]].std(ddof=1), rsuffix=" std")
@@ -167,7 +164,7 @@ def proxy_agreement(rules: list[dict]) -> dict:
             "proxy_picks": picks.to_dict()}
 
 
-def check_targets(table: pd.DataFrame, compared: list[dict], onboarding: pd.DataFrame) -> list[dict]:
+def check_targets(table: pd.DataFrame, compared: list[dict]) -> list[dict]:
     """The issue's targets on the worlds benchmark."""
     def find(model, peer, metric):
         return next(c for c in compared if c["model"] == model and c["peer"] == peer and c["metric"] == metric)
@@ -220,7 +217,7 @@ def run_worlds_benchmarks(config: WorldsBenchConfig, workdir: str | Path, progre
             "worlds": json.loads((worlds_dir / "worlds.json").read_text()), "records": records,
             "per_world": table.to_dict("records"), "comparisons": compared, "unseen_rules": rules,
             "proxy_agreement": proxy_agreement(rules) if rules else {}, "onboarding": onboarding,
-            "targets": check_targets(table, compared, onboarding) if compared else [],
+            "targets": check_targets(table, compared) if compared else [],
             "seconds": round(time.perf_counter() - started, 1)}
 
 

@@ -14,19 +14,17 @@ LR_DECAYS = ("cosine", "none")
 # Version of what a run directory means. 2: per-epoch shuffles, id 0 defined by construction, one scoring protocol
 # (`eval_block_size`), decay on weights only. A run directory written under an older version is never reused.
 RUN_FORMAT = 2
+MIN_AUTO_BATCH = 32  # the smallest minibatch min_steps_per_epoch may choose
+# Training fields added after stored configs began, with the behaviour of the runs written before them.
+LEGACY_TRAINING = {"pool_in_finetune": False, "min_steps_per_epoch": 0}
 # Named training recipes (`runners/train.py --preset`): overrides of TrainingConfig's defaults.
 PRESETS = {
     "default": {},
     # The paper's schedule: 30 + 45 epochs at its learning rate 6e-4 (early stopping kept, patience 10).
     # Its fine-tuning reads the hard labels only, at batch 256 whatever the data's size.
     "paper": {"epochs_pretrain": 30, "epochs_finetune": 45, "patience": 10, "lr_facet1": 6e-4, "lr_facet2": 6e-4,
-              "lr_head": 6e-4, "pool_in_finetune": False, "min_steps_per_epoch": 0},
+              "lr_head": 6e-4, **LEGACY_TRAINING},
 }
-
-
-MIN_AUTO_BATCH = 32  # the smallest minibatch min_steps_per_epoch may choose
-# Training fields added after stored configs began, with the behaviour of the runs written before them.
-LEGACY_TRAINING = {"pool_in_finetune": False, "min_steps_per_epoch": 0}
 
 
 @dataclass

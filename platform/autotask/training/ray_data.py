@@ -51,13 +51,18 @@ def read_split(data: str, manifest: Manifest, split: str, soft: bool, language: 
     return dataset.map_batches(preprocess, batch_format="pandas", num_cpus=PREPROCESS_CPUS)
 
 
+def finetune_pool_rows(row_counts: dict[str, int], pool_in_finetune: bool) -> int:
+    """Rows of the soft-label pool that join the fine-tuning dataset (`pool_in_finetune`; 0 without a pool)."""
+    return row_counts.get("pretrain", 0) if pool_in_finetune else 0
+
+
 def training_datasets(data: str, manifest: Manifest, row_counts: dict[str, int], language: bool = False,
                       pool_in_finetune: bool = False) -> dict[str, ray.data.Dataset]:
     """The datasets a training run consumes: `pretrain` and `train` are sharded, `valid` goes whole to every worker.
     `pool_in_finetune`: the fine-tuning dataset `train` also holds the soft-label pool's rows (when it has any)."""
     datasets = {name: read_split(data, manifest, split, soft, language)
                 for name, (split, soft) in TRAIN_STAGES.items()}
-    if pool_in_finetune and row_counts.get("pretrain", 0):
+    if finetune_pool_rows(row_counts, pool_in_finetune):
         datasets["train"] = datasets["train"].union(datasets["pretrain"])
     datasets["valid"] = read_split(data, manifest, "valid", soft=False, language=language)
     if sum(row_counts.values()) < MATERIALIZE_BELOW_ROWS:

@@ -14,6 +14,7 @@ from autotask.data.manifest import Manifest
 from autotask.location import Location
 from autotask.training.config import RunConfig
 from autotask.training.loop import train_loop_per_worker
+from autotask.training.ray_data import finetune_pool_rows
 
 TRAIN_NAME = "train"
 
@@ -75,7 +76,7 @@ def loop_config(run: RunConfig, manifest: Manifest, row_counts: dict[str, int], 
     """What the training loop reads: the run, the manifest, its torch threads, the rows of each stage's dataset
     (`row_counts`: rows per split of the data) and an external stopper."""
     stage_rows = {"pretrain": row_counts.get("pretrain", 0),
-                  "train": row_counts.get("train", 0) + run.training.pool_in_finetune * row_counts.get("pretrain", 0)}
+                  "train": row_counts.get("train", 0) + finetune_pool_rows(row_counts, run.training.pool_in_finetune)}
     return {"run": run.to_dict(), "manifest": manifest.to_dict(), "threads": threads_per_worker(run),
             "early_stop": early_stop, "stage_rows": stage_rows}
 
