@@ -274,7 +274,8 @@ def shared_datasets(base: RunConfig, space: SearchSpace, manifest: Manifest, row
     (each trial would otherwise build and materialise its own Ray Data pipelines); None for large data or LightGBM."""
     if not get_kind(space.model).is_torch or sum(row_counts.values()) >= MATERIALIZE_BELOW_ROWS:
         return None
-    return training_datasets(base.data, manifest, row_counts, reads_language(base.model_config))
+    return training_datasets(base.data, manifest, row_counts, reads_language(base.model_config),
+                             base.training.pool_in_finetune)
 
 
 def _trainable(

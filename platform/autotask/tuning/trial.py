@@ -71,7 +71,8 @@ def run_trial(
         tune.report({"valid_roc_auc": auc, "best_valid_roc_auc": auc, "epoch": 1})
         return
     language = reads_language(run.model_config)
-    if datasets is None or datasets_language != language or run.training.pool_in_finetune:
+    shared_pool = RunConfig.from_dict(base).training.pool_in_finetune  # the search built its datasets for the base
+    if datasets is None or datasets_language != language or run.training.pool_in_finetune != shared_pool:
         datasets = training_datasets(run.data, manifest, row_counts, language, run.training.pool_in_finetune)
     trial_id = tune.get_context().get_trial_id()
     early_stop = {"actor": stopper, "namespace": NAMESPACE, "run_id": trial_id, "metric": metric} if stopper else None
