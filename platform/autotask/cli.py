@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from autotask import interrupts
 from autotask.preflight import InputError
 
 INPUT_ERROR = 2  # exit status for bad input: nothing was trained or written
@@ -38,31 +39,39 @@ def report_input_error(console: Console, exc: Exception) -> int:
 
 def runner_main(console: Console):
     """Decorate a runner's `main(argv)`: bad input (any ValueError: ContractError, InputError, ...; or an OSError
-    naming a path) prints one clear message and returns INPUT_ERROR; Ctrl-C returns INTERRUPTED. Anything else is a
-    bug and keeps its traceback."""
+    naming a path) prints one clear message and returns INPUT_ERROR; Ctrl-C returns INTERRUPTED, also when its
+    KeyboardInterrupt was swallowed on the way (autotask/interrupts.py). Anything else is a bug and keeps its
+    traceback."""
 
     def decorate(main):
         @functools.wraps(main)
         def guarded(argv: list[str] | None = None) -> int:
-            try:
-                return main(argv)
-            except ValueError as exc:
-                return report_input_error(console, exc)
-            except OSError as exc:
-                if exc.filename is None and not isinstance(exc, PATH_ERRORS):
-                    raise
-                text = f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc)
-                return report_input_error(console, InputError(text))
-            except KeyboardInterrupt:
-                return _interrupted(console)
-            except SystemExit as exc:
-                if not _from_sigint_handler(exc):  # argparse's usage errors and --help
-                    raise
-                return _interrupted(console)
+            with interrupts.hearing():
+                code = _guarded(main, argv, console)
+                interrupts.remember_only()  # a Ctrl-C from here on cannot turn the exit status into a traceback
+                return _interrupted(console) if interrupts.heard() and code != INTERRUPTED else code
 
         return guarded
 
     return decorate
+
+
+def _guarded(main, argv: list[str] | None, console: Console) -> int:
+    try:
+        return main(argv)
+    except ValueError as exc:
+        return report_input_error(console, exc)
+    except OSError as exc:
+        if exc.filename is None and not isinstance(exc, PATH_ERRORS):
+            raise
+        text = f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc)
+        return report_input_error(console, InputError(text))
+    except KeyboardInterrupt:
+        return _interrupted(console)
+    except SystemExit as exc:
+        if not _from_sigint_handler(exc):  # argparse's usage errors and --help
+            raise
+        return _interrupted(console)
 
 
 def _interrupted(console: Console) -> int:

@@ -18,6 +18,7 @@ import secrets
 import sys
 import time
 
+from autotask import interrupts
 from autotask.cli import runner_console, runner_main
 from autotask.preflight import InputError, check_output_file
 from autotask.serving.online.deploy import TOKEN_ENV, ServeOptions, prepare, start
@@ -112,7 +113,7 @@ def _wait(seconds: float | None) -> int:
         while deadline is None or time.monotonic() < deadline:
             time.sleep(0.5)
     except KeyboardInterrupt:
-        pass  # Ctrl-C is how a service stops: not an interrupted job
+        interrupts.forget()  # Ctrl-C is how a service stops: not an interrupted job
     finally:
         serve.shutdown()
         console.print("stopped")

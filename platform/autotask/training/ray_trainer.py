@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 from pathlib import Path
 
 import ray
@@ -86,8 +89,25 @@ def fit(run: RunConfig, manifest: Manifest, datasets: dict, storage: str, row_co
     """Fit (or resume: Ray Train V2 continues a run found under the same storage path and name).
 
     `progress`: an autotask.progress.RunProgress that shows each epoch of the run labelled `run.run_name`."""
-    if progress is None:
-        return make_trainer(run, manifest, datasets, storage, row_counts, name).fit()
-    epochs = run.training.epochs_pretrain + run.training.epochs_finetune
-    with progress.watch_training(run.run_name, epochs) as callback:
-        return make_trainer(run, manifest, datasets, storage, row_counts, name, callbacks=[callback]).fit()
+    with _own_sigint_handler():
+        if progress is None:
+            return make_trainer(run, manifest, datasets, storage, row_counts, name).fit()
+        epochs = run.training.epochs_pretrain + run.training.epochs_finetune
+        with progress.watch_training(run.run_name, epochs) as callback:
+            return make_trainer(run, manifest, datasets, storage, row_counts, name, callbacks=[callback]).fit()
+
+
+@contextlib.contextmanager
+def _own_sigint_handler():
+    """Put the command's SIGINT handler back after TorchTrainer.fit: Ray Train's handler (it aborts the run on
+    Ctrl-C) stays installed after fit returns, and a later Ctrl-C would ask the finished run's controller to abort,
+    which returns quietly: the interrupt would be lost."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)

@@ -22,6 +22,7 @@ import ray
 from ray import tune
 from ray.tune.search.optuna import OptunaSearch
 
+from autotask import interrupts
 from autotask.data.manifest import Manifest
 from autotask.location import Location
 from autotask.models.language import reads_language
@@ -219,15 +220,28 @@ def fit_or_interrupt(tuner: tune.Tuner):
     """`tuner.fit()`, raising KeyboardInterrupt when Ctrl-C came during it. Tune's own SIGINT handler saves the
     search's state and lets fit() return as if the search had finished (the rest of a study would then run on); it
     puts the previous handler back when it fires and stays installed when it does not, so the handler in place
-    afterwards tells which happened. Either way the previous handler is in place again afterwards."""
-    previous = signal.getsignal(signal.SIGINT)
-    grid = tuner.fit()
-    fired = signal.getsignal(signal.SIGINT) is previous
+    afterwards tells which happened. Either way the previous handler is in place again afterwards, also when fit()
+    raises.
+
+    The look and the restore are one `signal.signal` call: Python runs a signal's handler between bytecodes, so
+    with a separate look (`getsignal`) and restore a Ctrl-C landing between them ran Tune's handler after the look,
+    which then said "not fired", and the interrupt was lost (the study ran on and exited 0)."""
+    interrupts.raise_if_heard()  # a Ctrl-C swallowed on its way up (autotask/interrupts.py) starts no search
     if threading.current_thread() is not threading.main_thread() or os.environ.get(NO_TUNE_HANDLER) == "1":
-        fired = False  # Tune installed no handler
-    else:
-        signal.signal(signal.SIGINT, previous)
-    if fired or grid.num_terminated + grid.num_errors < len(grid):
+        return _finished_or_interrupt(tuner.fit())  # Tune installs no handler: Ctrl-C is Python's KeyboardInterrupt
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        grid = tuner.fit()
+    finally:
+        left = signal.signal(signal.SIGINT, previous)  # one call: Tune's handler cannot fire between look and restore
+    if left is previous:  # Tune's handler fired and put `previous` back
+        raise KeyboardInterrupt
+    return _finished_or_interrupt(grid)
+
+
+def _finished_or_interrupt(grid):
+    """The grid of a search whose every trial ended; KeyboardInterrupt when some were stopped unfinished."""
+    if grid.num_terminated + grid.num_errors < len(grid):
         raise KeyboardInterrupt
     return grid
 
