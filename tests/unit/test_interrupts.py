@@ -3,6 +3,7 @@ its way up (tests/integration/test_tune.py interrupts a real study)."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 
 import pytest
@@ -66,10 +67,8 @@ def test_unfinished_trials_interrupt_and_a_failed_fit_puts_the_handler_back():
 def test_a_swallowed_keyboard_interrupt_still_ends_the_command_with_130():
     @runner_main(runner_console())
     def main(argv=None):
-        try:
+        with contextlib.suppress(KeyboardInterrupt):  # as in a __del__ method: "Exception ignored", dropped
             signal.raise_signal(signal.SIGINT)
-        except KeyboardInterrupt:
-            pass  # as in a __del__ method: printed as "Exception ignored" and dropped
         return 0
 
     before = signal.getsignal(signal.SIGINT)
@@ -79,10 +78,8 @@ def test_a_swallowed_keyboard_interrupt_still_ends_the_command_with_130():
 
 def test_a_later_search_does_not_start_after_a_swallowed_ctrl_c():
     with interrupts.hearing():
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             signal.raise_signal(signal.SIGINT)
-        except KeyboardInterrupt:
-            pass
         with pytest.raises(KeyboardInterrupt):
             fit_or_interrupt(_Tuner())
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import logging
 import sys
 import tempfile
 import time
 
+from autotask.benchmarks.catalog import DEFAULT_SUITE, SUITES, suite_runner, suites_help
 from autotask.benchmarks.config import LARGE_ROWS, BenchConfig
 from autotask.benchmarks.report import (
     SAMPLER_COLUMNS,
@@ -38,45 +38,6 @@ from autotask.preflight import SIMULATED_ROW_BYTES, InputError, check_output_dir
 console = runner_console(160)
 
 
-def suite(name: str, runs: list[str] | None = None):
-    """The suite's entry point, imported on demand: the GPU suite must import without Ray."""
-    if name == "search":
-        from autotask.benchmarks.search import run_search_benchmarks
-
-        return run_search_benchmarks
-    if name == "samplers":
-        from autotask.benchmarks.samplers import run_sampler_benchmarks
-
-        return run_sampler_benchmarks
-    if name == "online":
-        from autotask.benchmarks.online import run_online_suite
-
-        return functools.partial(run_online_suite, runs=runs or [])
-    if name == "serving":
-        from autotask.benchmarks.serving import run_serving_benchmarks
-
-        return functools.partial(run_serving_benchmarks, runs=runs or [])
-    if name == "gpu":
-        from autotask.benchmarks.gpu import run_gpu_benchmarks
-
-        return run_gpu_benchmarks
-    if name == "quality":
-        from autotask.benchmarks.quality import run_quality_suite
-
-        return run_quality_suite
-    if name == "worlds":
-        from autotask.benchmarks.worlds import run_worlds_suite
-
-        return run_worlds_suite
-    if name in ("large", "readers"):
-        from autotask.benchmarks.large import run_large_benchmarks, run_reader_benchmarks
-
-        return run_large_benchmarks if name == "large" else run_reader_benchmarks
-    from autotask.benchmarks.suite import run_benchmarks
-
-    return run_benchmarks
-
-
 def _worlds_tables(result: dict) -> list:
     from autotask.benchmarks.worlds_report import worlds_tables
 
@@ -88,20 +49,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="result file: .json (everything) or .csv (one line per row)")
     p.add_argument("--quick", action="store_true", help="small data and few calls (about a minute)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--suite", choices=("full", "gpu", "large", "readers", "quality", "worlds", "serving", "search",
-                                        "samplers", "online"),
-                   default="full",
-                   help="full: every path incl. Ray (default); gpu: bare loop CUDA vs CPU and CUDA serving, no Ray; "
-                   "large: the partitioned 10M-row dataset, 1 and 2 workers, rows/s and peak memory; "
-                   "readers: the same data, 1 worker, Ray Data's V1 and V2 Parquet readers interleaved twice; "
-                   "quality: test ROC AUC of every model on 3 simulator seeds and Home Depot, 3 training seeds "
-                   "(resumes from --workdir); worlds: every model on 12 random worlds, 2 training seeds, win rates "
-                   "and bootstrap intervals over worlds (resumes from --workdir); serving: every serving form of "
-                   "each --run's trained model, in one process (p99 ratio to the first run); search: trials per "
-                   "minute and the fixed cost per trial, trials in their own process vs a worker group per trial; "
-                   "samplers: TPE vs random search, 24-trial AutoTask searches with 3 search seeds each, "
-                   "best-so-far curves (resumes from --workdir); online: `autotask serve` of one --run under "
-                   "loopback load (open and closed loop, 1 and 2 replicas) beside a minimal Serve app, the floor")
+    p.add_argument("--suite", choices=list(SUITES), default=DEFAULT_SUITE, help=suites_help())
     p.add_argument("--run", action="append", help="a trained run directory (--suite serving: repeat for more; "
                    "--suite online: one)")
     p.add_argument("--rows", type=int, help="simulated rows (default: 120,000; 10,000,000 for --suite large)")
@@ -117,7 +65,7 @@ def check(args) -> BenchConfig:
     if args.rows is not None and args.rows < 2_000:
         raise InputError(f"--rows {args.rows}: at least 2000 (every scenario needs rows in every split)")
     config = BenchConfig.quick(args.device) if args.quick else BenchConfig(device=args.device)
-    if args.rows or args.suite in ("large", "readers"):
+    if args.rows or SUITES[args.suite].large:
         config = dataclasses.replace(config, rows=args.rows or LARGE_ROWS)
     check_room(config.rows * SIMULATED_ROW_BYTES, args.workdir or tempfile.gettempdir(), f"--rows {config.rows:,}")
     return config
@@ -130,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-dataset execution plans among the results
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="autotask-bench-") as tmp:
-        result = suite(args.suite, args.run)(config, args.workdir or tmp)
+        result = suite_runner(args.suite, args.run)(config, args.workdir or tmp)
     result["command"] = " ".join(["python runners/bench.py", *(argv if argv is not None else sys.argv[1:])])
     result["seconds"] = round(time.perf_counter() - started, 1)
     tables = {"quality": quality_tables, "worlds": _worlds_tables, "search": lambda r: [search_table(r)],

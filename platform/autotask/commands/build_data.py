@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from autotask.cli import INPUT_ERROR, report_input_error, runner_console, runner_main
+from autotask.cli import INPUT_ERROR, runner_console, runner_main
 from autotask.data.build import build_simulated, build_worlds
 from autotask.data.contract import EMBEDDING_DTYPES, ContractError
 from autotask.data.importer import ImportSpec, import_table, plan_import
@@ -271,14 +271,7 @@ def check(args):
 @runner_main(console)
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    try:
-        return args.run(args)
-    except (ContractError, FileExistsError, ValueError) as exc:
-        return report_input_error(console, exc)
-    except OSError as exc:  # a path the user gave that cannot be read or written (permissions, not a folder, ...)
-        if exc.filename is None:
-            raise
-        return report_input_error(console, ContractError(f"{exc.filename}: {exc.strerror or exc}"))
+    return args.run(args)  # bad input (ContractError, a path that cannot be read or written): runner_main reports it
 
 
 if __name__ == "__main__":

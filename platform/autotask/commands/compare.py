@@ -14,13 +14,13 @@ from pathlib import Path
 
 from autotask import tracking
 from autotask.cli import runner_console, runner_main
-from autotask.experiments.study import load_study, run_study, study_configs
+from autotask.experiments.study import STUDIES, load_study, run_study, study_configs
 from autotask.experiments.tuned import default_space, seed_configs, tune_entry, tuning_record
 from autotask.preflight import InputError, check_output_dir
 from autotask.progress import RunProgress
 from autotask.training.lightgbm_params import check_passed_through
 from autotask.training.session import quiet_console
-from autotask.tuning.search import SearchConfig
+from autotask.tuning.search import SAMPLERS, SCHEDULERS, SearchConfig
 
 console = runner_console(140)
 
@@ -41,18 +41,17 @@ def tune_study(entries, args, training: dict) -> tuple[dict, dict]:
     return seed_configs(records, entries, args.seeds), {"tuning": tuning_record(records, search, args.seeds)}
 
 
-@runner_main(console)
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True)
-    p.add_argument("--study", default="paper", help="built-in name (paper) or a JSON study file")
+    p.add_argument("--study", default="paper", help=f"built-in name ({', '.join(STUDIES)}) or a JSON study file")
     p.add_argument("--out", required=True)
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--tune-trials", type=int, default=0, help="first search every model's own space with N trials "
                    "(Ray Tune + Optuna, the same N for each), then retrain each best config with --seeds seeds "
                    "(default 0: train the study's fixed configs)")
-    p.add_argument("--sampler", choices=["tpe", "random"], default="tpe", help="with --tune-trials")
-    p.add_argument("--scheduler", choices=["asha", "none"], default="asha", help="with --tune-trials")
+    p.add_argument("--sampler", choices=SAMPLERS, default=SearchConfig.sampler, help="with --tune-trials")
+    p.add_argument("--scheduler", choices=SCHEDULERS, default=SearchConfig.scheduler, help="with --tune-trials")
     p.add_argument("--concurrent", type=int, default=1, help="runs at once (each uses --workers Train workers)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--epochs-pretrain", type=int)
@@ -64,7 +63,12 @@ def main(argv: list[str] | None = None) -> int:
                    "run directories under --out first)")
     p.add_argument("--verbose", action="store_true", help="print Ray's own logs too (default: its session folder)")
     tracking.add_flags(p)
-    args = p.parse_args(argv)
+    return p
+
+
+@runner_main(console)
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     check_output_dir(args.out, data=args.data)
     tracking_uri = tracking.resolve(args)
     training = {"workers": args.workers}

@@ -13,7 +13,7 @@ from autotask.cli import runner_console, runner_main
 from autotask.preflight import check_output_dir
 from autotask.training.config import RunConfig, TrainingConfig
 from autotask.training.session import quiet_console
-from autotask.tuning.search import SearchConfig
+from autotask.tuning.search import METRICS, MODES, SAMPLERS, SCHEDULERS, SearchConfig
 from autotask.tuning.study import run_search
 
 console = runner_console(140)
@@ -25,15 +25,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--space", required=True, help="search-space file (search_spaces/autotask.py)")
     p.add_argument("--trials", type=int, default=8)
     p.add_argument("--out", required=True)
-    p.add_argument("--metric", default="valid_roc_auc")
-    p.add_argument("--mode", choices=["max", "min"], default="max", help="maximise or minimise --metric")
+    p.add_argument("--metric", default=SearchConfig.metric, help=f"one the trials report: {', '.join(METRICS)}")
+    p.add_argument("--mode", choices=MODES, default=SearchConfig.mode, help="maximise or minimise --metric")
     p.add_argument("--optuna-storage", help="Optuna RDB storage URL (default sqlite:///OUT/optuna.db; e.g. "
                    "postgresql://... for a cluster); open it with optuna-dashboard URL")
     p.add_argument("--study-name", help="the Optuna study's name in that storage (default: OUT's folder name)")
     p.add_argument("--warm-start", metavar="URL[#STUDY]", help="start from an earlier Optuna study's finished trials")
     p.add_argument("--concurrent", type=int, help="trials at once (default: what the cluster fits)")
-    p.add_argument("--scheduler", choices=["asha", "none"], default="asha")
-    p.add_argument("--sampler", choices=["tpe", "random"], default="tpe")
+    p.add_argument("--scheduler", choices=SCHEDULERS, default=SearchConfig.scheduler)
+    p.add_argument("--sampler", choices=SAMPLERS, default=SearchConfig.sampler)
     p.add_argument("--objectives", default="auc", help="auc or auc,params (minimise parameter count too)")
     p.add_argument("--epochs-pretrain", type=int, default=1)
     p.add_argument("--epochs-finetune", type=int, default=4, help="upper bound when the space samples it")
