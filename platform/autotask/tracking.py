@@ -281,7 +281,8 @@ def _test_metrics(path: Path) -> list[tuple[str, float, int]]:
 
 def _trial_histories(out: Path, storage: str | None) -> dict[str, list[tuple[str, float, int]]]:
     """{trial id: per-epoch metrics} from each trial's result.json in Tune's experiment folder (one JSON a report)."""
-    from autotask.tuning.search import EXPERIMENT, search_storage
+    from autotask.tuning.results import EXPERIMENT
+    from autotask.tuning.tuner import search_storage
 
     experiment = search_storage(out, storage) / EXPERIMENT
     histories: dict[str, list[tuple[str, float, int]]] = {}

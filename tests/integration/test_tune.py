@@ -128,7 +128,7 @@ def test_resumed_search_rebuilds_its_asha_rungs_from_the_recorded_reports(ray_se
 
     from autotask.location import Location
     from autotask.tuning.asha import NAMESPACE, start_registry
-    from autotask.tuning.search import replay_rungs
+    from autotask.tuning.tuner import replay_rungs
 
     for trial, values in {"aaaa1111": [0.80, 0.82], "bbbb2222": [0.70, 0.71], "cccc3333": [0.75]}.items():
         folder = tmp_path / "search" / f"run_trial_{trial}_1_e1=8"

@@ -10,7 +10,7 @@ import pytest
 
 from autotask import interrupts
 from autotask.cli import INTERRUPTED, runner_console, runner_main
-from autotask.tuning.search import fit_or_interrupt
+from autotask.tuning.interruption import fit_or_interrupt
 
 
 class _Grid:

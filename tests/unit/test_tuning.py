@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from autotask.preflight import InputError
+from autotask.tuning.optuna_store import warm_start
 from autotask.tuning.results import best_trial
-from autotask.tuning.search import SearchConfig, warm_start
+from autotask.tuning.search import SearchConfig
 
 
 def test_best_trial_follows_the_mode_and_never_picks_nan():

@@ -25,8 +25,10 @@ def child(data: str, out: Path) -> None:
     from autotask.experiments.tuned import default_space
     from autotask.training.config import RunConfig, TrainingConfig
     from autotask.training.session import ensure_ray
-    from autotask.tuning.search import SearchConfig, _trainable, make_searcher, search_storage
+    from autotask.tuning.optuna_store import make_searcher
+    from autotask.tuning.search import SearchConfig
     from autotask.tuning.space import load_space
+    from autotask.tuning.tuner import _trainable, search_storage
 
     data = str(Path(data).resolve())  # trials run in their own working directories
     report = validate_dataset(data).raise_if_invalid()

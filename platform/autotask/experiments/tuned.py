@@ -21,8 +21,9 @@ from autotask.models.registry import get_kind
 from autotask.preflight import InputError
 from autotask.training.config import RunConfig, TrainingConfig
 from autotask.tuning.results import best_trial
-from autotask.tuning.search import SearchConfig, can_resume
+from autotask.tuning.search import SearchConfig
 from autotask.tuning.study import run_search
+from autotask.tuning.tuner import can_resume
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SEARCH_FOLDER = "search"

@@ -17,22 +17,14 @@ from autotask.storage import atomic_write_parquet, atomic_write_text
 from autotask.training.config import RunConfig
 from autotask.training.run import publish_results, train_run
 from autotask.training.session import ensure_ray
+from autotask.tuning.interruption import fit_or_interrupt
+from autotask.tuning.optuna_store import open_optuna_storage, optuna_storage_url, optuna_study_name
 from autotask.tuning.progress import LiveTrialTable
 from autotask.tuning.results import best_trial, pareto_front, trials_frame
-from autotask.tuning.search import (
-    TRIAL_CPUS,
-    SearchConfig,
-    can_resume,
-    fit_or_interrupt,
-    make_tuner,
-    open_optuna_storage,
-    optuna_storage_url,
-    optuna_study_name,
-    restore_tuner,
-    search_storage,
-)
+from autotask.tuning.search import SearchConfig
 from autotask.tuning.space import check_space, load_space
 from autotask.tuning.trial import trial_run_config
+from autotask.tuning.tuner import TRIAL_CPUS, can_resume, make_tuner, restore_tuner, search_storage
 
 
 def run_search(
