@@ -70,6 +70,16 @@ class Client:
         finally:
             connection.close()
 
+    def text(self, path: str) -> tuple[int, str, str]:
+        """GET `path`: status, content type and the body as text."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=TIMEOUT)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.getheader("Content-Type", ""), response.read().decode()
+        finally:
+            connection.close()
+
     def score(self, body) -> tuple[int, dict]:
         return self.call("POST", "/v1/score", body)
 
@@ -261,6 +271,47 @@ def test_onboarding_round_trip_profile_used_and_kept(service, tiny_dataset):
     scores, rules = restarted.predict(features, ids, list(scored.scenario))
     assert set(rules) == {"onboarded"}
     np.testing.assert_allclose(scores, after["scores"], rtol=0, atol=1e-6)
+
+
+def metric(text: str, sample: str, **labels) -> float:
+    """The sum of `sample`'s values over the series whose labels include `labels` (Ray adds one series per process)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(s.value for family in text_string_to_metric_families(text) for s in family.samples
+               if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items()))
+
+
+def test_metrics_are_prometheus_text_and_move_with_requests(service, rows):
+    """GET /-/metrics: Serve's and the app's series as Prometheus text; requests by route and status, the latency
+    histogram, batch sizes, rows by rule and refusals move after a few requests (Ray exports every 10 s: polled)."""
+    client, runs = service
+    features = load_manifest(runs[0] + "/model").features
+    status, kind, before = client.text("/-/metrics")
+    assert status == 200 and kind.startswith("text/plain"), (status, kind, before[:300])
+    scored = {"sample": "ray_autotask_http_requests_total", "route": "/v1/score", "status": "200"}
+    counters = {"scored": scored, "refused": {"sample": "ray_autotask_refused_total", "status": "422"},
+                "latency": {"sample": "ray_autotask_http_request_latency_ms_count", "route": "/v1/score"},
+                "batches": {"sample": "ray_autotask_batch_rows_count", "model": "beta"},
+                "rows": {"sample": "ray_autotask_rows_scored_total", "model": "beta"}}
+    start = {name: metric(before, **labels) for name, labels in counters.items()}
+    for _ in range(5):
+        assert client.score({"model": "beta", "rows": body_rows(rows.iloc[:3], features)})[0] == 200
+    assert client.score({"model": "beta", "scenario": "Hotel"})[0] == 422
+    deadline, moved = time.monotonic() + 40, {}
+    while time.monotonic() < deadline:
+        _, _, text = client.text("/-/metrics")
+        moved = {name: metric(text, **labels) - start[name] for name, labels in counters.items()}
+        if moved["scored"] >= 5 and moved["refused"] >= 1 and moved["rows"] >= 15 and moved["batches"] >= 1:
+            break
+        time.sleep(1)
+    assert moved["scored"] >= 5 and moved["latency"] >= 5 and moved["refused"] >= 1, moved
+    assert moved["rows"] >= 15 and moved["batches"] >= 1, moved
+    for family in ("ray_autotask_http_request_latency_ms histogram", "ray_autotask_batch_rows histogram",
+                   "ray_autotask_onboarded_scenarios gauge"):
+        assert f"# TYPE {family}" in text, family
+    assert metric(text, "ray_serve_num_http_requests_total") > 0  # Serve's own series, from its proxy
+    assert not any(line.split("{")[0].startswith("ray_") and not line.startswith(("ray_serve_", "ray_autotask_"))
+                   for line in text.splitlines()), "only Serve's and the app's families"
 
 
 def _listening_addresses(port: int) -> set[str]:

@@ -4,22 +4,25 @@
   GET  /v1/models                     every served run: scenarios, features, provenance, onboarded profiles
   POST /v1/scenarios/{name}/onboard   admin (Authorization: Bearer TOKEN): a new scenario's unlabelled rows
   GET  /v1/health                     200 once a replica holds every model (Serve's proxy answers /-/healthz)
+  GET  /-/metrics                     Serve's and the app's metrics as Prometheus text (see metrics.py)
 
 Scoring requests are batched across requests (`serve.batch`, by rows). Refused requests answer 4xx with
 `{"error": {"field", "problem"}}`. (No `from __future__ import annotations` here: FastAPI reads the route
 signatures' types, which Serve's ingress wrapper keeps only as real objects.)
 """
 
+import asyncio
 import hashlib
 import hmac
 from dataclasses import dataclass
 
 import numpy as np
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from ray import serve
 
 from autotask.serving.online.holder import ModelHolder
+from autotask.serving.online.metrics import MetricsMiddleware, ServiceMetrics, node_metrics_url, scrape
 from autotask.serving.online.validation import (
     CONFLICT,
     TOO_LARGE,
@@ -30,9 +33,12 @@ from autotask.serving.online.validation import (
     score_request,
 )
 
-UNAUTHORIZED = 401
+UNAUTHORIZED, UNAVAILABLE = 401, 503
 MAX_BATCH_ROWS = Limits().max_rows  # one request's rows always fit a batch
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 api = FastAPI(title="AutoTask online scoring", docs_url=None, redoc_url=None, openapi_url=None)
+_replica: dict = {"metrics": None}  # this process's ServiceMetrics, once a replica has started in it
+api.add_middleware(MetricsMiddleware, metrics=lambda: _replica["metrics"])
 
 
 @api.exception_handler(RequestProblem)
@@ -88,6 +94,10 @@ class ScoringService:
         self.admin_digest = settings["admin_token_sha256"]
         self._predict.set_max_batch_size(max(self.limits.max_rows, MAX_BATCH_ROWS))
         self._predict.set_batch_wait_timeout_s(settings.get("batch_wait_s", 0.0))
+        self.metrics = _replica["metrics"] = ServiceMetrics()
+        self._metrics_url: str | None = None
+        for name, holder in self.holders.items():
+            self.metrics.onboarded.set(len(holder.profiles.current()), tags={"model": name})
 
     @api.post("/v1/score")
     async def score(self, request: Request) -> JSONResponse:
@@ -107,6 +117,19 @@ class ScoringService:
     async def health(self) -> JSONResponse:
         return JSONResponse({"status": "ready", "models": {n: h.version for n, h in self.holders.items()}})
 
+    @api.get("/-/metrics")
+    async def prometheus(self) -> Response:
+        """Prometheus text of this node's `ray_serve_*` and `ray_autotask_*` series (503 when Ray's metrics agent
+        cannot be read)."""
+        try:
+            self._metrics_url = self._metrics_url or await asyncio.to_thread(node_metrics_url)
+            if self._metrics_url is None:
+                raise OSError("Ray reports no metrics export port for this node")
+            text = await asyncio.to_thread(scrape, self._metrics_url)
+        except OSError as exc:
+            raise RequestProblem(UNAVAILABLE, "metrics", f"Ray's metrics agent cannot be read ({exc})") from None
+        return Response(text, media_type=PROMETHEUS_TEXT)
+
     @api.post("/v1/scenarios/{name}/onboard")
     async def onboard(self, name: str, request: Request) -> JSONResponse:
         self._authorize(request)
@@ -117,6 +140,7 @@ class ScoringService:
             entry = holder.onboard(name, parsed.features)
         except ValueError as exc:  # a seen scenario, or a model without a gate to profile with
             raise RequestProblem(CONFLICT, "scenario", str(exc)) from None
+        self.metrics.onboarded.set(len(holder.profiles.current()), tags={"model": holder.name})
         return JSONResponse({"model": holder.name, "version": holder.version, **entry})
 
     @serve.batch(max_batch_size=MAX_BATCH_ROWS, batch_wait_timeout_s=0.0, batch_size_fn=_rows_in)
@@ -132,6 +156,8 @@ class ScoringService:
             bounds = np.cumsum([0, *(len(b.task_ids) for b in parts)])
             for i, start, stop in zip(mine, bounds[:-1], bounds[1:], strict=True):
                 answers[i] = (scores[start:stop], rules[start:stop])
+            self.metrics.batch(model, len(parts), rules)
+            self.metrics.onboarded.set(len(self.holders[model].profiles.current()), tags={"model": model})
         return answers
 
     def _authorize(self, request: Request) -> None:
