@@ -9,9 +9,11 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -203,6 +205,11 @@ def _bad_cases(features: list[str]) -> list[tuple]:
         ("onboard: bad feature", onboard, {**on, "rows": [{"features": {**good, f0: "x"}}] * 60}, 422,
          f"rows[0].features.{f0}"),
         ("onboard: no rows", onboard, {"model": "alpha"}, 422, "rows"),
+        ("rollout: unknown model", "/v1/models/gamma/rollout", {"run": "/no/such/run"}, 404, "model"),
+        ("rollout: no such run", "/v1/models/alpha/rollout", {"run": "/no/such/run"}, 422, "run"),
+        ("rollout: run not a string", "/v1/models/alpha/rollout", {"run": 5}, 422, "run"),
+        ("rollout: unknown field", "/v1/models/alpha/rollout", {"weights": "w.pt"}, 422, "weights"),
+        ("rollout: the version served", "/v1/models/alpha/rollout", {}, 409, "run"),
     ]
 
 
@@ -215,7 +222,7 @@ def test_bad_requests_answer_4xx_naming_the_field_and_the_service_still_scores(s
     assert len(cases) >= 40
     failures = []
     for case, path, body, status, field in cases:
-        headers = {"Authorization": f"Bearer {TOKEN}"} if "onboard" in path else None
+        headers = {"Authorization": f"Bearer {TOKEN}"} if path.endswith(("onboard", "rollout")) else None
         got, answer = client.call("POST", path, body, headers)
         error = (answer or {}).get("error", {}) if isinstance(answer, dict) else {}
         if got != status or error.get("field") != field or not error.get("problem") or "scores" in answer:
@@ -331,6 +338,72 @@ def test_the_port_binds_loopback_only(service):
     client, _ = service
     assert _listening_addresses(client.port) == {"0100007F"}  # 127.0.0.1, nothing on 0.0.0.0 or ::
     assert client.call("GET", "/v1/health")[0] == 200
+
+
+def score_retrying(client: Client, body: dict, retried: dict) -> tuple[int, dict]:
+    """A score, retried (at most 20 times) on 502/503/504, a dropped connection or Serve's plain-text 500 (its proxy's
+    answer when a replica goes away mid-request; the service's own answers are JSON): scoring is idempotent."""
+    for _ in range(20):
+        try:
+            status, answer = client.score(body)
+        except OSError:
+            status, answer = 0, {"not JSON": "connection"}
+        if status in (0, 502, 503, 504) or (status == 500 and "not JSON" in answer):
+            retried[status] = retried.get(status, 0) + 1
+            time.sleep(0.05)
+            continue
+        return status, answer
+    return status, answer
+
+
+def test_rollout_needs_the_token_and_loses_no_request(service, rows, tiny_dataset):
+    """POST /v1/models/beta/rollout to a new run while two clients score: 401 without the token (nothing changes);
+    with it 202, and every answer is right for the version it names, none failed, the new version answers."""
+    from autotask.serving.online.holder import run_version
+
+    client, runs = service
+    features = load_manifest(runs[1] + "/model").features
+    frame = rows.iloc[:8]
+    body, path = {"model": "beta", "rows": body_rows(frame, features)}, "/v1/models/beta/rollout"
+    fresh = str(write_run(tiny_dataset, Path(runs[1]).parent / "beta-next", 2))
+    old, new = client.call("GET", "/v1/health")[1]["models"]["beta"], run_version(fresh)
+    for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": f"Basic {TOKEN}"}):
+        status, answer = client.call("POST", path, {"run": fresh}, headers)
+        assert status == 401 and answer["error"]["field"] == "Authorization", answer
+    assert client.call("GET", "/v1/health")[1]["models"]["beta"] == old
+    want = {old: expected(runs[1], frame), new: expected(fresh, frame)}
+    answers, retried, stop = [], {}, threading.Event()
+
+    def load() -> None:
+        while not stop.is_set():
+            answers.append(score_retrying(client, body, retried))
+
+    workers = [threading.Thread(target=load) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    try:
+        time.sleep(1)
+        started = time.perf_counter()
+        status, accepted = client.call("POST", path, {"run": fresh}, {"Authorization": f"Bearer {TOKEN}"})
+        assert status == 202 and accepted["from"]["version"] == old and accepted["to"]["version"] == new, accepted
+        while time.perf_counter() - started < 60 and not any(a.get("version") == new for _, a in answers[-4:]):
+            time.sleep(0.2)
+        switched = time.perf_counter() - started
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=60)
+    bad = [(status, a) for status, a in answers if status != 200
+           or not np.allclose(a["scores"], want.get(a.get("version"), np.nan), rtol=0, atol=1e-6)]
+    seen = {version: sum(a.get("version") == version for _, a in answers) for version in want}
+    print(f"rollout: {len(answers)} answers {seen}, retried {retried}, {len(bad)} failed; new version after "
+          f"{switched:.1f} s")
+    assert not bad, bad[:3]
+    assert seen[old] > 0 and seen[new] > 0, seen
+    listed = {m["name"]: m for m in client.call("GET", "/v1/models")[1]["models"]}
+    assert listed["beta"]["run"] == fresh and listed["beta"]["version"] == new
+    assert listed["alpha"]["version"] == run_version(runs[0])
 
 
 def test_serve_refuses_bad_input_with_exit_2(tmp_path, tiny_dataset, capsys):

@@ -3,6 +3,8 @@
   POST /v1/score                      one row or `rows`; scores, each row's rule, the model's name and version
   GET  /v1/models                     every served run: scenarios, features, provenance, onboarded profiles
   POST /v1/scenarios/{name}/onboard   admin (Authorization: Bearer TOKEN): a new scenario's unlabelled rows
+  POST /v1/models/{name}/rollout      admin: serve model `name` from another run (or its run's new weights), by
+                                      Serve's in-place update of the whole app; 202 once Serve has the new target
   GET  /v1/health                     200 once a replica holds every model (Serve's proxy answers /-/healthz)
   GET  /-/metrics                     Serve's and the app's metrics as Prometheus text (see metrics.py)
 
@@ -15,25 +17,29 @@ import asyncio
 import hashlib
 import hmac
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from ray import serve
 
-from autotask.serving.online.holder import ModelHolder
+from autotask.serving.online.holder import ModelHolder, check_run, ensure_artefact, run_version
 from autotask.serving.online.metrics import MetricsMiddleware, ServiceMetrics, node_metrics_url, scrape
 from autotask.serving.online.validation import (
     CONFLICT,
+    NOT_FOUND,
     TOO_LARGE,
+    UNPROCESSABLE,
     Limits,
     RequestProblem,
     onboard_request,
     parse_json,
+    rollout_request,
     score_request,
 )
 
-UNAUTHORIZED, UNAVAILABLE = 401, 503
+ACCEPTED, UNAUTHORIZED, UNAVAILABLE = 202, 401, 503
 MAX_BATCH_ROWS = Limits().max_rows  # one request's rows always fit a batch
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 api = FastAPI(title="AutoTask online scoring", docs_url=None, redoc_url=None, openapi_url=None)
@@ -84,11 +90,13 @@ async def read_body(request: Request, limit: int) -> bytes:
 @serve.ingress(api)
 class ScoringService:
     """Every served run's ModelHolder, in each replica. `settings`: form, limits (Limits fields), batch_wait_s,
-    admin_token_sha256."""
+    admin_token_sha256, names (each run's model name), and what a rollout deploys again (deploy.service_app)."""
 
     def __init__(self, runs: list[str], settings: dict):
-        holders = [ModelHolder(run, settings.get("form", "onnx")) for run in runs]
+        names = settings.get("names") or [None] * len(runs)
+        holders = [ModelHolder(run, settings.get("form", "onnx"), name) for run, name in zip(runs, names, strict=True)]
         self.holders = {holder.name: holder for holder in holders}
+        self.settings = settings
         self.features = {name: holder.manifest.features for name, holder in self.holders.items()}
         self.limits = Limits(**settings.get("limits", {}))
         self.admin_digest = settings["admin_token_sha256"]
@@ -142,6 +150,48 @@ class ScoringService:
             raise RequestProblem(CONFLICT, "scenario", str(exc)) from None
         self.metrics.onboarded.set(len(holder.profiles.current()), tags={"model": holder.name})
         return JSONResponse({"model": holder.name, "version": holder.version, **entry})
+
+    @api.post("/v1/models/{name}/rollout")
+    async def rollout(self, name: str, request: Request) -> JSONResponse:
+        """Serve model `name` from `{"run": RUN_DIR}` (default: its own run folder read again): the run is checked
+        (a torch run with the same features) and its ONNX artefact exported when absent (about 20 s), then the app
+        is deployed again; Serve's in-place update starts replicas of the new version and stops the old ones once
+        those answer, so no request fails. 202 with both versions; answers name the version that scored them."""
+        self._authorize(request)
+        if name not in self.holders:
+            raise RequestProblem(NOT_FOUND, "model", f"{name[:200]!r} is not served; served: {sorted(self.holders)}")
+        raw = await read_body(request, self.limits.max_body_bytes)
+        run = rollout_request(parse_json(raw, self.limits) if raw.strip() else {})  # no body: its own run again
+        if self.settings.get("deployed_by", "autotask serve") != "autotask serve":
+            raise RequestProblem(CONFLICT, "model", "this app was deployed from a Serve config file: roll out by "
+                                 "`serve deploy` of a new config (autotask serve --write-config)")
+        return JSONResponse(await asyncio.to_thread(self._roll_out, name, run), status_code=ACCEPTED)
+
+    def _roll_out(self, name: str, run: str | None) -> dict:
+        from autotask.serving.online.deploy import roll_out
+
+        holder = self.holders[name]
+        run = str(Path(run).resolve()) if run else str(holder.run_dir.resolve())
+        try:
+            check_run(run)
+            features = ModelHolder.features_of(run)
+            version = run_version(run)
+        except (ValueError, OSError) as exc:
+            raise RequestProblem(UNPROCESSABLE, "run", str(exc).removeprefix(f"--run {run}: ")) from None
+        if features != holder.manifest.features:
+            raise RequestProblem(CONFLICT, "run", f"its features {features} differ from model {name!r}'s "
+                                 f"{holder.manifest.features}: serve it under a new name instead")
+        if version == holder.version and run == str(holder.run_dir.resolve()):
+            raise RequestProblem(CONFLICT, "run", f"model {name!r} already serves version {version} from {run}")
+        if holder.form == "onnx":
+            ensure_artefact(run)
+        runs = [run if model == name else str(h.run_dir.resolve()) for model, h in self.holders.items()]
+        roll_out(serve.get_replica_context().app_name, runs, list(self.holders), self.settings)
+        self.metrics.rollouts.inc(1.0, tags={"model": name})
+        return {"model": name, "from": {"version": holder.version, "run": str(holder.run_dir.resolve())},
+                "to": {"version": version, "run": run},
+                "status": "rolling out: Serve starts replicas of the new version and stops the old ones once those "
+                          "answer; answers name the version that scored them (GET /v1/health lists it)"}
 
     @serve.batch(max_batch_size=MAX_BATCH_ROWS, batch_wait_timeout_s=0.0, batch_size_fn=_rows_in)
     async def _predict(self, blocks: list[Block]) -> list[tuple[np.ndarray, list[str]]]:

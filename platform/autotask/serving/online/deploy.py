@@ -1,7 +1,9 @@
 """Put the scoring service on Ray Serve: check the runs and the port, export artefacts, start Serve, run the app.
 
 `app_builder(args)` is the same application for a Serve config file (`import_path:
-autotask.serving.online.deploy:app_builder`, deployed with `serve deploy`).
+autotask.serving.online.deploy:app_builder`, deployed with `serve deploy`). `roll_out` deploys the running
+application again with one model's run replaced (the admin endpoint POST /v1/models/NAME/rollout calls it from a
+replica): Serve's in-place update starts replicas of the new version and stops the old ones once those answer.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from autotask.serving.online.holder import FORMS, check_run, ensure_artefact, ru
 from autotask.serving.online.validation import Limits
 
 APP_NAME = "autotask"
+ROUTE_PREFIX = "/"
+BY_COMMAND, BY_CONFIG = "autotask serve", "serve deploy"  # who deployed the app: a config's is rolled out by a config
 TOKEN_ENV = "AUTOTASK_ADMIN_TOKEN"
 TARGET_ONGOING = 8  # --autoscale: requests in flight per replica the autoscaler aims at
 
@@ -69,12 +73,16 @@ def check_port(host: str, port: int) -> None:
         raise ValueError(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc})") from None
 
 
-def service_app(runs: list[str], admin_token_sha256: str, options: ServeOptions):
-    """The bound Serve application (runs given as paths the replicas can read). The runs' versions are among its
-    arguments, so deploying it again after a run's weights changed replaces the replicas (Serve's rolling update)."""
+def service_app(runs: list[str], admin_token_sha256: str, options: ServeOptions, names: list[str] | None = None,
+                deployed_by: str = BY_COMMAND):
+    """The bound Serve application (runs given as paths the replicas can read; `names`: the models' names, by
+    default each run folder's name). The runs' versions are among its arguments, so deploying it again after a run's
+    weights changed replaces the replicas (Serve's rolling update)."""
     settings = {"form": options.form, "limits": asdict(options.limits), "batch_wait_s": options.batch_wait_ms / 1000,
                 "admin_token_sha256": admin_token_sha256,
-                "versions": [run_version(run) for run in runs]}  # new weights, new arguments: Serve rolls out
+                "versions": [run_version(run) for run in runs],  # new weights, new arguments: Serve rolls out
+                "names": list(names or [Path(run).resolve().name for run in runs]),
+                "options": asdict(options), "deployed_by": deployed_by}  # what a rollout deploys again
     scaling = ({"num_replicas": options.replicas} if options.autoscale is None else
                {"autoscaling_config": {"min_replicas": options.autoscale[0], "max_replicas": options.autoscale[1],
                                        "target_ongoing_requests": TARGET_ONGOING}})
@@ -100,8 +108,23 @@ def start(runs: list[str], admin_token: str, options: ServeOptions) -> str:
     """Start Serve's HTTP proxy on options.host:port (Ray must be running) and run the service; returns its URL once
     every replica holds every model."""
     serve.start(http_options={"host": options.host, "port": options.port})
-    serve.run(service_app(runs, token_digest(admin_token), options), name=APP_NAME, route_prefix="/")
+    serve.run(service_app(runs, token_digest(admin_token), options), name=APP_NAME, route_prefix=ROUTE_PREFIX)
     return f"http://{options.host}:{options.port}"
+
+
+def options_from(settings: dict) -> ServeOptions:
+    """The ServeOptions a running app was deployed with (its settings["options"])."""
+    given = dict(settings["options"])
+    return ServeOptions(**{**given, "limits": Limits(**given["limits"]),
+                           "autoscale": tuple(given["autoscale"]) if given.get("autoscale") else None})
+
+
+def roll_out(app_name: str, runs: list[str], names: list[str], settings: dict) -> None:
+    """Deploy app `app_name` again with these runs (each served under its name in `names`) and the settings it runs
+    with; returns once Serve has the new target (not waiting for the replicas: the caller may be one of them)."""
+    app = service_app(runs, settings["admin_token_sha256"], options_from(settings), names, settings["deployed_by"])
+    serve.run_many([serve.RunTarget(target=app, name=app_name, route_prefix=ROUTE_PREFIX)],
+                   wait_for_ingress_deployment_creation=False, wait_for_applications_running=False)
 
 
 def app_builder(args: dict):
@@ -115,4 +138,4 @@ def app_builder(args: dict):
     limits = Limits(**({"max_rows": args["max_rows"]} if "max_rows" in args else {}))
     options = ServeOptions(**{key: args[key] for key in keys if key in args}, **scaling, limits=limits)
     options.check()
-    return service_app(list(args["runs"]), args["admin_token_sha256"], options)
+    return service_app(list(args["runs"]), args["admin_token_sha256"], options, deployed_by=BY_CONFIG)

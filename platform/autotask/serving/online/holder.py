@@ -61,11 +61,11 @@ def check_run(run_dir: str | Path) -> None:
 class ModelHolder:
     """Score raw feature rows of one run: z-score with its manifest, map scenario names to ids, predict."""
 
-    def __init__(self, run_dir: str | Path, form: str = "onnx"):
+    def __init__(self, run_dir: str | Path, form: str = "onnx", name: str | None = None):
         if form not in FORMS:
             raise ValueError(f"form must be one of {FORMS}, got {form!r}")
         self.run_dir = Path(run_dir)
-        self.name = self.run_dir.resolve().name
+        self.name = name or self.run_dir.resolve().name  # a rolled-out run keeps the name it is served under
         self.form = form
         self.manifest = load_manifest(self.run_dir / "model")
         self.config = json.loads((self.run_dir / "model" / "model_config.json").read_text())
@@ -75,6 +75,11 @@ class ModelHolder:
                           else TorchPredictor(ServingModel(self.model)))
         self.profiles = OnboardedProfiles(self.run_dir / SERVING, self.version)
         self._profiled: dict[str, tuple[list[float], TorchPredictor]] = {}
+
+    @staticmethod
+    def features_of(run_dir: str | Path) -> list[str]:
+        """A run's feature names, in manifest order."""
+        return load_manifest(Path(run_dir) / "model").features
 
     def prepare(self, features: np.ndarray, scenarios: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Z-scored features [b, d] float32 and task ids [b] (0 for a scenario not seen in training)."""
@@ -116,7 +121,8 @@ class ModelHolder:
         run_config = self.run_dir / "config.json"
         config = json.loads(run_config.read_text()) if run_config.exists() else {}
         return {
-            "name": self.name, "version": self.version, "kind": self.config.get("kind"), "form": self.form,
+            "name": self.name, "version": self.version, "run": str(self.run_dir.resolve()),
+            "kind": self.config.get("kind"), "form": self.form,
             "features": self.manifest.features, "scenarios": self.manifest.scenarios,
             "unseen_scenarios": self.manifest.unseen, "unseen_rule": self.config.get("unseen"),
             "onboarded": {name: self._public(name, entry) for name, entry in self.profiles.current().items()},

@@ -111,6 +111,17 @@ def onboard_request(body: dict, scenario: str, models: Mapping[str, list[str]], 
     return OnboardRequest(model, _matrix(values))
 
 
+def rollout_request(body: dict) -> str | None:
+    """`{"run": RUN_DIR}`: the run to serve the model from (absent: the model's own run folder, read again, for
+    weights retrained in place)."""
+    _only_keys(body, "", ("run",))
+    run = body.get("run")
+    if run is not None and (not isinstance(run, str) or not run.strip() or len(run) > 4096):
+        raise RequestProblem(UNPROCESSABLE, "run", "must be the path of a run directory the replicas can read, not "
+                             + (_kind(run) if not isinstance(run, str) else "a blank or over-long string"))
+    return run
+
+
 def model_name(body: dict, models: Mapping[str, list[str]]) -> str:
     """The model the request names; optional when only one is served (404 for a name not served)."""
     if "model" not in body:
