@@ -315,7 +315,7 @@ class AutoTask(nn.Module):
         t = self.config.block_size if block_size is None else block_size
         if not self.config.mixes_unseen:
             return self._logits(features, task_ids, t)
-        if torch.compiler.is_compiling():  # torch.export (ONNX): an If node, so seen-only batches cost one pass
+        if torch.compiler.is_exporting():  # torch.export (ONNX): an If node, so seen-only batches cost one pass
             return torch.cond((task_ids == 0).any(), lambda x, ids: self._full_mixture(x, ids, t, profile),
                               lambda x, ids: self._logits(x, ids, t), (features, task_ids))
         if not (torch.jit.is_tracing() or bool((task_ids == 0).any())):
@@ -392,7 +392,9 @@ class AutoTask(nn.Module):
     def training_loss(self, features: Tensor, task_ids: Tensor, targets: Tensor) -> Tensor:
         """BCE on the targets, plus the gate's cross-entropy on the (seen) task ids; the gate reads the raw features
         through its own parameters only, so it never changes what the facets learn."""
-        loss = binary_loss(self(features, self.drop_task_ids(task_ids)), targets)
+        # Training rows are seen (ids >= 1, or 0 by task-id dropout, which mixing rules refuse), so the loss reads
+        # the direct path: no unseen branch, one graph for torch.compile.
+        loss = binary_loss(self._logits(features, self.drop_task_ids(task_ids), self.config.block_size), targets)
         if self.gate is None:
             return loss
         seen = (task_ids > 0).to(features.dtype)

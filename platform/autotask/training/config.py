@@ -11,12 +11,14 @@ from autotask.models.registry import get_kind
 
 CALIBRATIONS = ("platt", "isotonic", "none")
 LR_DECAYS = ("cosine", "none")
+COMPILE_MODES = ("auto", "on", "off")  # torch.compile of the training step; auto: on CUDA only (docs/speed.md)
+PRECISIONS = ("auto", "fp32", "bf16")  # the training step's autocast; auto: bf16 on CUDA, fp32 on CPU
 # Version of what a run directory means. 2: per-epoch shuffles, id 0 defined by construction, one scoring protocol
 # (`eval_block_size`), decay on weights only. A run directory written under an older version is never reused.
 RUN_FORMAT = 2
 MIN_AUTO_BATCH = 32  # the smallest minibatch min_steps_per_epoch may choose
 # Training fields added after stored configs began, with the behaviour of the runs written before them.
-LEGACY_TRAINING = {"pool_in_finetune": False, "min_steps_per_epoch": 0}
+LEGACY_TRAINING = {"pool_in_finetune": False, "min_steps_per_epoch": 0, "compile": "auto", "precision": "auto"}
 # Named training recipes (`runners/train.py --preset`): overrides of TrainingConfig's defaults.
 PRESETS = {
     "default": {},
@@ -60,6 +62,10 @@ class TrainingConfig:
     # model's block size) until each worker takes at least this many optimizer steps per epoch; 0 = always
     # batch_size. Recorded per epoch as `batch_size` in the run's history. Chosen like pool_in_finetune.
     min_steps_per_epoch: int = 50
+    # How the training step runs (not what it computes): torch.compile and bf16 autocast. "auto" turns both on for
+    # CUDA and off on CPU, where compiling costs more than it saves on small runs (docs/speed.md, "Compiled step").
+    compile: str = "auto"
+    precision: str = "auto"
 
     def __post_init__(self):
         problems = []
@@ -87,8 +93,23 @@ class TrainingConfig:
             problems.append("cpus_per_worker must be > 0")
         if self.calibration not in CALIBRATIONS:
             problems.append(f"calibration must be one of {CALIBRATIONS}")
+        if self.compile not in COMPILE_MODES:
+            problems.append(f"compile must be one of {COMPILE_MODES}")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {PRECISIONS}")
         if problems:
             raise ValueError("; ".join(problems))
+
+    def compiles(self, device_type: str) -> bool:
+        """Whether the training step is compiled on a device of this type ("cpu", "cuda")."""
+        return self.compile == "on" or (self.compile == "auto" and device_type == "cuda")
+
+    def autocast_dtype(self, device_type: str):
+        """The training step's autocast dtype on this device type, or None for full fp32."""
+        import torch
+
+        bf16 = self.precision == "bf16" or (self.precision == "auto" and device_type == "cuda")
+        return torch.bfloat16 if bf16 else None
 
     def stage_batch_size(self, rows: int, floor: int = 1) -> int:
         """The minibatch of a stage whose dataset holds `rows` rows (all workers together): batch_size, halved while

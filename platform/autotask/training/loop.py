@@ -31,6 +31,7 @@ from autotask.training.early_stop import should_continue
 from autotask.training.factory import build_model
 from autotask.training.steps import (
     LossModule,
+    compiled_step,
     lr_factor,
     make_optimizer,
     predict,
@@ -115,8 +116,9 @@ def train_loop_per_worker(config: dict, session=None) -> None:
     model = build_model(run.model, run.model_config, manifest)
     optimizer = make_optimizer(model, learning_rates(get_kind(run.model), run.training), run.training.weight_decay)
     state, best_state = _restore(model, optimizer, session)
-    wrapped = session.prepare(LossModule(model))
     device = session.device()
+    prepared = session.prepare(LossModule(model, run.training.autocast_dtype(device.type)))
+    step = compiled_step(prepared, run.training.compiles(device.type))
     valid = _collect(session.dataset("valid"))
     rank, world_size = session.world()
     epochs = schedule(run)
@@ -129,7 +131,7 @@ def train_loop_per_worker(config: dict, session=None) -> None:
         started = time.perf_counter()
         shard = session.dataset(shard_name)
         stage_run = replace(run, training=replace(run.training, batch_size=batch_sizes[shard_name]))
-        loss, lineage = _train_epoch(wrapped, optimizer, shard, stage_run, device, state.epoch)
+        loss, lineage = _train_epoch(prepared, step, optimizer, shard, stage_run, device, state.epoch)
         lineage["train_seconds"] = time.perf_counter() - started
         auc = _valid_auc(model, valid, run.training.eval_block_size)
         improved = auc > state.best_auc
@@ -156,13 +158,14 @@ def stage_batch_sizes(run: RunConfig, stage_rows: dict[str, int], block_size: in
             else run.training.batch_size for _, shard in STAGES}
 
 
-def _train_epoch(wrapped, optimizer, shard, run: RunConfig, device, epoch: int) -> tuple[float, dict]:
-    wrapped.train()
+def _train_epoch(prepared, step, optimizer, shard, run: RunConfig, device, epoch: int) -> tuple[float, dict]:
+    """One epoch of `step` (the prepared loss module, compiled or not) over the shard's minibatches."""
+    prepared.train()
     total, rows, row_id_sum = 0.0, 0, 0
-    with uneven_shards_guard(wrapped):
+    with uneven_shards_guard(prepared):
         for features, task_ids, targets, row_ids in minibatches(shard, run, device, epoch):
             n = len(targets)
-            total += train_step(wrapped, optimizer, features, task_ids, targets) * n
+            total += train_step(step, optimizer, features, task_ids, targets) * n
             rows += n
             row_id_sum += int(row_ids.sum())
     node = ray.get_runtime_context().get_node_id()

@@ -50,14 +50,24 @@ def shuffle_seed(seed: int, epoch: int) -> int:
 
 
 class LossModule(nn.Module):
-    """Routes a model's training loss through forward(), so DDP (in the Ray loop) synchronises its gradients."""
+    """Routes a model's training loss through forward(), so DDP (in the Ray loop) synchronises its gradients.
+    `autocast`: a dtype (bf16) the forward pass runs in under torch.autocast, or None for fp32."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, autocast: torch.dtype | None = None):
         super().__init__()
         self.model = model
+        self.autocast = autocast
 
     def forward(self, features: Tensor, task_ids: Tensor, targets: Tensor) -> Tensor:
-        return self.model.training_loss(features, task_ids, targets)
+        with torch.autocast(features.device.type, dtype=self.autocast, enabled=self.autocast is not None):
+            return self.model.training_loss(features, task_ids, targets).float()
+
+
+def compiled_step(loss: nn.Module, enabled: bool, backend: str = "inductor") -> nn.Module:
+    """The loss module under torch.compile (one graph per model: the loss path has no data-dependent branch), or
+    itself. Shapes that change (an epoch's short last batch, a halved stage batch) recompile once as dynamic.
+    `backend`: inductor generates fused kernels; aot_eager (tests) traces the same graphs without code generation."""
+    return torch.compile(loss, backend=backend) if enabled else loss
 
 
 def train_step(loss: Callable[[Tensor, Tensor, Tensor], Tensor], optimizer: torch.optim.Optimizer,
