@@ -26,8 +26,8 @@ from autotask.reporting.checks import check_out
 from autotask.reporting.models import select_models
 from autotask.reporting.report import Report, build_report, write_report
 from autotask.reporting.tables import ReportOptions
+from autotask.runtime.run import train_run
 from autotask.training.config import PRESETS, RunConfig, TrainingConfig
-from autotask.training.run import train_run
 
 
 def _absolute(path: str | Path) -> str:

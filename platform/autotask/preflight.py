@@ -14,14 +14,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from autotask.errors import InputError
+
 CONNECT_TIMEOUT_S = 3.0
 RESOURCE_WAIT_ENV = "AUTOTASK_RESOURCE_WAIT_S"  # how long to wait for a remote cluster to grow (default 60 s)
 RAY_CLIENT_PREFIX = "ray://"
+PREPROCESS_CPUS = 0.25  # Ray Data's small tasks (runtime/ray_data.py): room for the Train workers on a 2-core machine
 SIMULATED_ROW_BYTES = 200  # disk per simulated row, with room: a built row takes about 63 bytes of Parquet
-
-
-class InputError(ValueError):
-    """A flag or file the user gave is wrong; the message names it."""
 
 
 def check_output_dir(out: str | Path, flag: str = "--out", data: str | None = None) -> None:
@@ -113,8 +112,7 @@ class Resources:
 
 def run_resources(training, model: str, extra_cpus: float = 0.0) -> Resources:
     """A torch run's Train workers, plus Ray Data's tasks beside them (design notes 5); LightGBM is one CPU task."""
-    from autotask.models.registry import get_kind
-    from autotask.training.ray_data import PREPROCESS_CPUS
+    from autotask.models.registry import get_kind  # known exception: tests/unit/test_architecture.py
 
     if not get_kind(model).is_torch:
         return Resources(1.0 + extra_cpus, 0, "LightGBM's training task")

@@ -18,9 +18,9 @@ import pandas as pd
 
 from autotask.data.build import build_worlds
 from autotask.data.worlds import WorldsConfig, world_name
+from autotask.runtime.run import train_run
+from autotask.runtime.session import ensure_ray
 from autotask.training.config import RunConfig, TrainingConfig
-from autotask.training.run import train_run
-from autotask.training.session import ensure_ray
 
 
 def validation_auc(run_dir: Path) -> float:

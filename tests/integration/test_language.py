@@ -21,11 +21,11 @@ from autotask.data.text import LabelScale, TextSpec, build_text_dataset
 from autotask.data.text.embeddings import EmbeddingCache
 from autotask.data.validate import validate_dataset
 from autotask.experiments.study import load_study, run_study, study_configs
+from autotask.runtime.run import check_run_config
 from autotask.serving.model import ServingModel, load_run_model
 from autotask.training.batches import FEATURES, TASK_ID
 from autotask.training.config import RunConfig
 from autotask.training.outputs import read_eval_frame
-from autotask.training.run import check_run_config
 
 PRODUCTS = {
     "Tools": ["cordless drill", "hammer", "socket wrench set", "circular saw", "tape measure", "utility knife"],

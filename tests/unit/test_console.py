@@ -89,7 +89,7 @@ def test_epochs_reported_in_ray_train_workers_reach_the_driver_display(ray_sessi
 QUIET_SCRIPT = textwrap.dedent("""
     import logging, sys
     import numpy as np, ray
-    from autotask.training.session import ensure_ray, quiet_console
+    from autotask.runtime.session import ensure_ray, quiet_console
 
     with quiet_console(verbose="--verbose" in sys.argv):
         ensure_ray(num_cpus=1)

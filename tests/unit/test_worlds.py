@@ -22,7 +22,7 @@ from autotask.data.worlds import (
     generate_world,
     min_rows,
 )
-from autotask.training.ray_data import TRAIN_STAGES
+from autotask.runtime.ray_data import TRAIN_STAGES
 
 CONFIG = WorldsConfig(count=3, seed=5, rows=min_rows())
 

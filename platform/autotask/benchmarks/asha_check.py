@@ -23,8 +23,8 @@ def child(data: str, out: Path) -> None:
 
     from autotask.data.validate import validate_dataset
     from autotask.experiments.tuned import default_space
+    from autotask.runtime.driver import start_cluster
     from autotask.training.config import RunConfig, TrainingConfig
-    from autotask.training.session import ensure_ray
     from autotask.tuning.optuna_store import make_searcher
     from autotask.tuning.search import SearchConfig
     from autotask.tuning.space import load_space
@@ -35,7 +35,7 @@ def child(data: str, out: Path) -> None:
     counts = report.summary.groupby("split")["rows"].sum().to_dict()
     base = RunConfig(data=data, training=TrainingConfig(epochs_pretrain=1, epochs_finetune=5, workers=1))
     space = load_space(default_space("autotask"))
-    ensure_ray()
+    start_cluster()
     out.mkdir(parents=True, exist_ok=True)
     config = SearchConfig(trials=TRIALS, scheduler="none", in_process=False)
     scheduler = ASHAScheduler(metric="valid_roc_auc", mode="max", grace_period=1, reduction_factor=2, max_t=6)

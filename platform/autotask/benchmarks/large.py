@@ -15,10 +15,10 @@ from autotask.benchmarks.memory import MemorySampler
 from autotask.benchmarks.stats import parallel_epoch
 from autotask.data.build import build_simulated
 from autotask.data.simulator import SimulatorConfig
-from autotask.training import ray_data
+from autotask.runtime import ray_data
+from autotask.runtime.driver import start_cluster
+from autotask.runtime.run import train_run
 from autotask.training.config import RunConfig, TrainingConfig
-from autotask.training.run import train_run
-from autotask.training.session import ensure_ray
 
 WORKER_COUNTS = (1, 2)
 READER_ROUNDS = 2
@@ -79,7 +79,7 @@ def run_large_benchmarks(config, workdir: Path, measure=large_rows) -> dict:
     """Build (or reuse) the partitioned dataset in WORKDIR/data, then train on it (`measure` decides how often)."""
     workdir = Path(workdir)
     report = build_simulated(SimulatorConfig(rows=config.rows, seed=0), workdir / "data")
-    ensure_ray()
+    start_cluster()
     rows = measure(workdir / "data", workdir)
     return {"machine": machine_info("cpu"), "config": {**asdict(config), "files": len(report.files)}, "rows": rows,
             "targets": []}

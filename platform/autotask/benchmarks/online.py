@@ -41,9 +41,9 @@ def run_online_suite(config, workdir: Path, runs: list[str]) -> dict:
     from ray import serve
 
     from autotask.benchmarks.online_floor import LogisticFloor
+    from autotask.runtime.session import ensure_ray
     from autotask.serving.online.app import token_digest
     from autotask.serving.online.deploy import APP_NAME, ServeOptions, prepare, service_app
-    from autotask.training.session import ensure_ray
 
     run = _copy_run(runs[0], Path(workdir) / "online" / Path(runs[0]).resolve().name)
     seconds = 2.0 if config.is_quick else 4.0

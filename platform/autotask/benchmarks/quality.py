@@ -31,13 +31,13 @@ from autotask.data.manifest import Manifest
 from autotask.data.simulator import SimulatorConfig
 from autotask.evaluation.metrics import binary_aucs
 from autotask.models.autotask import sharpened_profile
+from autotask.runtime.driver import start_cluster
+from autotask.runtime.run import train_run
 from autotask.serving.model import load_run_model
 from autotask.storage import atomic_write_text
 from autotask.training.batches import FEATURES, GROUP, TARGET, TASK_ID
 from autotask.training.config import PRESETS, RunConfig, TrainingConfig
 from autotask.training.outputs import read_eval_frame
-from autotask.training.run import train_run
-from autotask.training.session import ensure_ray
 from autotask.training.steps import predict
 
 UNSEEN_RULES = ("zero", "mixture", "gated", "profile")  # profile: the in-context mode (score_context)
@@ -272,7 +272,7 @@ def run_quality_benchmarks(config: QualityConfig, workdir: str | Path, progress=
     workdir = Path(workdir)
     started = time.perf_counter()
     datasets = build_datasets(config, workdir)
-    ensure_ray()
+    start_cluster()
     records = run_records(datasets, config, workdir, progress)
     summary = summarise(records)
     rules, blocks = autotask_records(datasets, config, workdir) if "AutoTask" in config.models else ([], [])

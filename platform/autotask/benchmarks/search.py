@@ -20,8 +20,8 @@ from autotask.benchmarks.machine import machine_info
 from autotask.data.build import build_simulated
 from autotask.data.simulator import SimulatorConfig
 from autotask.experiments.tuned import default_space
+from autotask.runtime.driver import start_cluster
 from autotask.training.config import RunConfig, TrainingConfig
-from autotask.training.session import ensure_ray
 from autotask.tuning.search import SearchConfig
 from autotask.tuning.study import run_search
 
@@ -61,7 +61,7 @@ def run_search_benchmarks(config, workdir: Path) -> dict:
     data = simulated_data(config, workdir)
     trials = QUICK_TRIALS if config.is_quick else TRIALS
     base = RunConfig(data=str(data), training=TrainingConfig(epochs_pretrain=1, epochs_finetune=1, workers=1))
-    ensure_ray()
+    start_cluster()
     rows = []
     for name, in_process in PATHS.items():
         folder = workdir / ("in-process" if in_process else "worker-group")

@@ -17,10 +17,10 @@ from autotask.benchmarks.stats import steady_rows_per_s
 from autotask.benchmarks.training import ray_data_batches, ray_train_epochs
 from autotask.data.build import build_simulated
 from autotask.data.simulator import SimulatorConfig
+from autotask.runtime.driver import start_cluster
+from autotask.runtime.ray_data import training_datasets
+from autotask.runtime.ray_trainer import threads_per_worker
 from autotask.training.batches import FEATURES, TARGET, TASK_ID
-from autotask.training.ray_data import training_datasets
-from autotask.training.ray_trainer import threads_per_worker
-from autotask.training.session import ensure_ray
 
 BARE = "bare PyTorch loop"
 
@@ -69,7 +69,7 @@ def run_benchmarks(config: BenchConfig, workdir: Path) -> dict:
     clock = Clock()
     report = build_simulated(SimulatorConfig(rows=config.rows, seed=0), workdir / "data").raise_if_invalid()
     counts = report.summary.groupby("split")["rows"].sum().to_dict()
-    ensure_ray()
+    start_cluster()
     clock.lap("data and Ray start")
     rows, trained = training_rows(workdir / "data", report.manifest, counts, config, workdir)
     clock.lap("training")

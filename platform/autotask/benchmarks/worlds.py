@@ -35,10 +35,10 @@ from autotask.data.io import read_frame
 from autotask.data.manifest import Manifest
 from autotask.data.worlds import DEFAULT_ROWS, WorldsConfig, world_name
 from autotask.evaluation.metrics import binary_aucs
+from autotask.runtime.driver import start_cluster
 from autotask.serving.model import load_run_model
 from autotask.training.batches import FEATURES, TARGET, TASK_ID, model_features
 from autotask.training.outputs import read_eval_frame
-from autotask.training.session import ensure_ray
 
 AUTOTASK, LIGHTGBM = "AutoTask", "LightGBM"
 WORLD_MODELS = (
@@ -201,7 +201,7 @@ def run_worlds_benchmarks(config: WorldsBenchConfig, workdir: str | Path, progre
     started = time.perf_counter()
     worlds_dir = workdir / "worlds"
     build_worlds(WorldsConfig(count=config.count, seed=config.world_seed, rows=config.rows), worlds_dir)
-    ensure_ray()
+    start_cluster()
     records, rules, onboarding = [], [], []
     for index in range(config.count):
         world = world_name(index)

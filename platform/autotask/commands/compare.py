@@ -18,8 +18,8 @@ from autotask.experiments.study import STUDIES, load_study, run_study, study_con
 from autotask.experiments.tuned import default_space, seed_configs, tune_entry, tuning_record
 from autotask.preflight import InputError, check_output_dir
 from autotask.progress import RunProgress
+from autotask.runtime.session import quiet_console
 from autotask.training.lightgbm_params import check_passed_through
-from autotask.training.session import quiet_console
 from autotask.tuning.search import SAMPLERS, SCHEDULERS, SearchConfig
 
 console = runner_console(140)

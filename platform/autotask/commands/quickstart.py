@@ -21,9 +21,9 @@ from autotask.evaluation.metrics import scenario_metrics
 from autotask.models.registry import get_kind
 from autotask.preflight import SIMULATED_ROW_BYTES, check_local_resources, check_output_dir, check_room, run_resources
 from autotask.progress import RunProgress
+from autotask.runtime.run import train_run
+from autotask.runtime.session import quiet_console
 from autotask.training.config import RunConfig, TrainingConfig
-from autotask.training.run import train_run
-from autotask.training.session import quiet_console
 from autotask.training.summary import side_by_side
 
 console = runner_console(140)

@@ -21,10 +21,11 @@ import time
 from autotask import interrupts
 from autotask.cli import runner_console, runner_main
 from autotask.preflight import InputError, check_output_file
+from autotask.runtime.driver import start_cluster
+from autotask.runtime.session import quiet_console
 from autotask.serving.online.deploy import TOKEN_ENV, ServeOptions, prepare, start
 from autotask.serving.online.holder import FORMS
 from autotask.serving.online.validation import Limits
-from autotask.training.session import ensure_ray, quiet_console
 
 console = runner_console(stderr=True)
 
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     joins = bool(args.address or os.environ.get("RAY_ADDRESS"))  # a joined cluster's Serve may hold the port already
     names = prepare(args.run, options, progress=lambda line: console.print(line, highlight=False), port=not joins)
     with quiet_console(args.verbose):
-        ensure_ray(args.address)
+        start_cluster(args.address)
         url = start(args.run, token, options)
         console.print(f"serving {', '.join(names)} at {url} ({_scaling(options)}; POST {url}/v1/score, "
                       f"GET {url}/v1/models)", highlight=False, soft_wrap=True)

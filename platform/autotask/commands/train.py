@@ -16,10 +16,10 @@ from autotask.cli import read_json_object, runner_console, runner_main
 from autotask.models.registry import kind_names
 from autotask.preflight import InputError, check_output_dir
 from autotask.progress import RunProgress
+from autotask.runtime.run import train_run
+from autotask.runtime.session import quiet_console
 from autotask.training.config import CALIBRATIONS, PRESETS, RUN_FORMAT, RunConfig, TrainingConfig
 from autotask.training.lightgbm_params import check_passed_through
-from autotask.training.run import train_run
-from autotask.training.session import quiet_console
 from autotask.training.summary import side_by_side
 
 console = runner_console(130)

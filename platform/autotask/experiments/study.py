@@ -18,12 +18,12 @@ from autotask.cli import read_json_object
 from autotask.data.fingerprint import dataset_fingerprint
 from autotask.data.validate import validate_dataset
 from autotask.location import Location
-from autotask.preflight import InputError, run_resources, wait_for_cluster
+from autotask.preflight import InputError, run_resources
 from autotask.provenance import provenance
+from autotask.runtime.driver import start_cluster
+from autotask.runtime.run import discard_run, is_finished, preflight, train_run
 from autotask.storage import atomic_write_text
 from autotask.training.config import RunConfig, TrainingConfig
-from autotask.training.run import discard_run, is_finished, preflight, train_run
-from autotask.training.session import ensure_ray
 
 RUN_TASK_CPUS = 0.25  # the task that drives one run; its Train workers ask for their own CPUs
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a run name is a folder name under OUT: no separators, no ..
@@ -164,10 +164,9 @@ def _run_checked(configs: dict[str, RunConfig], out: Path, concurrent: int, chec
     pending = [(name, c) for name, c in configs.items() if not is_finished(out / name, c)]
     if progress:
         progress.expect(len(pending))
-    ensure_ray(address)
     largest = max((run_resources(c.training, c.model, RUN_TASK_CPUS) for c in configs.values()),
                   key=lambda needed: (needed.gpus, needed.cpus))
-    wait_for_cluster(largest)
+    start_cluster(address, largest)
     running = []
     while pending or running:
         while pending and len(running) < concurrent:

@@ -8,21 +8,19 @@ from pathlib import Path
 
 from rich.console import Console
 
-from autotask import run_lock
 from autotask.data.validate import validate_dataset
-from autotask.location import check_reachable
 from autotask.models.registry import get_kind
-from autotask.preflight import InputError, check_address, check_local_resources, run_resources, wait_for_cluster
+from autotask.preflight import InputError, run_resources
+from autotask.runtime.driver import Shell, drive
+from autotask.runtime.run import train_run
 from autotask.storage import atomic_write_parquet, atomic_write_text
 from autotask.training.config import RunConfig
-from autotask.training.run import publish_results, train_run
-from autotask.training.session import ensure_ray
 from autotask.tuning.interruption import fit_or_interrupt
 from autotask.tuning.optuna_store import open_optuna_storage, optuna_storage_url, optuna_study_name
 from autotask.tuning.progress import LiveTrialTable
 from autotask.tuning.results import best_trial, pareto_front, trials_frame
 from autotask.tuning.search import SearchConfig
-from autotask.tuning.space import check_space, load_space
+from autotask.tuning.space import SearchSpace, check_space, load_space
 from autotask.tuning.trial import trial_run_config
 from autotask.tuning.tuner import TRIAL_CPUS, can_resume, make_tuner, restore_tuner, search_storage
 
@@ -41,36 +39,39 @@ def run_search(
     """Returns the trials frame; writes trials.parquet, best_config.json (and pareto.parquet, best/).
 
     `storage`: a shared path or URI for Tune's experiment and the trials' checkpoints (default OUT/ray); the
-    finished OUT is copied to STORAGE/results as well.
+    finished OUT is copied to STORAGE/results as well. The driver sequence is runtime/driver.py's.
     """
     out = Path(out)
     console = console or Console()
     if "://" not in base.data:  # trials run in their own working directories
         base = dataclasses.replace(base, data=str(Path(base.data).resolve()))
-    report = validate_dataset(base.data).raise_if_invalid()
-    manifest = report.manifest
     space = load_space(space_path)
-    check_space(space, manifest)  # before any trial starts
-    if storage:
-        check_reachable(storage)
-    check_address(address)
-    trial_needs = run_resources(base.training, space.model, TRIAL_CPUS)
-    check_local_resources(trial_needs, address)
+    shell = Shell(run_resources(base.training, space.model, TRIAL_CPUS), address, storage, console)
+    return drive(shell, validate=lambda: _validate(base, space), lock=out, publish=out,
+                 prepare=lambda manifest_rows: _prepare(out, config, storage, resume, *manifest_rows),
+                 work=lambda prepared: _search(base, space_path, space, config, out, *prepared, retrain_best, address,
+                                               console, storage))
+
+
+def _validate(base: RunConfig, space: SearchSpace):
+    """The data and the space, before any trial starts (no Ray, nothing written)."""
+    report = validate_dataset(base.data).raise_if_invalid()
+    check_space(space, report.manifest)
+    return report.manifest, report.summary.groupby("split")["rows"].sum().to_dict()
+
+
+def _prepare(out: Path, config: SearchConfig, storage, resume: bool, manifest, row_counts):
+    """Before Ray: --resume needs a search to resume; OUT and a bad --optuna-storage fail now."""
     resuming = resume and can_resume(out, storage)
     if resume and not resuming:
         raise InputError(f"--resume: {search_storage(out, storage)} holds no search to resume")
-    row_counts = report.summary.groupby("split")["rows"].sum().to_dict()
-    with run_lock.hold(out):  # one writer per search folder
-        return _search_checked(base, space_path, space, manifest, config, out, row_counts, trial_needs, resuming,
-                               retrain_best, address, console, storage)
-
-
-def _search_checked(base, space_path, space, manifest, config, out: Path, row_counts, trial_needs, resuming,
-                    retrain_best, address, console, storage):
     out.mkdir(parents=True, exist_ok=True)
-    open_optuna_storage(optuna_storage_url(out, config))  # a bad --optuna-storage fails before Ray starts
-    ensure_ray(address)
-    wait_for_cluster(trial_needs, console)
+    open_optuna_storage(optuna_storage_url(out, config))
+    return manifest, row_counts, resuming
+
+
+def _search(base, space_path, space, config, out: Path, manifest, row_counts, resuming, retrain_best, address,
+            console, storage):
     shown = list(get_kind(space.model).shown_params)
     callbacks = [LiveTrialTable(config.metric, shown)] if console.is_terminal else []
     if resuming:
@@ -92,6 +93,4 @@ def _search_checked(base, space_path, space, manifest, config, out: Path, row_co
     optuna_record = {"optuna_storage": optuna_storage_url(out, config), "study_name": optuna_study_name(out, config)}
     (out / "search.json").write_text(json.dumps({"space": str(space_path), **config.__dict__, **optuna_record},
                                                 indent=2))
-    if storage:
-        publish_results(out, storage)
     return frame

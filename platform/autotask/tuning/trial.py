@@ -12,12 +12,12 @@ from ray.tune.integration.ray_train import TuneReportCallback
 from autotask.data.manifest import Manifest
 from autotask.models.language import reads_language
 from autotask.models.registry import get_kind
+from autotask.runtime.lightgbm_task import fit_lightgbm
+from autotask.runtime.local import execution
+from autotask.runtime.ray_data import training_datasets
+from autotask.runtime.ray_trainer import loop_config, make_trainer
 from autotask.training.config import RunConfig, TrainingConfig
-from autotask.training.lightgbm_task import fit_lightgbm
-from autotask.training.local import execution
 from autotask.training.loop import TrialSession, train_loop_per_worker
-from autotask.training.ray_data import training_datasets
-from autotask.training.ray_trainer import loop_config, make_trainer
 from autotask.tuning.asha import NAMESPACE
 from autotask.tuning.space import split_params
 

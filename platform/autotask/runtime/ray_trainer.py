@@ -15,9 +15,9 @@ from ray.train.torch import TorchConfig, TorchTrainer
 
 from autotask.data.manifest import Manifest
 from autotask.location import Location
+from autotask.runtime.ray_data import finetune_pool_rows
 from autotask.training.config import RunConfig
 from autotask.training.loop import train_loop_per_worker
-from autotask.training.ray_data import finetune_pool_rows
 
 TRAIN_NAME = "train"
 

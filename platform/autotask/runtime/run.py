@@ -1,4 +1,5 @@
-"""One training run end to end: validate the data, train on Ray, score, calibrate, write RUN_DIR."""
+"""One training run end to end (the driver sequence of runtime/driver.py): validate the data, train on Ray, score,
+calibrate, write RUN_DIR."""
 
 from __future__ import annotations
 
@@ -11,29 +12,27 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from autotask import run_lock
 from autotask.data.contract import ContractError
 from autotask.data.fingerprint import dataset_fingerprint, describe_change
 from autotask.data.manifest import Manifest, load_manifest
 from autotask.data.validate import validate_dataset
 from autotask.flat import flat_config
-from autotask.location import Location, check_reachable, copy_folder
+from autotask.location import Location
 from autotask.models.language import language_width, reads_language
 from autotask.models.registry import get_kind
-from autotask.preflight import check_address, check_local_resources, run_resources, wait_for_cluster
+from autotask.preflight import run_resources
 from autotask.provenance import provenance
+from autotask.runtime.driver import Finished, Shell, check_cluster, drive
+from autotask.runtime.lightgbm_task import train_lightgbm
+from autotask.runtime.local import execution, fit_in_process
+from autotask.runtime.ray_data import training_datasets
+from autotask.runtime.ray_trainer import TRAIN_NAME, fit, storage_path
+from autotask.runtime.scoring import score_eval_splits
 from autotask.storage import atomic_write_text
 from autotask.training import outputs
 from autotask.training.config import RunConfig
 from autotask.training.factory import build_model, model_config
-from autotask.training.lightgbm_task import train_lightgbm
-from autotask.training.local import execution, fit_in_process
-from autotask.training.ray_data import training_datasets
-from autotask.training.ray_trainer import TRAIN_NAME, fit, storage_path
-from autotask.training.scoring import score_eval_splits
-from autotask.training.session import ensure_ray
 
-RESULTS = "results"  # STORAGE/results: the published copy of RUN_DIR
 DATA_RECORD = "data.json"  # RUN_DIR/data.json: the fingerprint of the data the run was trained on
 
 
@@ -90,19 +89,21 @@ def record_data(run_dir: Path, fingerprint: dict) -> None:
 
 def preflight(run: RunConfig, run_dir: str | Path, address: str | None = None, storage: str | None = None,
               extra_cpus: float = 0.0, checked: tuple | None = None, fresh: bool = False):
-    """Everything checked before Ray starts or a file is written: the data, the configs, the cluster, the run
-    directory (unless `fresh`: it is to be deleted). Returns (validation report, data fingerprint); pass them back as
+    """Everything checked before Ray starts or a file is written: the data, the configs, the run directory (unless
+    `fresh`: it is to be deleted), the cluster. Returns (validation report, data fingerprint); pass them back as
     `checked` for more runs on the same data."""
-    run_dir = Path(run_dir)
+    validated = check_run(run, Path(run_dir), checked, fresh)
+    check_cluster(address, run_resources(run.training, run.model, extra_cpus), storage)
+    return validated
+
+
+def check_run(run: RunConfig, run_dir: Path, checked: tuple | None = None, fresh: bool = False):
+    """The run's own checks (no Ray, nothing written): its data, its config, its run directory's earlier run."""
     report, fingerprint = checked or (validate_dataset(run.data).raise_if_invalid(), dataset_fingerprint(run.data))
     check_run_config(run, report.manifest)
-    check_address(address)
-    check_local_resources(run_resources(run.training, run.model, extra_cpus), address)
     if not fresh:
         check_compatible(run_dir, run, report.manifest)
         check_data_unchanged(run_dir, run, fingerprint)
-    if storage:
-        check_reachable(storage)
     return report, fingerprint
 
 
@@ -140,34 +141,35 @@ def train_run(
     a second command on it is refused (autotask.run_lock).
     """
     run_dir = Path(run_dir)
-    report, fingerprint = preflight(run, run_dir, address, storage, fresh=fresh)
-    with run_lock.hold(run_dir):
-        return _train_checked(run, run_dir, address, storage, fresh, progress, report, fingerprint)
+    shell = Shell(run_resources(run.training, run.model), address, storage)
+    return drive(shell, validate=lambda: check_run(run, run_dir, fresh=fresh),
+                 prepare=lambda validated: _prepare_run(run, run_dir, storage, fresh, *validated),
+                 work=lambda prepared: _train(*prepared, run_dir, storage, progress), lock=run_dir, publish=run_dir)
 
 
-def _train_checked(run: RunConfig, run_dir: Path, address, storage, fresh: bool, progress, report, fingerprint):
+def _prepare_run(run: RunConfig, run_dir: Path, storage, fresh: bool, report, fingerprint):
+    """Before Ray: a fresh start, a finished run reused, or the run's config and data record written."""
     if fresh:
         discard_run(run_dir, storage)
-    manifest = report.manifest
     if is_finished(run_dir, run):
         record_data(run_dir, fingerprint)  # a run written before fingerprints: adopts today's data
-        return pd.read_parquet(run_dir / "metrics.parquet")
+        return Finished(pd.read_parquet(run_dir / "metrics.parquet"))
     run_dir.mkdir(parents=True, exist_ok=True)
     run = replace(run, provenance={**(run.provenance or provenance(fingerprint)),  # a study's driver may have set it
                                    "execution": execution(run, storage)})
     atomic_write_text(run_dir / "config.json", run.to_json())
     record_data(run_dir, fingerprint)
-    ensure_ray(address)
-    wait_for_cluster(run_resources(run.training, run.model))
+    return run, report
+
+
+def _train(run: RunConfig, report, run_dir: Path, storage, progress) -> pd.DataFrame:
+    manifest = report.manifest
     if not get_kind(run.model).is_torch:  # LightGBM: one Ray task
         predictions, model_files = train_lightgbm(run, manifest, run_dir)
     else:
         predictions, model_files = _train_torch(run, manifest, run_dir, report, storage, progress)
     predictions, calibration = outputs.calibrate(predictions, run.training.calibration)
-    metrics = outputs.write_results(run_dir, predictions, calibration, model_files, manifest, run.protocol)
-    if storage:
-        publish_results(run_dir, storage)
-    return metrics
+    return outputs.write_results(run_dir, predictions, calibration, model_files, manifest, run.protocol)
 
 
 def discard_run(run_dir: Path, storage: str | None = None) -> None:
@@ -177,13 +179,6 @@ def discard_run(run_dir: Path, storage: str | None = None) -> None:
         checkpoints = Location.of(storage) / TRAIN_NAME
         if checkpoints.exists():
             checkpoints.filesystem.delete_dir(checkpoints.path)
-
-
-def publish_results(out: Path, storage: str) -> Location:
-    """Copy the finished run or search folder (not its local Ray storage) to STORAGE/results."""
-    target = Location.of(storage) / RESULTS
-    copy_folder(out, target, skip=("ray",))
-    return target
 
 
 def _train_torch(run: RunConfig, manifest: Manifest, run_dir: Path, report, storage: str | None, progress=None):
