@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from autotask.data.contract import ContractError
+from autotask.errors import ContractError
 
 
 def is_uri(target: str | Path) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from autotask.errors import ContractError  # noqa: F401 (its home for data code: autotask.errors, below every layer)
+
 SCENARIO = "scenario"
 LABEL = "label"
 SOFT_LABEL = "soft_label"
@@ -23,14 +25,6 @@ MANIFEST_NAME = "manifest.json"
 FEATURE_DTYPE = "float32"
 RESERVED = {ROW_ID, ORACLE_P, QUERY_ID, SCENARIO, LABEL, SOFT_LABEL, SPLIT, QUERY_TEXT, OFFER_TEXT, QUERY_EMBEDDING,
             OFFER_EMBEDDING}  # never a feature's name
-
-
-class ContractError(ValueError):
-    """A dataset breaks the contract; the message names the file, the column and offending rows."""
-
-    def __init__(self, messages: list[str] | str):
-        self.messages = [messages] if isinstance(messages, str) else list(messages)
-        super().__init__("\n".join(self.messages))
 
 
 def format_rows(rows, limit: int = 5) -> str:
