@@ -1,11 +1,16 @@
-"""The docs site: every page in mkdocs.yml's nav exists, every docs page is in the nav, and the README's tour only
-links to pages that exist."""
+"""The docs site: every page in mkdocs.yml's nav exists, every docs page is in the nav, the README's tour only
+links to pages that exist, and `mkdocs build --strict` passes (broken links and missing pages fail it)."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,3 +36,12 @@ def test_readme_links_point_at_pages_that_exist():
     links = re.findall(r"\]\((docs/[^)#]+)", (ROOT / "README.md").read_text())
     missing = [link for link in links if not (ROOT / link).exists()]
     assert links and not missing, missing
+
+
+@pytest.mark.skipif(not (importlib.util.find_spec("mkdocs") and importlib.util.find_spec("material")),
+                    reason="the docs extra is not installed (pip install -e '.[docs]'; scripts/setup.sh does)")
+def test_the_site_builds_strictly(tmp_path):
+    build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir",
+                            str(tmp_path / "site")], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
