@@ -14,6 +14,7 @@ import torch
 from autotask.benchmarks.inference import inference_rows
 from autotask.benchmarks.loops import Feed, in_memory_tensors, interleaved_epochs, shuffled_batches
 from autotask.benchmarks.stats import steady_rows_per_s
+from autotask.benchmarks.steps import MIN_AUC_EPOCHS, step_suite_rows
 from autotask.data.manifest import Manifest
 from autotask.training.batches import FEATURES, TARGET, TASK_ID
 from autotask.training.steps import predict
@@ -58,7 +59,8 @@ def gpu_rows(data: Path, manifest: Manifest, epochs: int, workdir: Path, latency
 
 
 def run_gpu_benchmarks(config, workdir: Path) -> dict:
-    """The GPU suite on simulated data (`config`: a BenchConfig); the result has the full suite's shape."""
+    """The GPU suite on simulated data (`config`: a BenchConfig): the step forms and the batch-size table (on CPU
+    too), then CUDA against CPU when a GPU is present; the result has the full suite's shape."""
     from dataclasses import asdict
 
     from autotask.benchmarks.machine import machine_info
@@ -67,7 +69,9 @@ def run_gpu_benchmarks(config, workdir: Path) -> dict:
 
     workdir = Path(workdir)
     report = build_simulated(SimulatorConfig(rows=config.rows, seed=0), workdir / "data").raise_if_invalid()
-    rows = gpu_rows(workdir / "data", report.manifest, config.epochs, workdir, config.latency_calls,
-                    config.batch_rows, config.throughput_seconds)
+    auc_epochs = config.epochs if config.is_quick else max(config.epochs, MIN_AUC_EPOCHS)
+    rows = step_suite_rows(workdir / "data", report.manifest, config.epochs, auc_epochs)
+    rows += gpu_rows(workdir / "data", report.manifest, config.epochs, workdir, config.latency_calls,
+                     config.batch_rows, config.throughput_seconds)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     return {"machine": machine_info(device), "config": asdict(config), "rows": rows, "targets": []}

@@ -16,7 +16,7 @@ from autotask.models.registry import get_kind, learning_rates
 from autotask.training.batches import FEATURES, TARGET, TASK_ID, to_model_inputs
 from autotask.training.config import RunConfig, TrainingConfig
 from autotask.training.factory import build_model
-from autotask.training.steps import make_optimizer, train_epoch
+from autotask.training.steps import LossModule, compiled_step, make_optimizer, train_epoch
 
 SPLIT, SOFT = "pretrain", True  # the benchmark trains on the soft-label pre-training split, as epoch 1 does
 Batches = Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
@@ -29,6 +29,9 @@ class Feed:
     threads: int
     batches: Callable[[int], Batches]
     device: str = "cpu"
+    compiled: bool = False  # torch.compile of the step
+    autocast: torch.dtype | None = None  # bf16 autocast of the forward pass
+    lr_scale: float = 1.0  # learning rates x this (large batches)
 
 
 def bench_run(data: str, epochs: int, workers: int = 1, device: str = "cpu") -> RunConfig:
@@ -37,9 +40,9 @@ def bench_run(data: str, epochs: int, workers: int = 1, device: str = "cpu") -> 
     return RunConfig(data=data, model="autotask", seed=0, training=training)
 
 
-def in_memory_tensors(data: str, manifest: Manifest, device: str) -> dict[str, torch.Tensor]:
-    """The benchmark split's model inputs as tensors on `device` (read with pandas, no Ray)."""
-    inputs = to_model_inputs(read_frame(data, splits=(SPLIT,)), manifest, soft=SOFT)
+def in_memory_tensors(data: str, manifest: Manifest, device: str, split: str = SPLIT) -> dict[str, torch.Tensor]:
+    """A split's model inputs as tensors on `device` (read with pandas, no Ray); soft labels for the pool."""
+    inputs = to_model_inputs(read_frame(data, splits=(split,)), manifest, soft=split == SPLIT)
     return {key: torch.from_numpy(np.ascontiguousarray(inputs[key])).to(device) for key in (FEATURES, TASK_ID, TARGET)}
 
 
@@ -61,16 +64,19 @@ def interleaved_epochs(feeds: dict[str, Feed], manifest: Manifest, rows: int, ep
     models = {}
     for name in feeds:
         torch.manual_seed(run.seed)
-        model = build_model(run.model, run.model_config, manifest).to(feeds[name].device)
+        feed = feeds[name]
+        model = build_model(run.model, run.model_config, manifest).to(feed.device)
         rates = learning_rates(get_kind(run.model), run.training)
-        models[name] = (model, make_optimizer(model, rates, run.training.weight_decay))
+        rates = {group: rate * feed.lr_scale for group, rate in rates.items()}
+        step = compiled_step(LossModule(model, feed.autocast), feed.compiled)
+        models[name] = (model, make_optimizer(model, rates, run.training.weight_decay), step)
     timings: dict[str, list[tuple[int, float]]] = {name: [] for name in feeds}
     for epoch in range(epochs):
         for name, feed in feeds.items():
             torch.set_num_threads(feed.threads)
             started = time.perf_counter()
-            train_epoch(*models[name], feed.batches(epoch))
+            train_epoch(*models[name][:2], feed.batches(epoch), loss=models[name][2])
             if feed.device == "cuda":
                 torch.cuda.synchronize()
             timings[name].append((rows, time.perf_counter() - started))
-    return timings, {name: model for name, (model, _) in models.items()}
+    return timings, {name: model for name, (model, _, _) in models.items()}

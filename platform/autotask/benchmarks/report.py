@@ -13,7 +13,8 @@ from autotask.storage import atomic_write_text
 
 COLUMNS = (("section", "section", "{}"), ("name", "path", "{}"), ("threads", "threads", "{}"),
            ("rows_per_s", "rows/s", "{:,.0f}"), ("ratio", "x bare", "{:.2f}"), ("p50_ms", "p50 ms", "{:.3f}"),
-           ("p99_ms", "p99 ms", "{:.3f}"), ("max_abs_diff", "max |diff| vs eager", "{:.1e}"), ("note", "note", "{}"))
+           ("p99_ms", "p99 ms", "{:.3f}"), ("max_abs_diff", "max |diff| vs eager", "{:.1e}"),
+           ("first_epoch_s", "1st epoch s", "{:.1f}"), ("valid_roc_auc", "valid AUC", "{:.4f}"), ("note", "note", "{}"))
 
 
 def _cell(row: dict, key: str, fmt: str) -> str:
@@ -35,6 +36,9 @@ SEARCH_COLUMNS = (("name", "trial path", "{}"), ("trials_per_min", "trials/min",
                   ("wall_s_per_trial", "wall s/trial", "{:.1f}"), ("epoch_s_per_trial", "epochs s/trial", "{:.1f}"),
                   ("overhead_s_per_trial", "fixed s/trial", "{:.1f}"), ("note", "note", "{}"))
 
+
+PROFILE_COLUMNS = (("section", "epoch, time", "{}"), ("name", "operator", "{}"), ("self_ms", "self ms", "{:,.1f}"),
+                   ("share", "share", "{:.1%}"), ("calls", "calls", "{:,}"))
 
 SAMPLER_COLUMNS = (("name", "search", "{}"), ("random_final_best", "random: final best", "{:.4f}"),
                    ("tpe_final_best", "TPE: final best", "{:.4f}"),

@@ -25,6 +25,7 @@ import time
 from autotask.benchmarks.catalog import DEFAULT_SUITE, SUITES, suite_runner, suites_help
 from autotask.benchmarks.config import LARGE_ROWS, BenchConfig
 from autotask.benchmarks.report import (
+    PROFILE_COLUMNS,
     SAMPLER_COLUMNS,
     quality_tables,
     results_table,
@@ -82,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     result["command"] = " ".join(["python runners/bench.py", *(argv if argv is not None else sys.argv[1:])])
     result["seconds"] = round(time.perf_counter() - started, 1)
     tables = {"quality": quality_tables, "worlds": _worlds_tables, "search": lambda r: [search_table(r)],
-              "samplers": lambda r: [search_table(r, SAMPLER_COLUMNS, "TPE vs random search")]}.get(
+              "samplers": lambda r: [search_table(r, SAMPLER_COLUMNS, "TPE vs random search")],
+              "profile": lambda r: [search_table(r, PROFILE_COLUMNS, "Where a training epoch's time goes")]}.get(
         args.suite, lambda r: [results_table(r)])
     for table in tables(result):
         console.print(table)

@@ -82,9 +82,10 @@ def train_step(loss: Callable[[Tensor, Tensor, Tensor], Tensor], optimizer: torc
 
 
 def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer,
-                batches: Iterable[tuple[Tensor, Tensor, Tensor]]) -> float:
-    """train_step over (features, task_ids, targets) batches; returns the row-weighted mean loss."""
-    loss = LossModule(model).train()
+                batches: Iterable[tuple[Tensor, Tensor, Tensor]], loss: nn.Module | None = None) -> float:
+    """train_step over (features, task_ids, targets) batches; returns the row-weighted mean loss. `loss`: the
+    model's step module (compiled, autocast) when not a plain LossModule."""
+    loss = (LossModule(model) if loss is None else loss).train()
     total, rows = 0.0, 0
     for features, task_ids, targets in batches:
         total += train_step(loss, optimizer, features, task_ids, targets) * len(targets)
