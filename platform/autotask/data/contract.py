@@ -23,6 +23,7 @@ SOFT_LABEL_POOL = "pretrain"  # the only split whose hard label may be null (bes
 UNSEEN_TASK_ID = 0
 MANIFEST_NAME = "manifest.json"
 FEATURE_DTYPE = "float32"
+FLOAT32_MAX = 3.4028234663852886e38  # numpy.finfo(float32).max: a larger feature value reads as inf
 RESERVED = {ROW_ID, ORACLE_P, QUERY_ID, SCENARIO, LABEL, SOFT_LABEL, SPLIT, QUERY_TEXT, OFFER_TEXT, QUERY_EMBEDDING,
             OFFER_EMBEDDING}  # never a feature's name
 

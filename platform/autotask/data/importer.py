@@ -10,6 +10,7 @@ import pandas as pd
 
 from autotask.data.contract import (
     FEATURE_DTYPE,
+    FLOAT32_MAX,
     LABEL,
     ORACLE_P,
     QUERY_ID,
@@ -47,7 +48,6 @@ class ImportSpec:
     min_scenario_rows: int | None = None  # fold scenarios below this many rows into one, "other"
 
 
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 NUMERIC_SHARE = 0.5  # an unchosen text column is a (broken) feature when at least this share of its cells are numbers
 
 
