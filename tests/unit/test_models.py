@@ -285,6 +285,22 @@ def test_gated_mixture_weights_seen_ids_by_the_gate_and_leaves_seen_rows_alone()
                           atol=1e-6)
 
 
+@pytest.mark.parametrize("mode", ["encoding", "number", "none"])
+def test_score_paper_reads_id_zero_as_the_paper_does_and_score_stays_the_served_rule(mode):
+    """score_paper: unseen rows through id 0 itself (the `zero` rule on the same weights; no id under mode none);
+    seen rows and non-mixing models score the same in both columns."""
+    model = small(unseen="gated", task_id_mode=mode).eval()
+    x, ids = inputs(6)
+    batch = torch.where(torch.arange(6) % 2 == 0, ids, 0)
+    scores = model.score(x, batch, block_size=1)
+    model.config.unseen = "zero"  # the same weights under the paper's rule (has_gate is unchanged)
+    paper = torch.sigmoid(model(x, batch, block_size=1))
+    assert torch.allclose(scores["score_paper"], paper, atol=1e-6)
+    seen = batch > 0
+    assert torch.equal(scores["score_paper"][seen], scores["score"][seen])
+    assert torch.equal(scores["score_paper"], scores["score"]) == (mode == "none")
+
+
 @pytest.mark.parametrize("tokenizer", ["shared", "per-feature", "periodic", "piecewise"])
 def test_tokenizers_give_one_token_per_feature_and_learn(tokenizer):
     model = small(tokenizer=tokenizer)

@@ -132,6 +132,17 @@ def test_score_column_syntax_and_missing_column(study):
         select_models([str(study / "autotask-seed0")], [f"{study}/dnn-seed0:score_task_calibrated"])
 
 
+def test_score_column_list_takes_each_runs_first_present_column(study, tmp_path):
+    """--score-col score_paper,score: a run that wrote score_paper (AutoTask) is read under it, the DNN baseline
+    under its score."""
+    rows = dataset()
+    paper = write_run(tmp_path, "autotask", "AutoTask", 0, rows["label"].to_numpy() - 0.5, rows)
+    predictions = pd.read_parquet(paper / "predictions.parquet")
+    predictions.assign(score_paper=predictions["score"]).to_parquet(paper / "predictions.parquet", index=False)
+    models, base = select_models([str(paper)], [str(study / "dnn-seed0")], score_col="score_paper,score")
+    assert {m.label: m.score_col for m in models} == {"DNN baseline": "score", "AutoTask [score_paper]": "score_paper"}
+
+
 def test_report_folder_written_atomically(study, tmp_path):
     models, baseline = select_models([str(study / "twin-seed0")], [str(study / "dnn-seed0")])
     report = build_report(models, baseline, ReportOptions(resamples=50))

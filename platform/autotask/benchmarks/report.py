@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 from rich.table import Table
 
 from autotask.storage import atomic_write_text
@@ -62,13 +63,18 @@ def _plus_minus(row: dict, key: str) -> str:
     return "" if row.get(key) is None or row[key] != row[key] else f"{row[key]:.1f} ± {row[f'{key} std']:.1f}"
 
 
-def _rule_means(result: dict) -> list[tuple[str, str, float, float]]:
-    """(dataset, rule, mean validation proxy, mean test unseen) over seeds."""
+def _rule_means(result: dict) -> list[tuple[str, str, str, str]]:
+    """(dataset, rule, validation proxy, test unseen), each 'mean ± std' over seeds (std 0 with one seed)."""
     grouped: dict[tuple[str, str], list[dict]] = {}
     for record in result["unseen_rules"]:
         grouped.setdefault((record["dataset"], record["rule"]), []).append(record)
-    return [(dataset, rule, sum(r["valid_proxy"] for r in records) / len(records),
-             sum(r["test_unseen"] for r in records) / len(records)) for (dataset, rule), records in grouped.items()]
+
+    def mean_std(records: list[dict], key: str) -> str:
+        values = np.array([r[key] for r in records], dtype=float)
+        return f"{values.mean():.1f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.1f}"
+
+    return [(dataset, rule, mean_std(records, "valid_proxy"), mean_std(records, "test_unseen"))
+            for (dataset, rule), records in grouped.items()]
 
 
 def _training_minutes(result: dict) -> float:
@@ -109,10 +115,10 @@ def quality_markdown(result: dict) -> str:
              "| dataset | model | seen | unseen | per unseen scenario | train s |", "|---|---|---:|---:|---|---:|"]
     lines += [f"| {r['dataset']} | {r['model']} | {_plus_minus(r, 'seen')} | {_plus_minus(r, 'unseen')} | "
               f"{_unseen_cells(r)} | {r['seconds']:.0f} |" for r in result["summary"]]
-    lines += ["", "AutoTask's rule for unseen scenarios, on the same trained weights (mean over seeds): the validation "
-              "proxy scores each seen scenario's validation rows without their own id.", "",
+    lines += ["", "AutoTask's rule for unseen scenarios, on the same trained weights (mean ± std over seeds): the "
+              "validation proxy scores each seen scenario's validation rows without their own id.", "",
               "| dataset | rule | valid proxy | test unseen |", "|---|---|---:|---:|"]
-    lines += [f"| {d} | {rule} | {proxy:.1f} | {test:.1f} |" for d, rule, proxy, test in _rule_means(result)]
+    lines += [f"| {d} | {rule} | {proxy} | {test} |" for d, rule, proxy, test in _rule_means(result)]
     sizes = _block_sizes(result)
     lines += ["", "AutoTask scored with facet-2 blocks of t test rows of one scenario (t = 1 is the served protocol; "
               "same weights; mean over seeds): seen / unseen.", "",
@@ -132,11 +138,12 @@ def quality_tables(result: dict) -> list[Table]:
     for row in result["summary"]:
         table.add_row(row["dataset"], row["model"], str(row["seeds"]), _plus_minus(row, "seen"),
                       _plus_minus(row, "unseen"), _unseen_cells(row), f"{row['seconds']:.0f}")
-    rules = Table(title="AutoTask's rule for unseen scenarios (same weights): validation proxy and test, seed mean")
+    rules = Table(title="AutoTask's rule for unseen scenarios (same weights): validation proxy and test, mean ± std "
+                  "over seeds")
     for header in ("dataset", "rule", "valid proxy (seen rows without their id)", "test unseen"):
         rules.add_column(header, justify="left" if header in ("dataset", "rule") else "right")
     for dataset, rule, proxy, test in _rule_means(result):
-        rules.add_row(dataset, rule, f"{proxy:.1f}", f"{test:.1f}")
+        rules.add_row(dataset, rule, proxy, test)
     return [table, rules]
 
 

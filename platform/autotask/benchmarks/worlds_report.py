@@ -57,10 +57,11 @@ def rule_rows(result: dict) -> list[list[str]]:
     frame = pd.DataFrame(result["unseen_rules"])
     if not len(frame):
         return []
-    means = frame.groupby("rule")[["valid_proxy", "test_unseen"]].mean()
+    per_seed = frame.groupby(["rule", "seed"])[["valid_proxy", "test_unseen"]].mean()  # mean over worlds
+    means, stds = per_seed.groupby(level=0).mean(), per_seed.groupby(level=0).std(ddof=1).fillna(0.0)
     agreement = result["proxy_agreement"]["spearman_over_worlds"]
-    return [[rule, f"{row.valid_proxy:.2f}", f"{row.test_unseen:.2f}", f"{agreement.get(rule, float('nan')):+.2f}"]
-            for rule, row in means.iterrows()]
+    return [[rule, *(f"{row[key]:.2f} ± {stds.loc[rule, key]:.2f}" for key in ("valid_proxy", "test_unseen")),
+             f"{agreement.get(rule, float('nan')):+.2f}"] for rule, row in means.iterrows()]
 
 
 def onboarding_rows(result: dict) -> list[list[str]]:

@@ -47,7 +47,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", action="append", required=True, metavar="RUN_DIR[:COLUMN] | NAME")
     p.add_argument("--out", required=True, help="report folder, e.g. reports/NAME")
     p.add_argument("--split", default="test", help="valid, calib or test (default test)")
-    p.add_argument("--score-col", default="score", help="score column of runs not naming one (default score)")
+    p.add_argument("--score-col", default="score", help="score column of runs not naming one (default score); "
+                   "a comma-separated list takes each run's first present column, e.g. score_paper,score: "
+                   "AutoTask variants under the paper's unseen rule, other kinds their score")
     p.add_argument("--baseline-score-col", help="score column of the baseline runs (default: --score-col)")
     p.add_argument("--oracle", action="store_true", help="add an oracle row scored by the data's oracle_p")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")

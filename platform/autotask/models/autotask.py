@@ -403,8 +403,20 @@ class AutoTask(nn.Module):
 
     def score(self, features: Tensor, task_ids: Tensor, block_size: int | None = None,
               profile: Tensor | None = None) -> dict[str, Tensor]:
-        """{"score": probabilities}; `profile`: an unseen scenario's weights for its id-0 rows (`scenario_profile`)."""
-        return {"score": torch.sigmoid(self(features, task_ids, block_size, profile=profile))}
+        """{"score": probabilities as served, "score_paper": the paper's rule}; `profile`: an unseen scenario's weights
+        for its id-0 rows (`scenario_profile`).
+
+        `score_paper` reads id 0 as the model's input, as the paper scores unseen scenarios (an all-zero one-hot
+        with the number 0; no id at all under task_id_mode none): it differs from `score` only on unseen rows of a
+        mixing rule. Exports and traces carry the served score alone."""
+        probabilities = torch.sigmoid(self(features, task_ids, block_size, profile=profile))
+        if torch.compiler.is_exporting() or torch.jit.is_tracing():
+            return {"score": probabilities}
+        paper = probabilities
+        if self.config.mixes_unseen and bool((task_ids == 0).any()):
+            t = self.config.block_size if block_size is None else block_size
+            paper = torch.sigmoid(self._logits(features, task_ids, t))
+        return {"score": probabilities, "score_paper": paper}
 
     def param_groups(self, rates: dict[str, float], weight_decay: float = 0.0) -> list[dict]:
         """Per facet and for the fusion head (with the gate): its own learning rate; decay on weight matrices only."""
@@ -435,7 +447,7 @@ def check_search_params(config: AutoTaskConfig, derived: dict, d: int) -> list[s
 
 register(ModelKind(
     name="autotask", summary="AutoTask: task-aware feature modelling and cross-task interaction over blocks",
-    config_cls=AutoTaskConfig, model_cls=AutoTask, score_columns=("score", "score_context"),
+    config_cls=AutoTaskConfig, model_cls=AutoTask, score_columns=("score", "score_paper", "score_context"),
     selection_score=AutoTask.selection_score, lr_groups=AutoTask.LR_GROUPS, search_space="search_spaces/autotask.py",
     shown_params=("lr_facet1", "lr_facet2", "e1", "e2", "block_size"), check_params=check_search_params,
 ))

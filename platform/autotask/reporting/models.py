@@ -113,8 +113,9 @@ def select_models(run_args: list[str], baseline_args: list[str], study: str | No
     runs = []
     for path, column in candidates:
         run = run_at(path)
-        run.require(column or score_col, f"{path}:{column}" if column else "--score-col")
-        runs.append((run, column or score_col))
+        column = column or run.first_column(score_col)
+        run.require(column, f"{path}:{column}" if column else "--score-col")
+        runs.append((run, column))
     base_col = baseline_score_col or score_col
     baseline = [pair for arg in baseline_args for pair in _baseline_runs(arg, runs, run_at, base_col)]
     for run, column in baseline:
@@ -135,9 +136,10 @@ def _baseline_runs(arg: str, runs: list[tuple[Run, str]], run_at, default_col: s
     """The runs an argument of --baseline names: a run directory, or a name matching runs already listed."""
     target, column = split_column(arg)
     if Path(target).is_dir():
-        return [(run_at(target), column or default_col)]
+        run = run_at(target)
+        return [(run, column or run.first_column(default_col))]
     matches = list({id(r): r for r, _ in runs if target in (r.name, r.variant, r.path.name)}.values())
     if not matches:
         names = sorted({r.name for r, _ in runs})
         raise RunDirError(f"--baseline {arg!r}: not a run directory, nor a run name among {names}")
-    return [(run, column or default_col) for run in matches]
+    return [(run, column or run.first_column(default_col)) for run in matches]

@@ -74,6 +74,12 @@ class Run:
             raise RunDirError(f"{self.path}: predictions.parquet has no column {column!r} "
                               f"({named}score columns: {scores})")
 
+    def first_column(self, choices: str) -> str:
+        """The first of comma-separated `choices` this run has ('score_paper,score': the paper's rule where the run
+        scored one, else its score); a single name is returned as it is."""
+        names = [name.strip() for name in choices.split(",") if name.strip()]
+        return next((name for name in names if name in self.predictions.columns), names[0] if names else choices)
+
     def rows(self, split: str) -> pd.DataFrame:
         """The run's predictions on `split`."""
         return self.predictions[self.predictions["split"] == split]
