@@ -187,11 +187,18 @@ def _add_text_common(command: argparse.ArgumentParser) -> None:
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = root.add_subparsers(dest="command", required=True)
+    for add in (_add_validate, _add_simulate, _add_worlds, _add_import, _add_text, _add_home_depot):
+        add(sub)
+    return root
 
+
+def _add_validate(sub) -> None:
     validate = sub.add_parser("validate", help="check a dataset against the contract")
     validate.add_argument("path")
     validate.set_defaults(run=cmd_validate)
 
+
+def _add_simulate(sub) -> None:
     simulate = sub.add_parser("simulate", help="build the simulated multi-scenario dataset")
     simulate.add_argument("--out", required=True)
     simulate.add_argument("--rows", type=int, default=DEFAULT_ROWS)
@@ -199,6 +206,8 @@ def parser() -> argparse.ArgumentParser:
     simulate.add_argument("--overwrite", action="store_true", help="replace an existing, different build")
     simulate.set_defaults(run=cmd_simulate)
 
+
+def _add_worlds(sub) -> None:
     worlds = sub.add_parser("worlds", help="many random worlds, each with its own generating mechanisms (benchmark)")
     worlds.add_argument("--out", required=True)
     worlds.add_argument("--count", type=int, default=12, help="worlds to generate (default 12)")
@@ -207,6 +216,8 @@ def parser() -> argparse.ArgumentParser:
     worlds.add_argument("--overwrite", action="store_true", help="replace an existing, different build")
     worlds.set_defaults(run=cmd_worlds)
 
+
+def _add_import(sub) -> None:
     imp = sub.add_parser("import", help="bring a table of extracted features into the contract")
     imp.add_argument("--input", required=True, help="CSV or Parquet file")
     imp.add_argument("--scenario-col", required=True)
@@ -229,6 +240,8 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("--overwrite", action="store_true")
     imp.set_defaults(run=cmd_import)
 
+
+def _add_text(sub) -> None:
     text = sub.add_parser("text", help="extract features from (query, offer, graded label) text pairs")
     text.add_argument("--input", required=True, help="CSV (zipped too) or Parquet file")
     text.add_argument("--query-col", required=True)
@@ -246,11 +259,12 @@ def parser() -> argparse.ArgumentParser:
     _add_text_common(text)
     text.set_defaults(run=cmd_text)
 
+
+def _add_home_depot(sub) -> None:
     depot = sub.add_parser("home-depot", help="the Home Depot benchmark (text preset; docs/real-data.md)")
     depot.add_argument("--input", help="train.csv.zip (default: ../shared/data/home-depot/train.csv.zip)")
     _add_text_common(depot)
     depot.set_defaults(run=cmd_home_depot)
-    return root
 
 
 CHECKS = {  # subcommand -> its up-front checks (what it does before the expensive part), returning what it built
