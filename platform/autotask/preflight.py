@@ -19,7 +19,6 @@ from autotask.errors import InputError
 CONNECT_TIMEOUT_S = 3.0
 RESOURCE_WAIT_ENV = "AUTOTASK_RESOURCE_WAIT_S"  # how long to wait for a remote cluster to grow (default 60 s)
 RAY_CLIENT_PREFIX = "ray://"
-PREPROCESS_CPUS = 0.25  # Ray Data's small tasks (runtime/ray_data.py): room for the Train workers on a 2-core machine
 SIMULATED_ROW_BYTES = 200  # disk per simulated row, with room: a built row takes about 63 bytes of Parquet
 
 
@@ -108,20 +107,6 @@ class Resources:
         if self.gpus > gpus:
             return f"{self.gpus} GPUs ({self.asked_by}) but {where} has {gpus:g}"
         return None
-
-
-def run_resources(training, model: str, extra_cpus: float = 0.0) -> Resources:
-    """A torch run's Train workers, plus Ray Data's tasks beside them (design notes 5); LightGBM is one CPU task."""
-    from autotask.models.registry import get_kind  # known exception: tests/unit/test_architecture.py
-
-    if not get_kind(model).is_torch:
-        return Resources(1.0 + extra_cpus, 0, "LightGBM's training task")
-    cpus = training.workers * training.cpus_per_worker + PREPROCESS_CPUS + extra_cpus
-    gpus = training.workers if training.use_gpu else 0
-    asked = f"--workers {training.workers} × --cpus-per-worker {training.cpus_per_worker:g} + Ray Data's tasks"
-    if training.use_gpu:
-        asked += ", --use-gpu: one GPU per worker"
-    return Resources(cpus, gpus, asked)
 
 
 def local_capacity() -> tuple[float, int]:

@@ -22,11 +22,7 @@ LAYERS = (  # lowest first: a unit (a package, or a module at the top of autotas
     ("benchmarks",),
     ("commands", "api", "entry"),
 )
-KNOWN_BACK_EDGES = {
-    # preflight.run_resources asks the model registry whether a kind trains with torch (a lazy import); moving
-    # run_resources up to runtime/ needs experiments/study.py, which imports it from preflight, changed too.
-    ("preflight", "models"),
-}
+KNOWN_BACK_EDGES: set[tuple[str, str]] = set()  # (importer, imported), each with a comment saying why it stays
 
 
 def _unit(module: str) -> str:

@@ -19,8 +19,9 @@ from autotask.data.build import build_simulated
 from autotask.data.simulator import SimulatorConfig
 from autotask.evaluation.metrics import scenario_metrics
 from autotask.models.registry import get_kind
-from autotask.preflight import SIMULATED_ROW_BYTES, check_local_resources, check_output_dir, check_room, run_resources
+from autotask.preflight import SIMULATED_ROW_BYTES, check_local_resources, check_output_dir, check_room
 from autotask.progress import RunProgress
+from autotask.runtime.driver import run_resources
 from autotask.runtime.run import train_run
 from autotask.runtime.session import quiet_console
 from autotask.training.config import RunConfig, TrainingConfig

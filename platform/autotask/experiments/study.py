@@ -18,9 +18,9 @@ from autotask.cli import read_json_object
 from autotask.data.fingerprint import dataset_fingerprint
 from autotask.data.validate import validate_dataset
 from autotask.location import Location
-from autotask.preflight import InputError, run_resources
+from autotask.preflight import InputError
 from autotask.provenance import provenance
-from autotask.runtime.driver import start_cluster
+from autotask.runtime.driver import run_resources, start_cluster
 from autotask.runtime.run import discard_run, is_finished, preflight, train_run
 from autotask.storage import atomic_write_text
 from autotask.training.config import RunConfig, TrainingConfig

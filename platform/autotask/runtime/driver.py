@@ -16,7 +16,9 @@ from typing import Any, NamedTuple
 
 from autotask import run_lock
 from autotask.location import Location, check_reachable, copy_folder
+from autotask.models.registry import get_kind
 from autotask.preflight import Resources, check_address, check_local_resources, wait_for_cluster
+from autotask.runtime.ray_data import PREPROCESS_CPUS
 from autotask.runtime.session import ensure_ray
 
 RESULTS = "results"  # STORAGE/results: the published copy of a finished run or search folder
@@ -36,6 +38,18 @@ class Finished(NamedTuple):
     """What `prepare` returns when there is nothing to do (a finished run): the command's result, without Ray."""
 
     result: Any
+
+
+def run_resources(training, model: str, extra_cpus: float = 0.0) -> Resources:
+    """A torch run's Train workers, plus Ray Data's tasks beside them (design notes 5); LightGBM is one CPU task."""
+    if not get_kind(model).is_torch:
+        return Resources(1.0 + extra_cpus, 0, "LightGBM's training task")
+    cpus = training.workers * training.cpus_per_worker + PREPROCESS_CPUS + extra_cpus
+    gpus = training.workers if training.use_gpu else 0
+    asked = f"--workers {training.workers} × --cpus-per-worker {training.cpus_per_worker:g} + Ray Data's tasks"
+    if training.use_gpu:
+        asked += ", --use-gpu: one GPU per worker"
+    return Resources(cpus, gpus, asked)
 
 
 def check_cluster(address: str | None, needs: Resources | None, storage: str | None = None) -> None:

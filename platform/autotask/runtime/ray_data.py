@@ -7,8 +7,9 @@ import ray.data
 from autotask.data.contract import LABEL, QUERY_ID, ROW_ID, SCENARIO, SOFT_LABEL, SPLIT
 from autotask.data.io import column_names, dataset_files
 from autotask.data.manifest import Manifest
-from autotask.preflight import PREPROCESS_CPUS
 from autotask.training.batches import SplitPreprocessor, input_columns
+
+PREPROCESS_CPUS = 0.25  # small tasks: leave room for the Train workers on a 2-core machine
 
 TRAIN_STAGES = {"pretrain": ("pretrain", True), "train": ("train", False)}  # dataset name -> (split, soft)
 MATERIALIZE_BELOW_ROWS = 2_000_000  # small data is materialised once instead of re-read every epoch

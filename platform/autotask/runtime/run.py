@@ -20,9 +20,8 @@ from autotask.flat import flat_config
 from autotask.location import Location
 from autotask.models.language import language_width, reads_language
 from autotask.models.registry import get_kind
-from autotask.preflight import run_resources
 from autotask.provenance import provenance
-from autotask.runtime.driver import Finished, Shell, check_cluster, drive
+from autotask.runtime.driver import Finished, Shell, check_cluster, drive, run_resources
 from autotask.runtime.lightgbm_task import train_lightgbm
 from autotask.runtime.local import execution, fit_in_process
 from autotask.runtime.ray_data import training_datasets

@@ -10,8 +10,8 @@ from rich.console import Console
 
 from autotask.data.validate import validate_dataset
 from autotask.models.registry import get_kind
-from autotask.preflight import InputError, run_resources
-from autotask.runtime.driver import Shell, drive
+from autotask.preflight import InputError
+from autotask.runtime.driver import Shell, drive, run_resources
 from autotask.runtime.run import train_run
 from autotask.storage import atomic_write_parquet, atomic_write_text
 from autotask.training.config import RunConfig
