@@ -28,7 +28,7 @@ def child(data: str, out: Path) -> None:
     from autotask.tuning.optuna_store import make_searcher
     from autotask.tuning.search import SearchConfig
     from autotask.tuning.space import load_space
-    from autotask.tuning.tuner import _trainable, search_storage
+    from autotask.tuning.tuner import SearchJob, trainable
 
     data = str(Path(data).resolve())  # trials run in their own working directories
     report = validate_dataset(data).raise_if_invalid()
@@ -39,9 +39,10 @@ def child(data: str, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     config = SearchConfig(trials=TRIALS, scheduler="none", in_process=False)
     scheduler = ASHAScheduler(metric="valid_roc_auc", mode="max", grace_period=1, reduction_factor=2, max_t=6)
-    storage = search_storage(out, None)
+    job = SearchJob(base, space, report.manifest, config, out, counts)
+    storage = job.location
     tuner = tune.Tuner(
-        _trainable(base, space, report.manifest, counts, storage, stopper=None, in_process=False),
+        trainable(job, stopper=None),
         tune_config=tune.TuneConfig(search_alg=make_searcher(space, report.manifest, config, out), num_samples=TRIALS,
                                     max_concurrent_trials=1, scheduler=scheduler),
         run_config=tune.RunConfig(name="search", storage_path=storage.path, verbose=0))

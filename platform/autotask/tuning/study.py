@@ -20,9 +20,9 @@ from autotask.tuning.optuna_store import open_optuna_storage, optuna_storage_url
 from autotask.tuning.progress import LiveTrialTable
 from autotask.tuning.results import best_trial, pareto_front, trials_frame
 from autotask.tuning.search import SearchConfig
-from autotask.tuning.space import SearchSpace, check_space, load_space
+from autotask.tuning.space import check_space, load_space
 from autotask.tuning.trial import trial_run_config
-from autotask.tuning.tuner import TRIAL_CPUS, can_resume, make_tuner, restore_tuner, search_storage
+from autotask.tuning.tuner import TRIAL_CPUS, SearchJob, can_resume, make_tuner, restore_tuner
 
 
 def run_search(
@@ -47,49 +47,46 @@ def run_search(
         base = dataclasses.replace(base, data=str(Path(base.data).resolve()))
     space = load_space(space_path)
     shell = Shell(run_resources(base.training, space.model, TRIAL_CPUS), address, storage, console)
-    return drive(shell, validate=lambda: _validate(base, space), lock=out, publish=out,
-                 prepare=lambda manifest_rows: _prepare(out, config, storage, resume, *manifest_rows),
-                 work=lambda prepared: _search(base, space_path, space, config, out, *prepared, retrain_best, address,
-                                               console, storage))
+    return drive(shell, validate=lambda: _validate(SearchJob(base, space, None, config, out, {}, storage)),
+                 prepare=lambda job: _prepare(job, resume), lock=out, publish=out,
+                 work=lambda prepared: _search(*prepared, space_path, retrain_best, address, console))
 
 
-def _validate(base: RunConfig, space: SearchSpace):
-    """The data and the space, before any trial starts (no Ray, nothing written)."""
-    report = validate_dataset(base.data).raise_if_invalid()
-    check_space(space, report.manifest)
-    return report.manifest, report.summary.groupby("split")["rows"].sum().to_dict()
+def _validate(job: SearchJob) -> SearchJob:
+    """The data and the space, before any trial starts (no Ray, nothing written): the job with its data's manifest
+    and rows per split."""
+    report = validate_dataset(job.base.data).raise_if_invalid()
+    check_space(job.space, report.manifest)
+    return dataclasses.replace(job, manifest=report.manifest,
+                               row_counts=report.summary.groupby("split")["rows"].sum().to_dict())
 
 
-def _prepare(out: Path, config: SearchConfig, storage, resume: bool, manifest, row_counts):
+def _prepare(job: SearchJob, resume: bool) -> tuple[SearchJob, bool]:
     """Before Ray: --resume needs a search to resume; OUT and a bad --optuna-storage fail now."""
-    resuming = resume and can_resume(out, storage)
+    resuming = resume and can_resume(job.out, job.storage)
     if resume and not resuming:
-        raise InputError(f"--resume: {search_storage(out, storage)} holds no search to resume")
-    out.mkdir(parents=True, exist_ok=True)
-    open_optuna_storage(optuna_storage_url(out, config))
-    return manifest, row_counts, resuming
+        raise InputError(f"--resume: {job.location} holds no search to resume")
+    job.out.mkdir(parents=True, exist_ok=True)
+    open_optuna_storage(optuna_storage_url(job.out, job.config))
+    return job, resuming
 
 
-def _search(base, space_path, space, config, out: Path, manifest, row_counts, resuming, retrain_best, address,
-            console, storage):
-    shown = list(get_kind(space.model).shown_params)
+def _search(job: SearchJob, resuming: bool, space_path, retrain_best: bool, address, console):
+    config, out = job.config, job.out
+    shown = list(get_kind(job.space.model).shown_params)
     callbacks = [LiveTrialTable(config.metric, shown)] if console.is_terminal else []
-    if resuming:
-        tuner = restore_tuner(base, space, manifest, config, out, row_counts, storage)
-    else:
-        tuner = make_tuner(base, space, manifest, config, out, row_counts, callbacks, storage)
-    grid = fit_or_interrupt(tuner)
-    frame = trials_frame(grid, config.metric, manifest, config.mode, search_storage(out, storage) / "trials")
+    grid = fit_or_interrupt(restore_tuner(job) if resuming else make_tuner(job, callbacks))
+    frame = trials_frame(grid, config.metric, job.manifest, config.mode, job.location / "trials")
     atomic_write_parquet(frame, out / "trials.parquet")
     best_row = best_trial(frame, config.metric, config.mode)
     params = {k: v for k, v in grid[int(best_row.name)].config.items()}
-    best = trial_run_config(base, params, space.model, space.auxiliary)
+    best = trial_run_config(job.base, params, job.space.model, job.space.auxiliary)
     atomic_write_text(out / "best_config.json", best.to_json())
     if config.multi_objective:
         front = pareto_front(frame, {f"best_{config.metric}": config.mode, "n_params": "min"})
         atomic_write_parquet(front, out / "pareto.parquet")
     if retrain_best:
-        train_run(best, out / "best", address=address, storage=(search_storage(out, storage) / "best").uri)
+        train_run(best, out / "best", address=address, storage=(job.location / "best").uri)
     optuna_record = {"optuna_storage": optuna_storage_url(out, config), "study_name": optuna_study_name(out, config)}
     (out / "search.json").write_text(json.dumps({"space": str(space_path), **config.__dict__, **optuna_record},
                                                 indent=2))

@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import ray
@@ -35,60 +36,57 @@ def default_concurrency(run: RunConfig) -> int:
     return max(1, int(cpus // per_trial))
 
 
-def make_tuner(
-    base: RunConfig,
-    space: SearchSpace,
-    manifest: Manifest,
-    config: SearchConfig,
-    out: Path,
-    row_counts: dict,
-    callbacks=None,
-    storage: str | None = None,
-) -> tune.Tuner:
+@dataclass(frozen=True)
+class SearchJob:
+    """One search's inputs: the base run, the space, the data's manifest and rows per split, the settings, OUT and
+    --storage (where Tune keeps the experiment and the trials' checkpoints; default OUT/ray)."""
+
+    base: RunConfig
+    space: SearchSpace
+    manifest: Manifest | None  # None until the data is validated
+    config: SearchConfig
+    out: Path
+    row_counts: dict
+    storage: str | None = None
+
+    @property
+    def location(self) -> Location:
+        return search_storage(self.out, self.storage)
+
+
+def make_tuner(job: SearchJob, callbacks=None) -> tune.Tuner:
     """A new search; every trial is a TorchTrainer run whose storage lives under STORAGE/trials (default OUT/ray)."""
-    storage = search_storage(out, storage)
-    concurrency = config.concurrent or default_concurrency(base)
+    concurrency = job.config.concurrent or default_concurrency(job.base)
     return tune.Tuner(
-        _trainable(base, space, manifest, row_counts, storage, stopper=start_stopper(base, config, out),
-                   in_process=config.in_process, metric=config.metric),
+        trainable(job, stopper=start_stopper(job.base, job.config, job.out)),
         tune_config=tune.TuneConfig(
-            search_alg=make_searcher(space, manifest, config, out, concurrency),
-            num_samples=config.trials,
+            search_alg=make_searcher(job.space, job.manifest, job.config, job.out, concurrency),
+            num_samples=job.config.trials,
             max_concurrent_trials=concurrency,
         ),
         run_config=tune.RunConfig(
             name=EXPERIMENT,
-            storage_path=storage.path,
-            storage_filesystem=storage.filesystem,
+            storage_path=job.location.path,
+            storage_filesystem=job.location.filesystem,
             verbose=0,
             callbacks=callbacks,
             # a trial whose own process dies (its node lost) restarts from its last checkpoint
-            failure_config=tune.FailureConfig(max_failures=base.training.max_failures),
+            failure_config=tune.FailureConfig(max_failures=job.base.training.max_failures),
         ),
     )
 
 
-def restore_tuner(
-    base: RunConfig,
-    space: SearchSpace,
-    manifest: Manifest,
-    config: SearchConfig,
-    out: Path,
-    row_counts: dict,
-    storage: str | None = None,
-) -> tune.Tuner:
+def restore_tuner(job: SearchJob) -> tune.Tuner:
     """Continue an interrupted search: finished trials and the searcher's state are kept."""
-    storage = search_storage(out, storage)
-    stopper = start_stopper(base, config, out)
+    stopper = start_stopper(job.base, job.config, job.out)
     if stopper:
-        replay_rungs(stopper, storage / EXPERIMENT, config.metric)
+        replay_rungs(stopper, job.location / EXPERIMENT, job.config.metric)
     return tune.Tuner.restore(
-        (storage / EXPERIMENT).path,
-        trainable=_trainable(base, space, manifest, row_counts, storage, stopper=stopper,
-                             in_process=config.in_process, metric=config.metric),
+        (job.location / EXPERIMENT).path,
+        trainable=trainable(job, stopper),
         resume_unfinished=True,
         resume_errored=True,
-        storage_filesystem=storage.filesystem,
+        storage_filesystem=job.location.filesystem,
     )
 
 
@@ -138,25 +136,25 @@ def shared_datasets(base: RunConfig, space: SearchSpace, manifest: Manifest, row
                              base.training.pool_in_finetune)
 
 
-def _trainable(
-    base: RunConfig, space: SearchSpace, manifest: Manifest, row_counts: dict, storage: Location, stopper: str | None,
-    in_process: bool = True, metric: str = "valid_roc_auc",
-):
+def trainable(job: SearchJob, stopper: str | None):
+    """run_trial bound to the search (its resources: the trial's own process, plus one worker's CPUs when it trains
+    in that process); the shared datasets go through the object store once."""
+    base, space = job.base, job.space
     function = functools.partial(
         run_trial,
         base=base.to_dict(),
-        manifest=manifest.to_dict(),
+        manifest=job.manifest.to_dict(),
         model=space.model,
-        row_counts=row_counts,
-        storage=(storage / "trials").uri,
+        row_counts=job.row_counts,
+        storage=(job.location / "trials").uri,
         stopper=stopper,
-        metric=metric,
+        metric=job.config.metric,
         auxiliary=space.auxiliary,
-        in_process=in_process,
+        in_process=job.config.in_process,
     )
-    shared = shared_datasets(base, space, manifest, row_counts)
+    shared = shared_datasets(base, space, job.manifest, job.row_counts)
     if shared is not None:  # through the object store, once, not pickled into every trial
         function = tune.with_parameters(function, datasets=shared, datasets_language=reads_language(base.model_config))
         function.__name__ = TRIALS_NAME  # trial folders keep their name: run_trial_<id>_<n>_<params>
-    own = in_process and trains_in_process(dataclasses.replace(base, model=space.model))
+    own = job.config.in_process and trains_in_process(dataclasses.replace(base, model=space.model))
     return tune.with_resources(function, {"CPU": TRIAL_CPUS + (base.training.cpus_per_worker if own else 0)})
