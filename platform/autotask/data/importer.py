@@ -104,17 +104,7 @@ def to_contract_frame(raw: pd.DataFrame, spec: ImportSpec) -> tuple[pd.DataFrame
     missing = [c for c in dict.fromkeys([*used, *(spec.features or [])]) if c not in raw.columns]
     if missing:
         raise ContractError(f"{spec.input}: missing column(s) {missing} (columns: {list(raw.columns)})")
-    reserved = RESERVED
-    if spec.features:
-        features = _chosen_features(raw, spec, reserved)
-    else:
-        # Every other numeric column; a column that is numeric but for a few unparsable cells ("1,5") is a feature
-        # too, so those cells are refused by name instead of the whole column being left out.
-        features = [
-            c
-            for c in raw.columns
-            if c not in used and c not in reserved and (pd.api.types.is_numeric_dtype(raw[c]) or _looks_numeric(raw[c]))
-        ]
+    features = _feature_columns(raw, spec, used)
     if not features:
         raise ContractError(f"{spec.input}: no numeric feature columns found")
     no_scenario = np.flatnonzero(raw[spec.scenario_col].isna().to_numpy())
@@ -138,21 +128,32 @@ def to_contract_frame(raw: pd.DataFrame, spec: ImportSpec) -> tuple[pd.DataFrame
         frame[QUERY_ID] = raw[spec.group_col]
     if ORACLE_P in raw.columns:
         frame[ORACLE_P] = raw[ORACLE_P]
-    unseen_mask = frame[SCENARIO].isin(spec.unseen).to_numpy()
-    if spec.split_col:
-        frame[SPLIT] = raw[spec.split_col].astype(str)
-    else:
-        groups = raw[spec.group_col] if spec.group_col else frame[ROW_ID]
-        split = assign_splits(groups, unseen_mask, seed=spec.seed)
-        if spec.soft_label_col:
-            # Rows with only a teacher label form the soft-label pool: their groups (none touching an unseen
-            # scenario) go to `pretrain` whole, so no split but the pool holds a row without a hard label.
-            groups = pd.Series(np.asarray(groups))
-            pooled = groups.isin(set(groups[frame[LABEL].isna().to_numpy()]))
-            pooled &= ~groups.isin(set(groups[unseen_mask]))
-            split = np.where(pooled.to_numpy(), SOFT_LABEL_POOL, split)
-        frame[SPLIT] = split
+    frame[SPLIT] = raw[spec.split_col].astype(str) if spec.split_col else _split_column(raw, frame, spec)
     return frame, features
+
+
+def _feature_columns(raw: pd.DataFrame, spec: ImportSpec, used: list[str]) -> list[str]:
+    """The chosen features; by default every other numeric column (a column that is numeric but for a few unparsable
+    cells, "1,5", is a feature too, so those cells are refused by name instead of the whole column being left out)."""
+    if spec.features:
+        return _chosen_features(raw, spec, RESERVED)
+    candidates = [c for c in raw.columns if c not in used and c not in RESERVED]
+    return [c for c in candidates if pd.api.types.is_numeric_dtype(raw[c]) or _looks_numeric(raw[c])]
+
+
+def _split_column(raw: pd.DataFrame, frame: pd.DataFrame, spec: ImportSpec) -> np.ndarray:
+    """Splits by hashing the group (or row id); rows with only a teacher label form the soft-label pool: their groups
+    (none touching an unseen scenario) go to `pretrain` whole, so no split but the pool holds a row without a hard
+    label."""
+    unseen_mask = frame[SCENARIO].isin(spec.unseen).to_numpy()
+    groups = raw[spec.group_col] if spec.group_col else frame[ROW_ID]
+    split = assign_splits(groups, unseen_mask, seed=spec.seed)
+    if spec.soft_label_col:
+        groups = pd.Series(np.asarray(groups))
+        pooled = groups.isin(set(groups[frame[LABEL].isna().to_numpy()]))
+        pooled &= ~groups.isin(set(groups[unseen_mask]))
+        split = np.where(pooled.to_numpy(), SOFT_LABEL_POOL, split)
+    return split
 
 
 def _numeric(values: pd.Series, path: Path, name: str) -> pd.Series:
