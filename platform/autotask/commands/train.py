@@ -18,7 +18,15 @@ from autotask.preflight import InputError, check_output_dir
 from autotask.progress import RunProgress
 from autotask.runtime.run import train_run
 from autotask.runtime.session import quiet_console
-from autotask.training.config import CALIBRATIONS, PRESETS, RUN_FORMAT, RunConfig, TrainingConfig
+from autotask.training.config import (
+    CALIBRATIONS,
+    COMPILE_MODES,
+    PRECISIONS,
+    PRESETS,
+    RUN_FORMAT,
+    RunConfig,
+    TrainingConfig,
+)
 from autotask.training.lightgbm_params import check_passed_through
 from autotask.training.summary import side_by_side
 
@@ -29,7 +37,9 @@ TRAINING_FLAGS = {  # flag dest -> TrainingConfig field
     "lr_head": float, "weight_decay": float, "patience": int, "workers": int, "cpus_per_worker": float,
     "max_failures": int, "calibration": str, "warmup_epochs": int, "lr_decay": str, "min_lr_ratio": float,
     "eval_block_size": int, "min_steps_per_epoch": int, "pool_in_finetune": lambda text: on_off(text),
+    "compile": str, "precision": str,
 }
+FLAG_CHOICES = {"calibration": CALIBRATIONS, "compile": COMPILE_MODES, "precision": PRECISIONS}
 MODEL_FLAGS = {  # flag dest -> model config field
     "e1": int, "block_size": int, "task_id_mode": str, "fusion": str, "attention": str, "task_id_dropout": float,
     "tokenizer": str, "unseen": str,
@@ -109,7 +119,7 @@ def parser() -> argparse.ArgumentParser:
     defaults = TrainingConfig()
     for name, kind in TRAINING_FLAGS.items():
         flag = "--" + name.replace("_", "-")
-        extra = {"choices": CALIBRATIONS} if name == "calibration" else {}
+        extra = {"choices": FLAG_CHOICES[name]} if name in FLAG_CHOICES else {}
         p.add_argument(flag, dest=name, type=kind, help=f"default {getattr(defaults, name)}", **extra)
     for name, kind in MODEL_FLAGS.items():
         p.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, help="model switch")
