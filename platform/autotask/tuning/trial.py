@@ -6,6 +6,8 @@ placement group per trial), which is what makes a small trial cheap; larger tria
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ray import tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
@@ -43,53 +45,49 @@ def trial_run_config(base: RunConfig, params: dict, model: str, auxiliary=frozen
     )
 
 
-def run_trial(
-    params: dict,
-    base: dict,
-    manifest: dict,
-    model: str,
-    row_counts: dict,
-    storage: str,
-    stopper: str | None = None,
-    auxiliary=frozenset(),
-    in_process: bool = True,
-    metric: str = "valid_roc_auc",
-    datasets: dict | None = None,
-    datasets_language: bool = False,
-) -> None:
-    """Tune calls this with the sampled parameters; Train workers' reports reach Tune via the callback.
+@dataclass(frozen=True)
+class TrialSpec:
+    """What every trial of a search shares (plain data: it is pickled into each trial's process).
 
     `stopper` names the search's ASHA rung registry (tuning/asha.py) when early stopping is on. `in_process`: a
-    1-worker CPU trial trains in this process (False: every trial starts a worker group, as before). `datasets`:
-    the search's materialised datasets, shared by its trials (with or without the language inputs as
+    1-worker CPU trial trains in its own process (False: every trial starts a worker group)."""
+
+    base: dict  # the base RunConfig
+    manifest: dict
+    model: str
+    row_counts: dict
+    storage: str  # where Ray Train keeps a trial's checkpoints
+    stopper: str | None = None
+    auxiliary: frozenset = frozenset()
+    in_process: bool = True
+    metric: str = "valid_roc_auc"
+
+
+def run_trial(params: dict, trial: TrialSpec, datasets: dict | None = None, datasets_language: bool = False) -> None:
+    """Tune calls this with the sampled parameters; Train workers' reports reach Tune via the callback.
+
+    `datasets`: the search's materialised datasets, shared by its trials (with or without the language inputs as
     `datasets_language` says); a trial builds its own when they are absent or read the other inputs.
     """
-    run = trial_run_config(RunConfig.from_dict(base), params, model, auxiliary)
-    manifest = Manifest.from_dict(manifest)
-    if not get_kind(model).is_torch:  # LightGBM: one fit in the trial's own process, one report
+    base = RunConfig.from_dict(trial.base)
+    run = trial_run_config(base, params, trial.model, trial.auxiliary)
+    manifest = Manifest.from_dict(trial.manifest)
+    if not get_kind(trial.model).is_torch:  # LightGBM: one fit in the trial's own process, one report
         _, _, auc = fit_lightgbm(run, manifest)
         tune.report({"valid_roc_auc": auc, "best_valid_roc_auc": auc, "epoch": 1})
         return
     language = reads_language(run.model_config)
-    shared_pool = RunConfig.from_dict(base).training.pool_in_finetune  # the search built its datasets for the base
+    shared_pool = base.training.pool_in_finetune  # the search built its datasets for the base run
     if datasets is None or datasets_language != language or run.training.pool_in_finetune != shared_pool:
-        datasets = training_datasets(run.data, manifest, row_counts, language, run.training.pool_in_finetune)
+        datasets = training_datasets(run.data, manifest, trial.row_counts, language, run.training.pool_in_finetune)
     trial_id = tune.get_context().get_trial_id()
-    early_stop = {"actor": stopper, "namespace": NAMESPACE, "run_id": trial_id, "metric": metric} if stopper else None
-    if in_process and trains_in_process(run):
-        train_loop_per_worker(loop_config(run, manifest, row_counts, early_stop), TrialSession(datasets))
+    early_stop = ({"actor": trial.stopper, "namespace": NAMESPACE, "run_id": trial_id, "metric": trial.metric}
+                  if trial.stopper else None)
+    if trial.in_process and trains_in_process(run):
+        train_loop_per_worker(loop_config(run, manifest, trial.row_counts, early_stop), TrialSession(datasets))
         return
-    trainer = make_trainer(
-        run,
-        manifest,
-        datasets,
-        storage,
-        row_counts,
-        name=f"trial_{trial_id}",
-        callbacks=[TuneReportCallback()],
-        early_stop=early_stop,
-    )
-    trainer.fit()
+    make_trainer(run, manifest, datasets, trial.storage, trial.row_counts, name=f"trial_{trial_id}",
+                 callbacks=[TuneReportCallback()], early_stop=early_stop).fit()
 
 
 def trains_in_process(run: RunConfig) -> bool:

@@ -24,7 +24,7 @@ from autotask.tuning.optuna_store import make_searcher
 from autotask.tuning.results import EXPERIMENT, TRIALS_NAME, trial_id_from_folder
 from autotask.tuning.search import SearchConfig
 from autotask.tuning.space import SearchSpace
-from autotask.tuning.trial import run_trial, trains_in_process
+from autotask.tuning.trial import TrialSpec, run_trial, trains_in_process
 
 TRIAL_CPUS = 0.25  # the trial's own process; its Train workers ask for theirs
 
@@ -140,18 +140,10 @@ def trainable(job: SearchJob, stopper: str | None):
     """run_trial bound to the search (its resources: the trial's own process, plus one worker's CPUs when it trains
     in that process); the shared datasets go through the object store once."""
     base, space = job.base, job.space
-    function = functools.partial(
-        run_trial,
-        base=base.to_dict(),
-        manifest=job.manifest.to_dict(),
-        model=space.model,
-        row_counts=job.row_counts,
-        storage=(job.location / "trials").uri,
-        stopper=stopper,
-        metric=job.config.metric,
-        auxiliary=space.auxiliary,
-        in_process=job.config.in_process,
-    )
+    trial = TrialSpec(base=base.to_dict(), manifest=job.manifest.to_dict(), model=space.model,
+                      row_counts=job.row_counts, storage=(job.location / "trials").uri, stopper=stopper,
+                      auxiliary=space.auxiliary, in_process=job.config.in_process, metric=job.config.metric)
+    function = functools.partial(run_trial, trial=trial)
     shared = shared_datasets(base, space, job.manifest, job.row_counts)
     if shared is not None:  # through the object store, once, not pickled into every trial
         function = tune.with_parameters(function, datasets=shared, datasets_language=reads_language(base.model_config))
