@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from autotask.models import AutoTask, AutoTaskConfig, MultiTaskDNN, MultiTaskDNNConfig, check_matches_data
+from autotask.models.autotask import sharpened_profile
 
 D, N_TASKS = 5, 3
 
@@ -363,3 +364,27 @@ def test_dnn_concatenates_the_language_inputs():
     assert model.shared[0].in_features == 4 + 32
     general, task = model(torch.randn(3, 36), torch.tensor([0, 1, 2]))
     assert general.shape == task.shape == (3,)
+
+
+def test_moment_profile_recovers_a_mixture_of_seen_scenarios_and_old_weights_fall_back_to_the_gate():
+    """`moments`: a sample drawn as 0.7 of seen id 1 and 0.3 of id 3 gets (about) those weights; the validation
+    proxy's excluded id gets none; weights saved without seen means load with them unset (the gate's profile)."""
+    model = small(unseen="gated")
+    g = torch.Generator().manual_seed(0)
+    centres = 3 * torch.randn(N_TASKS, D, generator=g)
+    ids = torch.arange(1, N_TASKS + 1).repeat_interleave(200)
+    model.fit_seen_means(centres[ids - 1] + 0.1 * torch.randn(len(ids), D, generator=g), ids)
+    assert torch.equal(model.seen_counts, torch.full((N_TASKS,), 200.0))
+    sample = torch.cat([centres[0] + 0.1 * torch.randn(700, D, generator=g),
+                        centres[2] + 0.1 * torch.randn(300, D, generator=g)])
+    profile = model.scenario_profile(sample)
+    assert abs(float(profile.sum()) - 1) < 1e-6 and bool((profile >= 0).all())
+    assert torch.allclose(profile, torch.tensor([0.7, 0.0, 0.3]), atol=0.03)
+    assert float(model.scenario_profile(sample, exclude=1)[0]) == 0.0
+    legacy = {k: v for k, v in model.state_dict().items() if not k.startswith("seen_")}
+    old = small(unseen="gated")
+    old.load_state_dict(legacy)
+    gate = torch.softmax(old.gate(sample), -1).mean(0)
+    assert torch.allclose(old.scenario_profile(sample), sharpened_profile(gate), atol=1e-6)
+    model.config.profile = "gate"
+    assert torch.allclose(model.scenario_profile(sample), sharpened_profile(gate), atol=1e-6)

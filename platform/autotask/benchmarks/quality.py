@@ -27,20 +27,22 @@ import torch
 from autotask.benchmarks.machine import machine_info
 from autotask.data.build import build_simulated
 from autotask.data.contract import ORACLE_P, SCENARIO, SPLIT
+from autotask.data.io import read_frame
 from autotask.data.manifest import Manifest
 from autotask.data.simulator import SimulatorConfig
 from autotask.evaluation.metrics import binary_aucs
-from autotask.models.autotask import sharpened_profile
 from autotask.runtime.driver import start_cluster
 from autotask.runtime.run import train_run
 from autotask.serving.model import load_run_model
 from autotask.storage import atomic_write_text
-from autotask.training.batches import FEATURES, GROUP, TARGET, TASK_ID
+from autotask.training.batches import FEATURES, GROUP, TARGET, TASK_ID, model_features
 from autotask.training.config import PRESETS, RunConfig, TrainingConfig
 from autotask.training.outputs import read_eval_frame
 from autotask.training.steps import predict
 
-UNSEEN_RULES = ("zero", "mixture", "gated", "profile")  # profile: the in-context mode (score_context)
+# profile: the in-context mode (score_context) with the model's own estimator (`moments` by default); profile-gate:
+# the same with the gate's estimator (the default before `moments`), on the same weights.
+UNSEEN_RULES = ("zero", "mixture", "gated", "profile-gate", "profile")
 IN_CONTEXT_BLOCKS = (1, 4, 16)  # facet-2 blocks of one scenario's test rows at scoring (1 = as served)
 ORACLE = "oracle"
 SECONDS_FILE = "bench_seconds.json"  # wall time of the run's training, kept beside it for resumed benchmarks
@@ -180,12 +182,12 @@ def unseen_rule_rows(model, frame: pd.DataFrame, inputs: dict) -> list[dict]:
     zero = _scores_under_rule(model, "zero", features, torch.zeros(len(ids), dtype=torch.long))
     rows = []
     for rule in UNSEEN_RULES:
-        weights = gate if rule in ("gated", "profile") else np.full_like(per_task, 1.0 / per_task.shape[1])
+        weights = gate if rule == "gated" else np.full_like(per_task, 1.0 / per_task.shape[1])
         own_out = weights.copy()
         own_out[ids > 0, ids[ids > 0] - 1] = 0.0  # leave the row's own id out of the mixture
         own_out /= own_out.sum(1, keepdims=True)
-        if rule == "profile":  # one weighting per scenario and split: its rows' mean, sharpened
-            weights, own_out = (_profiles(w, scenarios, split) for w in (weights, own_out))
+        if rule.startswith("profile"):  # one weighting per scenario and split, from its rows
+            weights, own_out = _profiles(model, features, ids, scenarios, split, rule == "profile-gate")
         proxy_scores = zero if rule == "zero" else (per_task * own_out).sum(1)
         unseen_scores = zero if rule == "zero" else (per_task * weights).sum(1)
         rows.append({"rule": rule,
@@ -194,13 +196,22 @@ def unseen_rule_rows(model, frame: pd.DataFrame, inputs: dict) -> list[dict]:
     return rows
 
 
-def _profiles(weights: np.ndarray, scenarios: np.ndarray, split: np.ndarray) -> np.ndarray:
-    """Each row's weights replaced by its (scenario, split) group's profile, as `AutoTask.scenario_profile`."""
-    out = np.empty_like(weights)
-    for key in set(zip(scenarios, split, strict=True)):
-        rows = (scenarios == key[0]) & (split == key[1])
-        out[rows] = sharpened_profile(torch.from_numpy(weights[rows].mean(0))).numpy()
-    return out
+def _profiles(model, features, ids: np.ndarray, scenarios: np.ndarray, split: np.ndarray, gate: bool
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's weights replaced by its (scenario, split) group's `AutoTask.scenario_profile` (with the gate's
+    estimator when `gate`): as estimated, and with a seen group's own id left out (the validation proxy)."""
+    weights, own_out = (np.empty((len(ids), model.config.n_tasks), dtype=np.float32) for _ in range(2))
+    saved = model.config.profile
+    model.config.profile = "gate" if gate else saved
+    try:
+        for key in set(zip(scenarios, split, strict=True)):
+            rows = (scenarios == key[0]) & (split == key[1])
+            own = int(ids[rows][0])
+            weights[rows] = model.scenario_profile(features[rows]).numpy()
+            own_out[rows] = model.scenario_profile(features[rows], exclude=own or None).numpy()
+    finally:
+        model.config.profile = saved
+    return weights, own_out
 
 
 def _scores_under_rule(model, rule: str, features, task_ids) -> np.ndarray:
@@ -231,6 +242,17 @@ def block_rows(model, frame: pd.DataFrame, inputs: dict) -> list[dict]:
     return rows
 
 
+def with_seen_means(model, data: Path, manifest: Manifest):
+    """A run trained before the loop kept AutoTask's seen means: set them from the dataset's training splits (what the
+    loop now observes), so `moments` profiles can be measured on its weights. Other models are returned as they are."""
+    if getattr(model, "gate", None) is None or bool(model.seen_counts.any()):
+        return model
+    frame = read_frame(str(data), columns=[SCENARIO, *manifest.features], splits=("train", "pretrain"))
+    model.fit_seen_means(torch.from_numpy(model_features(frame, manifest)),
+                         torch.from_numpy(manifest.task_ids(frame[SCENARIO])))
+    return model
+
+
 def autotask_records(datasets: dict[str, Path], config: QualityConfig, workdir: Path) -> tuple[list, list]:
     """Over every trained default AutoTask run: the unseen-rule comparison and the in-context block sizes."""
     rules, blocks = [], []
@@ -238,7 +260,8 @@ def autotask_records(datasets: dict[str, Path], config: QualityConfig, workdir: 
         manifest = Manifest.from_dict(json.loads((data / "manifest.json").read_text()))
         frame, inputs = read_eval_frame(str(data), manifest)
         for seed in config.seeds:
-            model = load_run_model(workdir / "runs" / data.name / f"autotask-seed{seed}")
+            model = with_seen_means(load_run_model(workdir / "runs" / data.name / f"autotask-seed{seed}"), data,
+                                    manifest)
             blocks += [{"dataset": dataset, "seed": seed, **row} for row in block_rows(model, frame, inputs)]
             if manifest.unseen:
                 rules += [{"dataset": dataset, "seed": seed, **row} for row in unseen_rule_rows(model, frame, inputs)]

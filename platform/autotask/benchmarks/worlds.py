@@ -28,6 +28,7 @@ from autotask.benchmarks.quality import (
     test_aucs,
     trained_run,
     unseen_rule_rows,
+    with_seen_means,
 )
 from autotask.data.build import build_worlds
 from autotask.data.contract import ONBOARD, ORACLE_P, SCENARIO, SPLIT
@@ -109,7 +110,7 @@ def autotask_extras(world: str, data: Path, config: WorldsBenchConfig, workdir: 
     frame, inputs = read_eval_frame(str(data), manifest)
     rules, onboarding = [], []
     for seed in config.seeds:
-        model = load_run_model(workdir / "runs" / world / f"autotask-seed{seed}")
+        model = with_seen_means(load_run_model(workdir / "runs" / world / f"autotask-seed{seed}"), data, manifest)
         rules += [{"world": world, "seed": seed, **row} for row in unseen_rule_rows(model, frame, inputs)]
         onboarding += [{"world": world, "seed": seed, **row}
                        for row in onboarding_rows(model, data, manifest, frame, inputs)]

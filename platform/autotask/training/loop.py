@@ -131,7 +131,8 @@ def train_loop_per_worker(config: dict, session=None) -> None:
         started = time.perf_counter()
         shard = session.dataset(shard_name)
         stage_run = replace(run, training=replace(run.training, batch_size=batch_sizes[shard_name]))
-        loss, lineage = _train_epoch(prepared, step, optimizer, shard, stage_run, device, state.epoch)
+        loss, lineage = _train_epoch(prepared, step, optimizer, shard, stage_run, device, state.epoch,
+                                     getattr(model, "observe_inputs", None))
         lineage["train_seconds"] = time.perf_counter() - started
         auc = _valid_auc(model, valid, run.training.eval_block_size)
         improved = auc > state.best_auc
@@ -158,12 +159,16 @@ def stage_batch_sizes(run: RunConfig, stage_rows: dict[str, int], block_size: in
             else run.training.batch_size for _, shard in STAGES}
 
 
-def _train_epoch(prepared, step, optimizer, shard, run: RunConfig, device, epoch: int) -> tuple[float, dict]:
-    """One epoch of `step` (the prepared loss module, compiled or not) over the shard's minibatches."""
+def _train_epoch(prepared, step, optimizer, shard, run: RunConfig, device, epoch: int, observe=None
+                 ) -> tuple[float, dict]:
+    """One epoch of `step` (the prepared loss module, compiled or not) over the shard's minibatches; `observe`: the
+    model's hook for statistics of its training inputs (AutoTask's seen means), called on every minibatch."""
     prepared.train()
     total, rows, row_id_sum = 0.0, 0, 0
     with uneven_shards_guard(prepared):
         for features, task_ids, targets, row_ids in minibatches(shard, run, device, epoch):
+            if observe is not None:
+                observe(features, task_ids)
             n = len(targets)
             total += train_step(step, optimizer, features, task_ids, targets) * n
             rows += n

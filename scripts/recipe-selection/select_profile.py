@@ -1,0 +1,89 @@
+"""Choosing how an unseen scenario's profile is estimated from N unlabelled rows, on development data only
+(docs/worlds.md, "Onboarding: moment-matched profiles").
+
+  .venv/bin/python scripts/recipe-selection/select_profile.py --rows 200 \
+      --pair data/select-worlds-2/world-00 data/select-runs-2/world-00/steps50-pool-ft ...
+
+Each --pair is DATA RUN_DIR: a contract dataset and a finished AutoTask run trained on it (selection worlds of world
+seed 1 or 2, simulator seeds, Home Depot: never the benchmark's world seed 0). The onboarding sample is the unseen
+scenario's first N `onboard` rows; a dataset without that split lends the first half of each unseen scenario's test
+rows and is scored on the second half only, so a profile never sees the rows it scores. Runs trained before the loop
+kept AutoTask's seen means get them from the training splits, as the loop now observes them. Prints the mean unseen
+test ROC AUC (%) per dataset and estimator, and the mean over datasets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from autotask.benchmarks.quality import with_seen_means
+from autotask.data.contract import ONBOARD, SCENARIO, SPLIT
+from autotask.data.io import read_frame
+from autotask.data.manifest import Manifest
+from autotask.evaluation.metrics import binary_aucs
+from autotask.models.autotask import sharpened_profile
+from autotask.serving.model import load_run_model
+from autotask.training.batches import FEATURES, TARGET, TASK_ID, model_features
+from autotask.training.outputs import read_eval_frame
+
+
+def estimators(model, sample: torch.Tensor) -> dict[str, np.ndarray]:
+    """Seen-id weights for one scenario from its sample's model inputs, per estimator."""
+    gate = torch.softmax(model.gate(sample), -1).mean(0)
+    weights = {f"gate profile, power {p:g}": (gate ** p / (gate ** p).sum()) for p in (1, 2, 3, 4)}
+    weights["gate profile, power 2, half uniform"] = 0.5 * sharpened_profile(gate) + 0.5 / len(gate)
+    saved, model.config.profile = model.config.profile, "moments"
+    weights["moments"] = model.scenario_profile(sample)
+    model.config.profile = saved
+    return {name: w.numpy() for name, w in weights.items()}
+
+
+@torch.no_grad()
+def dataset_row(data: Path, run: Path, rows: int) -> dict[str, float]:
+    manifest = Manifest.from_dict(json.loads((data / "manifest.json").read_text()))
+    frame, inputs = read_eval_frame(str(data), manifest)
+    model = with_seen_means(load_run_model(run), data, manifest)
+    onboard = read_frame(str(data), columns=[SCENARIO, SPLIT, *manifest.features], splits=(ONBOARD,))
+    test = (frame[SPLIT] == "test").to_numpy() & (inputs[TASK_ID] == 0)
+    carve = len(onboard) == 0
+    if carve:
+        unseen_test = frame[test]
+        onboard = pd.concat([g.iloc[: len(g) // 2] for _, g in unseen_test.groupby(SCENARIO, observed=True)])
+    scenarios = frame[SCENARIO].astype(str).to_numpy()[test]
+    features = torch.from_numpy(inputs[FEATURES][test])
+    per_task = model.seen_task_probabilities(features).numpy()
+    gate_rows = torch.softmax(model.gate(features), -1).numpy()
+    aucs: dict[str, list[float]] = {}
+    for scenario in manifest.unseen:
+        mask = scenarios == scenario
+        if carve:
+            mask &= np.cumsum(mask) > mask.sum() // 2
+        labels = inputs[TARGET][test][mask]
+        sample = torch.from_numpy(model_features(onboard[onboard[SCENARIO] == scenario].head(rows), manifest))
+        scores = {"gated (served, per row)": (per_task[mask] * gate_rows[mask]).sum(1),
+                  "mixture (per row)": per_task[mask].mean(1)}
+        scores.update({name: per_task[mask] @ w for name, w in estimators(model, sample).items()})
+        for name, values in scores.items():
+            aucs.setdefault(name, []).append(binary_aucs(labels, values)[0])
+    return {name: 100 * float(np.nanmean(values)) for name, values in aucs.items()}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pair", nargs=2, action="append", required=True, metavar=("DATA", "RUN_DIR"))
+    p.add_argument("--rows", type=int, default=200, help="onboarding rows per unseen scenario")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    table = pd.DataFrame({run: dataset_row(Path(data), Path(run), args.rows) for data, run in args.pair}).T
+    print(table.round(2).to_string())
+    print("\nmean over datasets\n" + table.mean().round(2).to_string())
+
+
+if __name__ == "__main__":
+    main()
