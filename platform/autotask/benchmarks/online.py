@@ -6,6 +6,11 @@ replicas, and once with serve.batch waiting 2 ms for more requests. Per app: clo
 open loop at fixed rates (single-row requests), closed loop with 2 clients sending 256-row requests (rows/s). Then
 the service's targets against the floor, and how long a new scenario onboarded with 200 unlabelled rows takes to
 score with its profile.
+
+The phases of one app run minutes after the floor's, so on a machine whose other load changes (here: other
+sessions' jobs) a ratio of two such phases swings (33% and 63% for the 256-row phase in two runs an hour apart).
+The batched target is therefore judged on interleaved pairs: with the floor and the 1-replica service both
+deployed, PAIRS pairs of short 256-row phases, floor then service, each pair's ratio, and their median.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ RATES = (20, 40, 60, 80, 120)  # single-row requests per second, open loop
 BATCH_ROWS = 256
 ONBOARD_ROWS = 200
 HELD_P99_MS = 20.0
+PAIRS = 5  # interleaved floor/service 256-row phases for the batched target
 SERVICES = (("service x1", 1, 0.0), ("service x1 batch wait 2 ms", 1, 2.0), ("service x2", 2, 0.0))  # name,
 # replicas, serve.batch's wait for more requests (ms; with 0 a batch still takes every request queued meanwhile)
 
@@ -67,6 +73,8 @@ def run_online_suite(config, workdir: Path, runs: list[str]) -> dict:
             serve.run(app, name=APP_NAME, route_prefix="/")
             rows += _measure(name, f"{base}/v1/score", single, batch, seconds,
                              extra_rate=0.8 * floor_held if floor_held else None)
+            if name == "service x1":
+                rows += _pairs(f"{base}/floor", f"{base}/v1/score", batch, seconds / 2)
         onboard_s = _onboard_seconds(base, token, manifest)
     finally:
         serve.shutdown()
@@ -151,6 +159,16 @@ def _measure(app: str, url: str, single: bytes, batch: bytes, seconds: float, ex
     return rows
 
 
+def _pairs(floor_url: str, service_url: str, batch: bytes, seconds: float) -> list[dict]:
+    """PAIRS pairs of 256-row closed-loop phases (2 clients), the floor's then the service's, back to back."""
+    rows = []
+    for pair in range(PAIRS):
+        for app, url in (("floor", floor_url), ("service x1", service_url)):
+            rows.append(_row(app, "pair", f"{BATCH_ROWS} rows, 2 clients, pair {pair + 1}",
+                             closed_loop(url, batch, 2, seconds), clients=2, rows_per_request=BATCH_ROWS, pair=pair))
+    return rows
+
+
 def _row(app: str, mode: str, label: str, load, rows_per_request: int = 1, **extra) -> dict:
     summary = load.summary(rows_per_request)
     note = f"p99.9 {summary['p999_ms']} ms; {summary['errors']} errors of {summary['requests']}"
@@ -206,13 +224,19 @@ def _targets(rows: list[dict], floor_held: float | None, onboard_s: float) -> li
     mine, floor = _find(rows, app, "batch"), _find(rows, "floor", "batch")
     limit = _find(rows, "in-process service path (ONNX, grouped)", "in-process")
     onnx, eager = _find(rows, "in-process ONNX, one call", "in-process"), _find(rows, "in-process eager", "in-process")
-    ratio = mine["rows_per_s"] / floor["rows_per_s"]
-    targets.append({"target": f"{BATCH_ROWS}-row requests: >= 70% of the floor's rows/s",
-                    "measured": f"{mine['rows_per_s']:,.0f} vs {floor['rows_per_s']:,.0f} rows/s ({ratio:.0%}); "
-                                f"{mine['rows_per_s'] / limit['rows_per_s']:.0%} of the in-process limit (ONNX, "
-                                f"grouped); ONNX in one call {onnx['rows_per_s']:,.0f}, eager "
+    pairs = [(_find(rows, app, "pair", pair=i), _find(rows, "floor", "pair", pair=i)) for i in range(PAIRS)]
+    ratios = [m["rows_per_s"] / f["rows_per_s"] for m, f in pairs if m and f and f["rows_per_s"]]
+    ratio = float(np.median(ratios)) if ratios else mine["rows_per_s"] / floor["rows_per_s"]
+    service = float(np.median([m["rows_per_s"] for m, _ in pairs if m])) if ratios else mine["rows_per_s"]
+    targets.append({"target": f"{BATCH_ROWS}-row requests: >= 70% of the floor's rows/s (median of {len(ratios)} "
+                              "interleaved pairs)",
+                    "measured": f"{ratio:.0%} (pairs: {', '.join(f'{r:.0%}' for r in ratios)}); in the sequential "
+                                f"phases {mine['rows_per_s']:,.0f} vs {floor['rows_per_s']:,.0f} rows/s "
+                                f"({mine['rows_per_s'] / floor['rows_per_s']:.0%}); the service's median "
+                                f"{service:,.0f} rows/s is {service / limit['rows_per_s']:.0%} of the in-process "
+                                f"limit (ONNX, grouped); ONNX in one call {onnx['rows_per_s']:,.0f}, eager "
                                 f"{eager['rows_per_s']:,.0f}",
-                    "met": ratio >= 0.7})
+                    "met": ratio >= 0.7, "ratios": ratios})
     targets.append({"target": f"a scenario onboarded with {ONBOARD_ROWS} rows scores with its profile within 2 s",
                     "measured": f"{onboard_s:.2f} s", "met": onboard_s <= 2.0})
     held = {name: _held_at_p99(rows, name) for name in sorted({r["app"] for r in rows if r["mode"] == "open"})}

@@ -4,10 +4,11 @@
                 [--replicas N | --autoscale MIN:MAX]
   curl -s localhost:8000/v1/score -d '{"scenario": "Hotel", "features": {"bm25": 1.2, ...}}'
 
-Listens on 127.0.0.1 unless --host opens it deliberately. Onboarding (POST /v1/scenarios/NAME/onboard) needs the
-admin token: --admin-token, else $AUTOTASK_ADMIN_TOKEN, else a random one printed at start. Each run's ONNX artefact
-is exported into RUN_DIR/serving/ when absent (about 20 s); onboarded profiles are stored there too. Runs until
-Ctrl-C (or --for SECONDS). See docs/serving-online.md for the API.
+Listens on 127.0.0.1 unless --host opens it deliberately. Onboarding (POST /v1/scenarios/NAME/onboard) and version
+rollout (POST /v1/models/NAME/rollout, {"run": RUN_DIR}) need the admin token: --admin-token, else
+$AUTOTASK_ADMIN_TOKEN, else a random one printed at start. Metrics: GET /-/metrics (Prometheus text). Each run's ONNX
+artefact is exported into RUN_DIR/serving/ when absent (about 20 s); onboarded profiles are stored there too. Runs
+until Ctrl-C (or --for SECONDS). See docs/serving-online.md for the API.
 """
 
 from __future__ import annotations

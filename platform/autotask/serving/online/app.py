@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from ray import serve
@@ -105,7 +106,7 @@ class ScoringService:
         self.metrics = _replica["metrics"] = ServiceMetrics()
         self._metrics_url: str | None = None
         for name, holder in self.holders.items():
-            self.metrics.onboarded.set(len(holder.profiles.current()), tags={"model": name})
+            self.metrics.onboarded_now(name, len(holder.profiles.current()))
 
     @api.post("/v1/score")
     async def score(self, request: Request) -> JSONResponse:
@@ -114,8 +115,8 @@ class ScoringService:
         holder = self.holders[parsed.model]
         features, task_ids = holder.prepare(parsed.features, parsed.scenarios)
         scores, rules = await self._predict(Block(parsed.model, features, task_ids, parsed.scenarios))
-        return JSONResponse({"model": holder.name, "version": holder.version, "scores": scores.tolist(),
-                             "rules": rules})
+        return Response(orjson.dumps({"model": holder.name, "version": holder.version, "scores": scores.tolist(),
+                                      "rules": rules}), media_type="application/json")
 
     @api.get("/v1/models")
     async def models(self) -> JSONResponse:
@@ -148,7 +149,7 @@ class ScoringService:
             entry = holder.onboard(name, parsed.features)
         except ValueError as exc:  # a seen scenario, or a model without a gate to profile with
             raise RequestProblem(CONFLICT, "scenario", str(exc)) from None
-        self.metrics.onboarded.set(len(holder.profiles.current()), tags={"model": holder.name})
+        self.metrics.onboarded_now(holder.name, len(holder.profiles.current()))
         return JSONResponse({"model": holder.name, "version": holder.version, **entry})
 
     @api.post("/v1/models/{name}/rollout")
@@ -188,6 +189,7 @@ class ScoringService:
         runs = [run if model == name else str(h.run_dir.resolve()) for model, h in self.holders.items()]
         roll_out(serve.get_replica_context().app_name, runs, list(self.holders), self.settings)
         self.metrics.rollouts.inc(1.0, tags={"model": name})
+        self.metrics.flush()  # this replica may be stopped before the next flush
         return {"model": name, "from": {"version": holder.version, "run": str(holder.run_dir.resolve())},
                 "to": {"version": version, "run": run},
                 "status": "rolling out: Serve starts replicas of the new version and stops the old ones once those "
@@ -207,7 +209,7 @@ class ScoringService:
             for i, start, stop in zip(mine, bounds[:-1], bounds[1:], strict=True):
                 answers[i] = (scores[start:stop], rules[start:stop])
             self.metrics.batch(model, len(parts), rules)
-            self.metrics.onboarded.set(len(self.holders[model].profiles.current()), tags={"model": model})
+            self.metrics.onboarded_now(model, len(self.holders[model].profiles.current()))
         return answers
 
     def _authorize(self, request: Request) -> None:

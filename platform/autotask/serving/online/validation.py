@@ -3,20 +3,31 @@
 Every problem raises `RequestProblem(status, field, problem)`; the service answers it as a 4xx JSON body
 `{"error": {"field": ..., "problem": ...}}`, never a score. Feature values are JSON numbers (not booleans, not
 strings), finite in float32; NaN and Infinity literals are malformed JSON here.
+
+Bodies are parsed by orjson (5x faster than json on a 256-row request here); a body orjson refuses is parsed again
+by json, so that what json reads (a huge integer, a lone surrogate) is refused field by field as before, and what it
+cannot read gets its message. A batch is checked in one vectorised pass (row keys, one type set per column of
+values, one finiteness test on the matrix); any irregularity sends it through the field-by-field check instead,
+which names the field and the problem, so a request is refused with the same answer either way.
 """
 
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
+import orjson
 
 BAD_REQUEST, NOT_FOUND, CONFLICT, TOO_LARGE, UNPROCESSABLE = 400, 404, 409, 413, 422
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 MAX_NAME = 200  # characters of a scenario or model name
 LABEL_KEYS = ("label", "soft_label")
+ROW_KEYS = frozenset(("scenario", "features"))
+NUMBER_TYPES = frozenset((int, float))  # exact types: bool is not a number here
 
 
 class RequestProblem(Exception):
@@ -58,14 +69,22 @@ def parse_json(raw: bytes, limits: Limits) -> dict:
     if len(raw) > limits.max_body_bytes:
         raise RequestProblem(TOO_LARGE, "body", f"{len(raw)} bytes; at most {limits.max_body_bytes}")
     try:
-        body = json.loads(raw, parse_constant=_refuse_constant)
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        body = _parse_slowly(raw)
+    if not isinstance(body, dict):
+        raise RequestProblem(BAD_REQUEST, "body", f"must be a JSON object {{...}}, not {_kind(body)}")
+    return body
+
+
+def _parse_slowly(raw: bytes):
+    """json's reading of a body orjson refused: the value json reads, or 400 with json's message."""
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise RequestProblem(BAD_REQUEST, "body", f"not valid JSON ({exc})") from None
     except ValueError as exc:
         raise RequestProblem(BAD_REQUEST, "body", str(exc)) from None
-    if not isinstance(body, dict):
-        raise RequestProblem(BAD_REQUEST, "body", f"must be a JSON object {{...}}, not {_kind(body)}")
-    return body
 
 
 def score_request(body: dict, models: Mapping[str, list[str]], limits: Limits) -> ScoreRequest:
@@ -79,6 +98,9 @@ def score_request(body: dict, models: Mapping[str, list[str]], limits: Limits) -
             if key in body:
                 raise RequestProblem(UNPROCESSABLE, key, "give rows, or one row's scenario and features, not both")
     rows = _rows(body["rows"], "rows", limits.max_rows, 1) if batch else [body]
+    checked = _checked_at_once(rows, models[model], batch)
+    if checked is not None:
+        return ScoreRequest(model, *checked)
     scenarios, values = [], []
     for i, row in enumerate(rows):
         at = f"rows[{i}]" if batch else ""
@@ -87,6 +109,35 @@ def score_request(body: dict, models: Mapping[str, list[str]], limits: Limits) -
         scenarios.append(_scenario(row, _join(at, "scenario")))
         values.append(_feature_values(row, _join(at, "features"), models[model], model))
     return ScoreRequest(model, _matrix(values), scenarios)
+
+
+def _checked_at_once(rows: list, features: list[str], batch: bool) -> tuple[np.ndarray, list[str]] | None:
+    """The rows' float32 matrix and scenario names when every row is well formed, checked in a few C-speed passes;
+    None at the first irregularity (the field-by-field check then finds and names it)."""
+    n = len(features)
+    try:
+        if batch and not all(type(row) is dict and row.keys() <= ROW_KEYS for row in rows):
+            return None
+        scenarios = [row["scenario"] for row in rows]
+        given = [row["features"] for row in rows]
+        kinds = set(map(type, given))
+        if len(kinds) != 1 or any(len(values) != n for values in given):
+            return None
+        if dict in kinds:
+            pick = operator.itemgetter(*features) if n > 1 else (lambda values: (values[features[0]],))
+            given = list(map(pick, given))  # the lengths match, so every feature present means no extra one
+        elif list not in kinds:
+            return None
+        if not set(map(type, chain.from_iterable(given))) <= NUMBER_TYPES or set(map(type, scenarios)) != {str}:
+            return None
+        matrix = np.fromiter(chain.from_iterable(given), dtype=np.float64, count=len(given) * n).reshape(-1, n)
+    except (KeyError, TypeError, OverflowError, ValueError):
+        return None
+    if not all(name.strip() and len(name) <= MAX_NAME and name.isprintable() for name in set(scenarios)):
+        return None
+    if not (np.abs(matrix) <= FLOAT32_MAX).all():  # NaN fails too
+        return None
+    return matrix.astype(np.float32), scenarios
 
 
 def onboard_request(body: dict, scenario: str, models: Mapping[str, list[str]], limits: Limits) -> OnboardRequest:
