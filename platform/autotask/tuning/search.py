@@ -32,6 +32,7 @@ class SearchConfig:
     study_name: str | None = None  # the Optuna study's name in that storage; default OUT's folder name
     warm_start: str | None = None  # "URL" or "URL#STUDY": copy that study's finished trials first
     in_process: bool = True  # a 1-worker CPU trial trains in the trial's process (no Train worker group)
+    reuse_actors: bool = True  # such trials run one after another in one reused process (Tune's reuse_actors)
 
     def __post_init__(self):
         """Refuse a search that could not run, before Ray starts (InputError names the flag)."""

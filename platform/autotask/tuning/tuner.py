@@ -63,6 +63,8 @@ def make_tuner(job: SearchJob, callbacks=None) -> tune.Tuner:
             search_alg=make_searcher(job.space, job.manifest, job.config, job.out, concurrency),
             num_samples=job.config.trials,
             max_concurrent_trials=concurrency,
+            # a trial process whose trial ended takes the next trial: no process start, imports or model build
+            reuse_actors=job.config.reuse_actors and trials_in_own_process(job),
         ),
         run_config=tune.RunConfig(
             name=EXPERIMENT,
@@ -148,5 +150,10 @@ def trainable(job: SearchJob, stopper: str | None):
     if shared is not None:  # through the object store, once, not pickled into every trial
         function = tune.with_parameters(function, datasets=shared, datasets_language=reads_language(base.model_config))
         function.__name__ = TRIALS_NAME  # trial folders keep their name: run_trial_<id>_<n>_<params>
-    own = job.config.in_process and trains_in_process(dataclasses.replace(base, model=space.model))
+    own = trials_in_own_process(job)
     return tune.with_resources(function, {"CPU": TRIAL_CPUS + (base.training.cpus_per_worker if own else 0)})
+
+
+def trials_in_own_process(job: SearchJob) -> bool:
+    """Whether the search's trials train in the trial's own process (1 worker, CPU) rather than a worker group."""
+    return job.config.in_process and trains_in_process(dataclasses.replace(job.base, model=job.space.model))
