@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from autotask.models import AutoTask, AutoTaskConfig, MultiTaskDNN, MultiTaskDNNConfig, check_matches_data
-from autotask.models.autotask import sharpened_profile
+from autotask.models.unseen import sharpened_profile
 
 D, N_TASKS = 5, 3
 

@@ -1,0 +1,222 @@
+"""AutoTask's unseen scenarios: what task id 0 means, and the in-context profile of a new scenario.
+
+Unseen scenarios (task id 0) never occur in training, so id 0 gets a defined meaning by construction (the config's
+`unseen`): `mixture` scores the row under every seen id and averages the probabilities, `gated` weights that average
+by a task classifier trained on the features (the gate, p(seen task | x)), `zero` reads an all-zero one-hot, and
+`slot` keeps a one-hot column of its own for id 0, which only `task_id_dropout > 0` trains.
+
+Beside the per-row rules, an in-context mode scores an unseen scenario with one weighting for all its rows, its
+*profile* (`scenario_profile`: estimated from its unlabelled rows); a scored group of rows then depends on its
+neighbours, so it is reported as its own score column (`score_context`), never as the default score. The profile
+(`profile`): `moments` matches the scenario's mean input with a convex mixture of the seen ids' mean inputs
+(`seen_means`, the training rows' running means), `gate` averages the gate's p(task | x).
+
+`UnseenScenarios` is a mixin of `AutoTask` (models/autotask.py): its gate and buffers (`gate.*`, `seen_means`,
+`seen_counts`) are the model's own, so saved weights keep their keys. It reads the model's `config` and its direct
+route `_logits(features, task_ids, t)` (every row under its own id).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from autotask.models.interface import one_of
+from autotask.models.language import input_width
+
+UNSEEN_RULES = ("mixture", "gated", "zero", "slot")
+MIXING_RULES = ("mixture", "gated")  # rules that score an unseen row under every seen id
+PROBABILITY_EPS = 1e-6
+# Scenario profiles (in-context mode): the gate's mean p(task | x) over a scenario's rows, raised to this power and
+# renormalised. Chosen on the validation proxy (seen scenarios scored without their own id) over three simulator
+# seeds: power 1, 2, 4 and argmax gave 78.7, 79.9, 79.5 and 77.4 (docs/results/quality.md).
+PROFILE_SHARPNESS = 2.0
+# How an unseen scenario's profile is estimated from its unlabelled rows. `moments` chosen over `gate` on held-out
+# selection worlds (seed 2), simulator seeds 0-2 and Home Depot with 200 onboarding rows (docs/worlds.md).
+PROFILES = ("moments", "gate")
+SIMPLEX_STEPS = 500  # projected-gradient steps of the moment matching (a convex problem of n_tasks weights)
+
+
+def unseen_problems(config) -> list[str]:
+    """The config's unseen-scenario fields: a known rule and profile, and id 0 trained exactly when it is read."""
+    problems = one_of(config, "unseen", UNSEEN_RULES) + one_of(config, "profile", PROFILES)
+    if config.unseen == "slot" and config.task_id_dropout == 0.0:
+        problems.append("unseen='slot' needs task_id_dropout > 0 (no training row has id 0, so its one-hot "
+                        "column would keep its random initial weights)")
+    if config.task_id_dropout > 0.0 and config.unseen in MIXING_RULES:
+        problems.append(f"task_id_dropout > 0 trains id 0, which unseen={config.unseen!r} never reads; "
+                        "use unseen='zero' or 'slot'")
+    return problems
+
+
+def exporting() -> bool:
+    """Whether the model is being exported: torch.export (ONNX) or torch.jit.trace (TorchScript).
+
+    Both record one graph for every later input, so a Python `if` on the data (are there unseen rows?) would freeze
+    the example's answer. `UnseenScenarios.unseen_logits` is the one place the route differs: torch.export gets a
+    `torch.cond` (an ONNX If node, so a seen-only batch still costs one pass), a trace always takes the mixture
+    (at block size 1 it gathers the unseen rows, a dynamic size TorchScript keeps). An artefact carries the served
+    score alone (`AutoTask.score`)."""
+    return torch.compiler.is_exporting() or torch.jit.is_tracing()
+
+
+class UnseenScenarios:
+    """AutoTask's unseen-scenario rules, gate and profiles (module docstring). Needs `config` and `_logits`."""
+
+    def _init_unseen(self, config) -> None:
+        """The gate p(seen task | x), and the seen ids' mean inputs for `moments` profiles (zero count: not set)."""
+        self.gate = nn.Linear(input_width(config), config.n_tasks) if config.has_gate else None
+        if self.gate is not None:
+            self.register_buffer("seen_means", torch.zeros(config.n_tasks, input_width(config)))
+            self.register_buffer("seen_counts", torch.zeros(config.n_tasks))
+
+    def unseen_logits(self, features: Tensor, task_ids: Tensor, t: int, profile: Tensor | None) -> Tensor:
+        """Seen rows their own logit; unseen rows (id 0) the rule's (or `profile`'s) mixture over the seen ids.
+        Eager: a batch without unseen rows takes the direct route. Exports: see `exporting`."""
+        def direct(x: Tensor, ids: Tensor) -> Tensor:
+            return self._logits(x, ids, t)
+
+        def full(x: Tensor, ids: Tensor) -> Tensor:
+            return self._full_mixture(x, ids, t, profile)
+
+        if torch.compiler.is_exporting():
+            return torch.cond((task_ids == 0).any(), full, direct, (features, task_ids))
+        if not (torch.jit.is_tracing() or bool((task_ids == 0).any())):
+            return direct(features, task_ids)
+        return self._gathered_mixture(features, task_ids, profile) if t == 1 else full(features, task_ids)
+
+    def _gathered_mixture(self, features: Tensor, task_ids: Tensor, profile: Tensor | None) -> Tensor:
+        """Block size 1: seen rows their own logit; only the unseen rows are gathered and scored under the n_tasks
+        candidate ids, so seen rows cost one pass (also in traced TorchScript, where the gather size is dynamic)."""
+        rows = torch.nonzero(task_ids == 0).squeeze(1)
+        unseen_features = features.index_select(0, rows)
+        mixed = self._mixed_probabilities(unseen_features, self.seen_task_probabilities(unseen_features), profile)
+        return self._logits(features, task_ids, 1).index_copy(0, rows, _logit(mixed))
+
+    def _full_mixture(self, features: Tensor, task_ids: Tensor, t: int, profile: Tensor | None) -> Tensor:
+        """Every row under every seen id (static shapes), then seen rows keep their own logit. Larger blocks are
+        scored one candidate id at a time over the whole batch (a block keeps its rows together)."""
+        unseen = task_ids == 0
+        if t == 1:
+            per_task = self.seen_task_probabilities(features)
+        else:
+            per_task = torch.stack([torch.sigmoid(self._logits(features, torch.where(unseen, k, task_ids), t))
+                                    for k in range(1, self.config.n_tasks + 1)], dim=1)  # [b, n]
+        mixed = self._mixed_probabilities(features, per_task, profile)
+        return torch.where(unseen, _logit(mixed), self._logits(features, task_ids, t))
+
+    def _mixed_probabilities(self, features: Tensor, per_task: Tensor, profile: Tensor | None) -> Tensor:
+        """sum_k w_k p_k per row, with the rule's weights or one scenario's profile."""
+        if profile is None:
+            return (per_task * self.unseen_weights(features)).sum(dim=1)
+        return per_task @ profile
+
+    def seen_task_probabilities(self, features: Tensor) -> Tensor:
+        """[b, n_tasks]: p(y | x, id k) for every seen id k, each row scored on its own (block size 1)."""
+        n, b = self.config.n_tasks, features.shape[0]
+        row_zeros = torch.zeros_like(features[:, 0], dtype=torch.long)  # [b]: shapes derived from the input (exports)
+        ids = (torch.arange(1, n + 1, device=features.device).unsqueeze(1) + row_zeros.unsqueeze(0)).reshape(-1)
+        return torch.sigmoid(self._logits(features.repeat(n, 1), ids, 1).view(n, b).t())
+
+    def unseen_weights(self, features: Tensor) -> Tensor:
+        """[b, n_tasks] weights of the seen ids for an unseen row: uniform, or the gate's p(task | x)."""
+        gate = torch.softmax(self.gate(features), dim=-1)
+        return gate if self.config.unseen == "gated" else torch.full_like(gate, 1.0 / self.config.n_tasks)
+
+    def gate_loss(self, features: Tensor, task_ids: Tensor) -> Tensor:
+        """The gate's cross-entropy on the seen rows' ids; it reads the raw features through its own parameters
+        only, so it never changes what the facets learn."""
+        seen = (task_ids > 0).to(features.dtype)
+        per_row = F.cross_entropy(self.gate(features), (task_ids.long() - 1).clamp(min=0), reduction="none")
+        return (per_row * seen).sum() / seen.sum().clamp(min=1.0)
+
+    def scenario_profile(self, features: Tensor, exclude: int | None = None) -> Tensor:
+        """[n_tasks] weights of the seen ids for one unseen scenario, from a sample of its rows (no labels).
+
+        `moments` (when the seen means are set): the convex mixture of the seen ids' mean inputs closest to the
+        sample's mean input. `gate` (and runs trained before the seen means existed): the gate's mean p(task | x),
+        sharpened by PROFILE_SHARPNESS. `exclude`: a seen id (1-based) left out (the validation proxy)."""
+        available = self.seen_counts > 0
+        if exclude is not None:
+            available = available.clone()
+            available[exclude - 1] = False
+        if self.config.profile == "moments" and bool(available.any()):
+            return simplex_least_squares(self.seen_means, features.mean(dim=0), available)
+        gate = torch.softmax(self.gate(features), dim=-1).mean(dim=0)
+        if exclude is not None:
+            gate = gate.clone()
+            gate[exclude - 1] = 0.0
+        return sharpened_profile(gate / gate.sum())
+
+    @torch.no_grad()
+    def observe_inputs(self, features: Tensor, task_ids: Tensor) -> None:
+        """Fold a training batch into each seen id's running mean input (the training loop calls this per batch)."""
+        if self.gate is None:
+            return
+        ids = task_ids.long()
+        seen = ids > 0
+        counts = torch.bincount(ids[seen] - 1, minlength=self.config.n_tasks).to(self.seen_counts)
+        sums = torch.zeros_like(self.seen_means).index_add_(0, ids[seen] - 1, features[seen].to(self.seen_means))
+        total = self.seen_counts + counts
+        self.seen_means.add_((sums - counts.unsqueeze(1) * self.seen_means) / total.clamp(min=1).unsqueeze(1))
+        self.seen_counts.copy_(total)
+
+    def fit_seen_means(self, features: Tensor, task_ids: Tensor) -> None:
+        """Set the seen means from these rows alone (runs trained before the loop observed them: their training
+        splits)."""
+        if self.gate is not None:
+            self.seen_counts.zero_()
+            self.seen_means.zero_()
+            self.observe_inputs(features, task_ids)
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Weights saved before the seen means existed load with them unset (profiles then come from the gate)."""
+        state_dict = dict(state_dict)
+        for name in ("seen_means", "seen_counts"):
+            if self.gate is not None and name not in state_dict:
+                state_dict[name] = torch.zeros_like(getattr(self, name))
+        return super().load_state_dict(state_dict, strict, assign)
+
+    def in_context_scores(self, features: Tensor, task_ids: Tensor, block_size: int | None = None
+                          ) -> dict[str, Tensor]:
+        """`score_context` for the rows of ONE scenario: unseen rows mixed with the scenario's profile, estimated from
+        these rows; seen rows keep their own id's score. Empty when the model has no gate."""
+        if self.gate is None or self.config.task_id_mode == "none":
+            return {}
+        unseen = bool((task_ids == 0).all())
+        profile = self.scenario_profile(features) if unseen else None
+        return {"score_context": torch.sigmoid(self(features, task_ids, block_size, profile=profile))}
+
+
+def sharpened_profile(mean_weights: Tensor) -> Tensor:
+    """A scenario's profile from its rows' mean seen-id weights: raised to PROFILE_SHARPNESS, renormalised."""
+    sharpened = mean_weights ** PROFILE_SHARPNESS
+    return sharpened / sharpened.sum(dim=-1, keepdim=True)
+
+
+def simplex_least_squares(means: Tensor, target: Tensor, available: Tensor) -> Tensor:
+    """argmin_w ||target - w @ means||^2 over weights w >= 0 summing to 1, zero where not `available`: projected
+    gradient descent from the uniform mixture, step 1/L (L: twice the largest eigenvalue of means @ means.T)."""
+    rows = means[available].double()
+    gram, target = rows @ rows.T, rows @ target.double()
+    step = 1.0 / (2 * float(torch.linalg.eigvalsh(gram)[-1]) + 1e-12)
+    w = torch.full((len(rows),), 1.0 / len(rows), dtype=torch.float64, device=means.device)
+    for _ in range(SIMPLEX_STEPS):
+        w = project_to_simplex(w - step * 2 * (gram @ w - target))
+    out = torch.zeros(len(means), dtype=means.dtype, device=means.device)
+    out[available] = w.to(means.dtype)
+    return out
+
+
+def project_to_simplex(v: Tensor) -> Tensor:
+    """The Euclidean projection of v onto {w >= 0, sum w = 1} (Duchi et al. 2008)."""
+    u = torch.sort(v, descending=True).values
+    cumulative = torch.cumsum(u, 0) - 1
+    k = torch.arange(1, len(v) + 1, dtype=v.dtype, device=v.device)
+    rho = int(torch.nonzero(u - cumulative / k > 0).max())
+    return torch.clamp(v - cumulative[rho] / (rho + 1), min=0)
+
+
+def _logit(probabilities: Tensor) -> Tensor:
+    return torch.logit(probabilities.clamp(PROBABILITY_EPS, 1 - PROBABILITY_EPS))
