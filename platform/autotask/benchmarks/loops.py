@@ -32,6 +32,7 @@ class Feed:
     compiled: bool = False  # torch.compile of the step
     autocast: torch.dtype | None = None  # bf16 autocast of the forward pass
     lr_scale: float = 1.0  # learning rates x this (large batches)
+    fused: bool = True  # the fused Adam update (make_optimizer's default); False: Adam's loop over tensors
 
 
 def bench_run(data: str, epochs: int, workers: int = 1, device: str = "cpu") -> RunConfig:
@@ -69,7 +70,7 @@ def interleaved_epochs(feeds: dict[str, Feed], manifest: Manifest, rows: int, ep
         rates = learning_rates(get_kind(run.model), run.training)
         rates = {group: rate * feed.lr_scale for group, rate in rates.items()}
         step = compiled_step(LossModule(model, feed.autocast), feed.compiled)
-        models[name] = (model, make_optimizer(model, rates, run.training.weight_decay), step)
+        models[name] = (model, make_optimizer(model, rates, run.training.weight_decay, feed.fused), step)
     timings: dict[str, list[tuple[int, float]]] = {name: [] for name in feeds}
     for epoch in range(epochs):
         for name, feed in feeds.items():
