@@ -130,6 +130,19 @@ def test_only_the_runtime_starts_ray():
     assert callers == {"autotask.runtime.session"}, callers
 
 
+def test_the_layers_under_the_runtime_import_no_ray():
+    """training/ is the framework-free loop (its Ray sessions are runtime/loop_sessions.py); models, data and
+    evaluation are below it."""
+    importers = set()
+    for path in ROOT.rglob("*.py"):
+        module = _module_name(path)
+        if _unit(module) in ("data", "evaluation", "models", "training"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if any(target.split(".")[0] == "ray" for target in _imported(node, module)):
+                    importers.add(module)
+    assert not importers, f"Ray imported below the runtime: {sorted(importers)}"
+
+
 def test_the_checks_catch_a_back_edge_and_a_cycle():
     assert _layer("data") < _layer("training") < _layer("runtime") < _layer("tuning")
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]

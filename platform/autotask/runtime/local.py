@@ -17,9 +17,10 @@ import torch
 from autotask.data.manifest import Manifest
 from autotask.models.registry import get_kind
 from autotask.progress import epoch_summary
+from autotask.runtime.loop_sessions import TrialSession
 from autotask.runtime.ray_trainer import loop_config
 from autotask.training.config import RunConfig
-from autotask.training.loop import TrialSession, train_loop_per_worker
+from autotask.training.loop import train_loop_per_worker
 
 LOCAL_NAME = "local"  # RUN_DIR/ray/local: the in-process run's checkpoints
 LATEST = "latest"

@@ -15,9 +15,9 @@ from ray.train.torch import TorchConfig, TorchTrainer
 
 from autotask.data.manifest import Manifest
 from autotask.location import Location
+from autotask.runtime.loop_sessions import ray_train_loop
 from autotask.runtime.ray_data import finetune_pool_rows
 from autotask.training.config import RunConfig
-from autotask.training.loop import train_loop_per_worker
 
 TRAIN_NAME = "train"
 
@@ -53,7 +53,7 @@ def make_trainer(
     training = run.training
     storage = Location.of(storage)
     return TorchTrainer(
-        train_loop_per_worker=train_loop_per_worker,
+        train_loop_per_worker=ray_train_loop,
         train_loop_config=loop_config(run, manifest, row_counts, early_stop),
         torch_config=TorchConfig(backend="nccl" if training.use_gpu else "gloo"),
         scaling_config=ScalingConfig(

@@ -13,11 +13,9 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
-import ray.train
-import ray.train.torch
-import ray.tune
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
@@ -27,7 +25,6 @@ from autotask.evaluation.selection import mean_seen_roc_auc
 from autotask.models.registry import get_kind, learning_rates
 from autotask.training.batches import FEATURES, GROUP, TARGET, TASK_ID
 from autotask.training.config import RunConfig
-from autotask.training.early_stop import should_continue
 from autotask.training.factory import build_model
 from autotask.training.steps import (
     LossModule,
@@ -64,51 +61,21 @@ def schedule(run: RunConfig) -> list[tuple[str, str, float]]:
             for stage, shard in STAGES for i in range(counts[stage])]
 
 
-class RayTrainSession:
-    """The loop's runtime on a Ray Train worker: its shards, DDP, its device, Train's checkpoints and reports."""
+class LoopSession(Protocol):
+    """What the loop needs of its runtime (runtime/loop_sessions.py implements it on Ray)."""
 
-    get_checkpoint = staticmethod(ray.train.get_checkpoint)
-    report = staticmethod(ray.train.report)
-    dataset = staticmethod(ray.train.get_dataset_shard)
-    prepare = staticmethod(ray.train.torch.prepare_model)
-
-    @staticmethod
-    def device():
-        return ray.train.torch.get_device()
-
-    @staticmethod
-    def world() -> tuple[int, int]:
-        context = ray.train.get_context()
-        return context.get_world_rank(), context.get_world_size()
+    def dataset(self, name: str): ...  # a shard: "pretrain", "train" or "valid"
+    def prepare(self, module: torch.nn.Module) -> torch.nn.Module: ...  # e.g. wrapped in DDP
+    def device(self) -> torch.device: ...
+    def world(self) -> tuple[int, int]: ...  # (rank, world size)
+    def node_id(self) -> str: ...  # where this worker runs, recorded with each epoch's rows
+    def get_checkpoint(self): ...  # the checkpoint to resume from (`as_directory()`), or None
+    def checkpoint(self, directory: str): ...  # a checkpoint of a folder of checkpoint files, for `report`
+    def report(self, metrics: dict, checkpoint=None) -> None: ...
+    def should_continue(self, early_stop: dict | None, iteration: int, metrics: dict) -> bool: ...
 
 
-class TrialSession:
-    """The loop's runtime inside a Tune trial's own process: whole datasets, CPU, Tune's checkpoints and reports."""
-
-    get_checkpoint = staticmethod(ray.tune.get_checkpoint)
-    report = staticmethod(ray.tune.report)
-
-    def __init__(self, datasets: dict):
-        self.datasets = datasets
-
-    def dataset(self, name: str):
-        return self.datasets[name]
-
-    @staticmethod
-    def prepare(module):
-        return module
-
-    @staticmethod
-    def device():
-        return torch.device("cpu")
-
-    @staticmethod
-    def world() -> tuple[int, int]:
-        return 0, 1
-
-
-def train_loop_per_worker(config: dict, session=None) -> None:
-    session = session or RayTrainSession()
+def train_loop_per_worker(config: dict, session: LoopSession) -> None:
     run = RunConfig.from_dict(config["run"])
     manifest = Manifest.from_dict(config["manifest"])
     torch.set_num_threads(config["threads"])
@@ -133,6 +100,7 @@ def train_loop_per_worker(config: dict, session=None) -> None:
         stage_run = replace(run, training=replace(run.training, batch_size=batch_sizes[shard_name]))
         loss, lineage = _train_epoch(prepared, step, optimizer, shard, stage_run, device, state.epoch,
                                      getattr(model, "observe_inputs", None))
+        lineage["node"] = session.node_id()
         lineage["train_seconds"] = time.perf_counter() - started
         auc = _valid_auc(model, valid, run.training.eval_block_size)
         improved = auc > state.best_auc
@@ -147,7 +115,7 @@ def train_loop_per_worker(config: dict, session=None) -> None:
                    "batch_size": batch_sizes[shard_name],
                    "shard_rows": _gather(lineage, world_size)}
         state.stopped_early = stage == "finetune" and state.bad_epochs >= run.training.patience > 0
-        state.stopped_early |= not should_continue(config.get("early_stop"), state.epoch + 1, metrics)
+        state.stopped_early |= not session.should_continue(config.get("early_stop"), state.epoch + 1, metrics)
         state.history.append(metrics)
         state.epoch += 1
         _report(metrics, model, optimizer, state, best_state, rank == 0, session)
@@ -173,8 +141,7 @@ def _train_epoch(prepared, step, optimizer, shard, run: RunConfig, device, epoch
             total += train_step(step, optimizer, features, task_ids, targets) * n
             rows += n
             row_id_sum += int(row_ids.sum())
-    node = ray.get_runtime_context().get_node_id()
-    return total / max(rows, 1), {"rows": rows, "row_id_sum": row_id_sum, "node": node}
+    return total / max(rows, 1), {"rows": rows, "row_id_sum": row_id_sum}
 
 
 def uneven_shards_guard(wrapped):
@@ -260,4 +227,4 @@ def _report(metrics, model, optimizer, state: TrainState, best_state, is_rank_ze
         torch.save(optimizer.state_dict(), directory / "optimizer.pt")
         torch.save(best_state if best_state is not None else model.state_dict(), directory / "best_model.pt")
         (directory / "state.json").write_text(json.dumps(asdict(state)))
-        session.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+        session.report(metrics, checkpoint=session.checkpoint(tmp))

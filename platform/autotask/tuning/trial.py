@@ -16,10 +16,11 @@ from autotask.models.language import reads_language
 from autotask.models.registry import get_kind
 from autotask.runtime.lightgbm_task import fit_lightgbm
 from autotask.runtime.local import execution
+from autotask.runtime.loop_sessions import TrialSession
 from autotask.runtime.ray_data import training_datasets
 from autotask.runtime.ray_trainer import loop_config, make_trainer
 from autotask.training.config import RunConfig, TrainingConfig
-from autotask.training.loop import TrialSession, train_loop_per_worker
+from autotask.training.loop import train_loop_per_worker
 from autotask.tuning.asha import NAMESPACE
 from autotask.tuning.space import split_params
 
