@@ -27,6 +27,7 @@ from autotask.data.contract import ONBOARD, SCENARIO, SPLIT
 from autotask.data.io import read_frame
 from autotask.data.manifest import Manifest
 from autotask.evaluation.metrics import binary_aucs
+from autotask.models import unseen
 from autotask.models.unseen import sharpened_profile
 from autotask.serving.model import load_run_model
 from autotask.training.batches import FEATURES, TARGET, TASK_ID, model_features
@@ -39,28 +40,14 @@ def estimators(model, sample: torch.Tensor) -> dict[str, np.ndarray]:
     weights = {f"gate profile, power {p:g}": (gate ** p / (gate ** p).sum()) for p in (1, 2, 3, 4)}
     weights["gate profile, power 2, half uniform"] = 0.5 * sharpened_profile(gate) + 0.5 / len(gate)
     saved, model.config.profile = model.config.profile, "moments"
-    weights["moments"] = moments = model.scenario_profile(sample)
-    model.config.profile = saved
-    weights["moments and gate profile, halves"] = 0.5 * moments + 0.5 * sharpened_profile(gate)
-    for strength in (0.01, 0.1, 1.0):
-        weights[f"moments, ridge {strength:g} to the gate profile"] = ridge_moments(
-            model, sample, sharpened_profile(gate), strength)
+    saved_ridge = unseen.MOMENTS_RIDGE
+    for ridge in (0.0, 0.01, 0.1, 1.0):  # the model's estimator under each ridge toward the gate's profile
+        unseen.MOMENTS_RIDGE = ridge
+        weights[f"moments, ridge {ridge:g}"] = model.scenario_profile(sample)
+    unseen.MOMENTS_RIDGE, model.config.profile = saved_ridge, saved
+    weights["moments (ridge 0) and gate profile, halves"] = (0.5 * weights["moments, ridge 0"]
+                                                             + 0.5 * sharpened_profile(gate))
     return {name: w.numpy() for name, w in weights.items()}
-
-
-def ridge_moments(model, sample: torch.Tensor, prior: torch.Tensor, strength: float) -> torch.Tensor:
-    """argmin ||mean - w @ means||^2 + strength * (trace(gram) / k) * ||w - prior||^2 on the simplex."""
-    from autotask.models.autotask import project_to_simplex
-
-    rows, target = model.seen_means.double(), sample.mean(0).double()
-    gram = rows @ rows.T
-    lam = strength * float(torch.trace(gram)) / len(rows)
-    gram_r, linear = gram + lam * torch.eye(len(rows), dtype=torch.float64), rows @ target + lam * prior.double()
-    step = 1.0 / (2 * float(torch.linalg.eigvalsh(gram_r)[-1]))
-    w = prior.double().clone()
-    for _ in range(2000):
-        w = project_to_simplex(w - step * 2 * (gram_r @ w - linear))
-    return w.float()
 
 
 @torch.no_grad()
