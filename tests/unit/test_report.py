@@ -141,6 +141,9 @@ def test_score_column_list_takes_each_runs_first_present_column(study, tmp_path)
     predictions.assign(score_paper=predictions["score"]).to_parquet(paper / "predictions.parquet", index=False)
     models, base = select_models([str(paper)], [str(study / "dnn-seed0")], score_col="score_paper,score")
     assert {m.label: m.score_col for m in models} == {"DNN baseline": "score", "AutoTask [score_paper]": "score_paper"}
+    write_run(tmp_path, "dnn", "DNN baseline", 0, rows["label"].to_numpy() - 0.2, rows)  # Table 3's layout:
+    models, base = select_models([f"{paper}:score"], ["dnn"], study=str(tmp_path), score_col="score_paper,score")
+    assert sorted(m.label for m in models) == ["AutoTask", "AutoTask [score_paper]", "DNN baseline"]
 
 
 def test_report_folder_written_atomically(study, tmp_path):
