@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from autotask.config import PRESETS, RunConfig, TrainingConfig
 from autotask.data.build import build_simulated
 from autotask.data.simulator import SimulatorConfig
 from autotask.data.validate import ValidationReport, validate_dataset
@@ -27,7 +28,6 @@ from autotask.reporting.models import select_models
 from autotask.reporting.report import Report, build_report, write_report
 from autotask.reporting.tables import ReportOptions
 from autotask.runtime.run import train_run
-from autotask.training.config import PRESETS, RunConfig, TrainingConfig
 
 
 def _absolute(path: str | Path) -> str:

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from autotask.config import RunConfig, TrainingConfig
 from autotask.data.build import build_worlds
 from autotask.data.worlds import WorldsConfig, world_name
 from autotask.runtime.run import train_run
 from autotask.runtime.session import ensure_ray
-from autotask.training.config import RunConfig, TrainingConfig
 
 
 def validation_auc(run_dir: Path) -> float:

@@ -39,7 +39,7 @@ def test_train_flags_build_a_config_of_the_current_run_format(tmp_path):
     import json
 
     from autotask.commands.train import build_config, parser
-    from autotask.training.config import RUN_FORMAT
+    from autotask.config import RUN_FORMAT
 
     old = tmp_path / "config.json"
     old.write_text(json.dumps({"data": "d", "model": "dnn", "format": 1}))

@@ -17,8 +17,8 @@ from pathlib import Path
 import ray
 from ray.cluster_utils import Cluster
 
+from autotask.config import RunConfig, TrainingConfig
 from autotask.runtime.run import train_run
-from autotask.training.config import RunConfig, TrainingConfig
 from autotask.tuning.search import SearchConfig
 from autotask.tuning.study import run_search
 

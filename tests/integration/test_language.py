@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from autotask.commands.report import main as report_main
+from autotask.config import RunConfig
 from autotask.data.contract import OFFER_EMBEDDING, QUERY_EMBEDDING, QUERY_TEXT
 from autotask.data.io import read_frame, vector_matrix
 from autotask.data.manifest import load_manifest
@@ -24,7 +25,6 @@ from autotask.experiments.study import load_study, run_study, study_configs
 from autotask.runtime.run import check_run_config
 from autotask.serving.model import ServingModel, load_run_model
 from autotask.training.batches import FEATURES, TASK_ID
-from autotask.training.config import RunConfig
 from autotask.training.outputs import read_eval_frame
 
 PRODUCTS = {

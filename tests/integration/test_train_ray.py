@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from autotask.config import RunConfig, TrainingConfig
 from autotask.data.contract import ROW_ID
 from autotask.data.io import read_frame
 from autotask.data.manifest import load_manifest
@@ -16,7 +17,6 @@ from autotask.models.interface import SERVING_BLOCK_SIZE
 from autotask.runtime.run import train_run
 from autotask.serving.model import ServingModel, load_run_model
 from autotask.training.batches import FEATURES, TARGET, TASK_ID
-from autotask.training.config import RunConfig, TrainingConfig
 from autotask.training.loop import minibatches
 from autotask.training.outputs import read_eval_frame
 

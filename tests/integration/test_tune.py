@@ -11,8 +11,8 @@ import optuna
 import pandas as pd
 import pytest
 
+from autotask.config import RunConfig, TrainingConfig
 from autotask.data.manifest import load_manifest
-from autotask.training.config import RunConfig, TrainingConfig
 from autotask.tuning.space import SearchSpaceError, check_space, load_space
 from autotask.tuning.trial import trial_run_config
 

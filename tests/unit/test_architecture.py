@@ -15,6 +15,7 @@ LAYERS = (  # lowest first: a unit (a package, or a module at the top of autotas
     ("errors", "interrupts", "storage", "flat", "preflight", "run_lock", "progress", "provenance", "location", "cli"),
     ("data", "evaluation"),
     ("models",),
+    ("config",),  # a run's configs (RunConfig, TrainingConfig, presets): it reads the model registry
     ("training",),  # the framework-free loop, steps, batches, configs, outputs
     ("runtime",),  # the Ray shell: the driver sequence, ray.init, Ray Data, Ray Train, a run end to end
     ("tuning", "serving", "reporting"),
@@ -144,6 +145,7 @@ def test_the_layers_under_the_runtime_import_no_ray():
 
 
 def test_the_checks_catch_a_back_edge_and_a_cycle():
-    assert _layer("data") < _layer("training") < _layer("runtime") < _layer("tuning")
+    assert _layer("data") < _layer("models") < _layer("config") < _layer("training") < _layer("runtime")
+    assert _layer("runtime") < _layer("tuning")
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []

@@ -38,9 +38,9 @@ def test_learns_signal_and_round_trips(tmp_path):
 
 
 def test_a_lightgbm_run_config_with_an_unknown_parameter_is_refused_before_ray(sim_dataset):
+    from autotask.config import RunConfig
     from autotask.data.manifest import load_manifest
     from autotask.runtime.run import check_run_config
-    from autotask.training.config import RunConfig
 
     manifest = load_manifest(sim_dataset)
     for config, message in (({"num_leaf": 3}, "unknown LightGBM parameter"), ({"language_components": 0},

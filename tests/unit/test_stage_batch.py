@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from autotask.training.config import MIN_AUTO_BATCH, RunConfig, TrainingConfig
+from autotask.config import MIN_AUTO_BATCH, RunConfig, TrainingConfig
 from autotask.training.loop import stage_batch_sizes
 
 

@@ -105,8 +105,8 @@ def test_make_optimizer_groups():
 
 def test_learning_rates_by_group_name():
     """AutoTask's facets default to lr_facet1 / lr_facet2, every other group to lr_head; lr_groups overrides."""
+    from autotask.config import TrainingConfig
     from autotask.models.registry import get_kind, learning_rates
-    from autotask.training.config import TrainingConfig
 
     training = TrainingConfig(lr_facet1=1e-3, lr_facet2=2e-3, lr_head=3e-3, lr_groups={"branches": 5e-4})
     assert learning_rates(get_kind("autotask"), training) == {"facet1": 1e-3, "facet2": 2e-3, "head": 3e-3}
@@ -168,7 +168,7 @@ def test_compiled_step_follows_the_eager_step(backend):
 
 
 def test_training_config_chooses_compile_and_precision_by_device():
-    from autotask.training.config import TrainingConfig
+    from autotask.config import TrainingConfig
 
     auto = TrainingConfig()
     assert (auto.compiles("cpu"), auto.compiles("cuda")) == (False, True)

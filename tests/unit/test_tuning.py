@@ -38,9 +38,9 @@ def test_warm_start_copies_an_earlier_studys_finished_trials_once(tmp_path):
 
 
 def test_each_winner_is_retrained_once_per_seed_under_its_study_name_and_variant():
+    from autotask.config import RunConfig
     from autotask.experiments.study import StudyRun
     from autotask.experiments.tuned import seed_configs
-    from autotask.training.config import RunConfig
 
     winner = RunConfig(data="d", model="autotask", model_config={"e1": 4}, seed=7).to_dict()
     entries = [StudyRun("at", "autotask", "AutoTask, tuned"), StudyRun("gbm", "lightgbm")]

@@ -21,10 +21,10 @@ def child(data: str, out: Path) -> None:
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
+    from autotask.config import RunConfig, TrainingConfig
     from autotask.data.validate import validate_dataset
     from autotask.experiments.tuned import default_space
     from autotask.runtime.driver import start_cluster
-    from autotask.training.config import RunConfig, TrainingConfig
     from autotask.tuning.optuna_store import make_searcher
     from autotask.tuning.search import SearchConfig
     from autotask.tuning.space import load_space

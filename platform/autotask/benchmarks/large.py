@@ -13,12 +13,12 @@ from pathlib import Path
 from autotask.benchmarks.machine import machine_info
 from autotask.benchmarks.memory import MemorySampler
 from autotask.benchmarks.stats import parallel_epoch
+from autotask.config import RunConfig, TrainingConfig
 from autotask.data.build import build_simulated
 from autotask.data.simulator import SimulatorConfig
 from autotask.runtime import ray_data
 from autotask.runtime.driver import start_cluster
 from autotask.runtime.run import train_run
-from autotask.training.config import RunConfig, TrainingConfig
 
 WORKER_COUNTS = (1, 2)
 READER_ROUNDS = 2

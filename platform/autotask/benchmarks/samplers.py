@@ -14,9 +14,9 @@ import pandas as pd
 
 from autotask.benchmarks.machine import machine_info
 from autotask.benchmarks.search import simulated_data
+from autotask.config import RunConfig, TrainingConfig
 from autotask.experiments.tuned import default_space
 from autotask.reporting.tuning import best_so_far, best_so_far_figure
-from autotask.training.config import RunConfig, TrainingConfig
 from autotask.tuning.search import SAMPLERS, SearchConfig
 from autotask.tuning.study import run_search
 

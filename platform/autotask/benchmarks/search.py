@@ -17,11 +17,11 @@ import pandas as pd
 
 from autotask.benchmarks import asha_check
 from autotask.benchmarks.machine import machine_info
+from autotask.config import RunConfig, TrainingConfig
 from autotask.data.build import build_simulated
 from autotask.data.simulator import SimulatorConfig
 from autotask.experiments.tuned import default_space
 from autotask.runtime.driver import start_cluster
-from autotask.training.config import RunConfig, TrainingConfig
 from autotask.tuning.search import SearchConfig
 from autotask.tuning.study import run_search
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from autotask.benchmarks.inference import inference_rows
 from autotask.benchmarks.machine import machine_info
+from autotask.config import RunConfig
 from autotask.data.manifest import load_manifest
 from autotask.models.language import reads_language
 from autotask.serving.model import load_run_model
 from autotask.training.batches import FEATURES, TASK_ID
-from autotask.training.config import RunConfig
 from autotask.training.outputs import read_eval_frame
 
 MAX_ROWS = 20_000

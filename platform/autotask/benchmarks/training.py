@@ -13,10 +13,10 @@ from pathlib import Path
 
 from autotask.benchmarks.loops import Batches, bench_run
 from autotask.benchmarks.stats import parallel_epoch
+from autotask.config import RunConfig
 from autotask.data.manifest import Manifest
 from autotask.runtime.ray_trainer import make_trainer
 from autotask.training.batches import FEATURES, TARGET, TASK_ID
-from autotask.training.config import RunConfig
 from autotask.training.loop import minibatches
 from autotask.training.steps import shuffle_seed
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from autotask.cli import runner_console, runner_main
+from autotask.config import RunConfig, TrainingConfig
 from autotask.data.build import build_simulated
 from autotask.data.simulator import SimulatorConfig
 from autotask.evaluation.metrics import scenario_metrics
@@ -24,7 +25,6 @@ from autotask.progress import RunProgress
 from autotask.runtime.driver import run_resources
 from autotask.runtime.run import train_run
 from autotask.runtime.session import quiet_console
-from autotask.training.config import RunConfig, TrainingConfig
 from autotask.training.summary import side_by_side
 
 console = runner_console(140)

@@ -13,12 +13,7 @@ import sys
 
 from autotask import tracking
 from autotask.cli import read_json_object, runner_console, runner_main
-from autotask.models.registry import kind_names
-from autotask.preflight import InputError, check_output_dir
-from autotask.progress import RunProgress
-from autotask.runtime.run import train_run
-from autotask.runtime.session import quiet_console
-from autotask.training.config import (
+from autotask.config import (
     CALIBRATIONS,
     COMPILE_MODES,
     PRECISIONS,
@@ -27,6 +22,11 @@ from autotask.training.config import (
     RunConfig,
     TrainingConfig,
 )
+from autotask.models.registry import kind_names
+from autotask.preflight import InputError, check_output_dir
+from autotask.progress import RunProgress
+from autotask.runtime.run import train_run
+from autotask.runtime.session import quiet_console
 from autotask.training.lightgbm_params import check_passed_through
 from autotask.training.summary import side_by_side
 

@@ -10,9 +10,9 @@ import sys
 
 from autotask import tracking
 from autotask.cli import runner_console, runner_main
+from autotask.config import RunConfig, TrainingConfig
 from autotask.preflight import check_output_dir
 from autotask.runtime.session import quiet_console
-from autotask.training.config import RunConfig, TrainingConfig
 from autotask.tuning.search import METRICS, MODES, SAMPLERS, SCHEDULERS, SearchConfig
 from autotask.tuning.study import run_search
 

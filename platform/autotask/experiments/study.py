@@ -15,6 +15,7 @@ import ray
 
 from autotask import run_lock
 from autotask.cli import read_json_object
+from autotask.config import RunConfig, TrainingConfig
 from autotask.data.fingerprint import dataset_fingerprint
 from autotask.data.validate import validate_dataset
 from autotask.location import Location
@@ -23,7 +24,6 @@ from autotask.provenance import provenance
 from autotask.runtime.driver import run_resources, start_cluster
 from autotask.runtime.run import discard_run, is_finished, preflight, train_run
 from autotask.storage import atomic_write_text
-from autotask.training.config import RunConfig, TrainingConfig
 
 RUN_TASK_CPUS = 0.25  # the task that drives one run; its Train workers ask for their own CPUs
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a run name is a folder name under OUT: no separators, no ..

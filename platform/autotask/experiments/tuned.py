@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from autotask.config import RunConfig, TrainingConfig
 from autotask.experiments.study import StudyRun
 from autotask.models.registry import get_kind
 from autotask.preflight import InputError
-from autotask.training.config import RunConfig, TrainingConfig
 from autotask.tuning.results import best_trial
 from autotask.tuning.search import SearchConfig
 from autotask.tuning.study import run_search

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import ray
 
+from autotask.config import RunConfig
 from autotask.data.contract import LABEL, ROW_ID, SCENARIO, SOFT_LABEL, SPLIT
 from autotask.data.io import read_frame
 from autotask.data.manifest import Manifest
@@ -17,7 +18,6 @@ from autotask.models.language import reads_language
 from autotask.models.lightgbm_peer import LANGUAGE_COMPONENTS, LANGUAGE_FIELDS, LightGBMPeer, TextReducer
 from autotask.training import outputs
 from autotask.training.batches import FEATURES, TARGET, TASK_ID, input_columns, to_model_inputs
-from autotask.training.config import RunConfig
 
 
 def fit_lightgbm(run: RunConfig, manifest: Manifest) -> tuple[dict[str, bytes], dict, float]:

@@ -14,12 +14,12 @@ from pathlib import Path
 import ray.train
 import torch
 
+from autotask.config import RunConfig
 from autotask.data.manifest import Manifest
 from autotask.models.registry import get_kind
 from autotask.progress import epoch_summary
 from autotask.runtime.loop_sessions import TrialSession
 from autotask.runtime.ray_trainer import loop_config
-from autotask.training.config import RunConfig
 from autotask.training.loop import train_loop_per_worker
 
 LOCAL_NAME = "local"  # RUN_DIR/ray/local: the in-process run's checkpoints

@@ -13,11 +13,11 @@ import ray.train
 from ray.train import CheckpointConfig, DataConfig, FailureConfig, ScalingConfig
 from ray.train.torch import TorchConfig, TorchTrainer
 
+from autotask.config import RunConfig
 from autotask.data.manifest import Manifest
 from autotask.location import Location
 from autotask.runtime.loop_sessions import ray_train_loop
 from autotask.runtime.ray_data import finetune_pool_rows
-from autotask.training.config import RunConfig
 
 TRAIN_NAME = "train"
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from autotask.config import RunConfig
 from autotask.data.contract import ContractError
 from autotask.data.fingerprint import dataset_fingerprint, describe_change
 from autotask.data.manifest import Manifest, load_manifest
@@ -29,7 +30,6 @@ from autotask.runtime.ray_trainer import TRAIN_NAME, fit, storage_path
 from autotask.runtime.scoring import score_eval_splits
 from autotask.storage import atomic_write_text
 from autotask.training import outputs
-from autotask.training.config import RunConfig
 from autotask.training.factory import build_model, model_config
 
 DATA_RECORD = "data.json"  # RUN_DIR/data.json: the fingerprint of the data the run was trained on

@@ -19,12 +19,12 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from autotask.config import RunConfig
 from autotask.data.contract import ROW_ID
 from autotask.data.manifest import Manifest
 from autotask.evaluation.selection import mean_seen_roc_auc
 from autotask.models.registry import get_kind, learning_rates
 from autotask.training.batches import FEATURES, GROUP, TARGET, TASK_ID
-from autotask.training.config import RunConfig
 from autotask.training.factory import build_model
 from autotask.training.steps import (
     LossModule,

@@ -20,9 +20,9 @@ from pathlib import Path
 import cloudpickle
 import optuna
 
+from autotask.config import TrainingConfig
 from autotask.data.manifest import Manifest
 from autotask.models.registry import get_kind
-from autotask.training.config import TrainingConfig
 from autotask.training.factory import model_config
 
 TRAINING_FIELDS = {f.name for f in fields(TrainingConfig)}

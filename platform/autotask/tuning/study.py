@@ -8,13 +8,13 @@ from pathlib import Path
 
 from rich.console import Console
 
+from autotask.config import RunConfig
 from autotask.data.validate import validate_dataset
 from autotask.models.registry import get_kind
 from autotask.preflight import InputError
 from autotask.runtime.driver import Shell, drive, run_resources
 from autotask.runtime.run import train_run
 from autotask.storage import atomic_write_parquet, atomic_write_text
-from autotask.training.config import RunConfig
 from autotask.tuning.interruption import fit_or_interrupt
 from autotask.tuning.optuna_store import open_optuna_storage, optuna_storage_url, optuna_study_name
 from autotask.tuning.progress import LiveTrialTable

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from ray import tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
+from autotask.config import RunConfig, TrainingConfig
 from autotask.data.manifest import Manifest
 from autotask.models.language import reads_language
 from autotask.models.registry import get_kind
@@ -19,7 +20,6 @@ from autotask.runtime.local import execution
 from autotask.runtime.loop_sessions import TrialSession
 from autotask.runtime.ray_data import training_datasets
 from autotask.runtime.ray_trainer import loop_config, make_trainer
-from autotask.training.config import RunConfig, TrainingConfig
 from autotask.training.loop import train_loop_per_worker
 from autotask.tuning.asha import NAMESPACE
 from autotask.tuning.space import split_params
