@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from autotask.models.lightgbm_peer import LightGBMPeer
+from autotask.models.lightgbm_peer import LightGBMParams, LightGBMPeer
 
 
 def rows(n: int, seed: int, task_ids=None):
@@ -20,7 +20,7 @@ def rows(n: int, seed: int, task_ids=None):
 def test_learns_signal_and_round_trips(tmp_path):
     features, ids, soft, _ = rows(3000, seed=0)
     v_features, v_ids, _, v_labels = rows(800, seed=1)
-    peer = LightGBMPeer(seed=0, num_boost_round=200, early_stopping_rounds=20, num_threads=1)
+    peer = LightGBMPeer(seed=0, settings=LightGBMParams(num_boost_round=200, early_stopping_rounds=20, num_threads=1))
     peer.fit(features, ids, soft, valid=(v_features, v_ids, v_labels))
     t_features, t_ids, _, t_labels = rows(1500, seed=2)
     scores = peer.predict_proba(t_features, t_ids)

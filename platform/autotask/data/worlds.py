@@ -33,16 +33,14 @@ from autotask.data.contract import (
 )
 from autotask.data.io import RunningStats
 from autotask.data.manifest import Manifest
+from autotask.data.world_mechanisms import SCENARIO_RANGE, UNSEEN_RANGE, Mechanisms, draw_mechanisms
 
 GENERATOR_VERSION = 1  # bump when a seed would draw different worlds
 DEFAULT_ROWS = 16_000  # labelled and unlabelled rows of one world, onboarding samples included
-SCENARIO_RANGE = (4, 30)  # seen scenarios per world
-UNSEEN_RANGE = (2, 3)  # unseen scenarios per world: at least one mixture and one novel latent
 MIN_SCENARIO_ROWS = 250  # rows of the smallest seen scenario, at least
 SMALLEST_MAX_ROWS = 450  # ... and at most: it has at most 300 training rows
 ONBOARD_ROWS = 1_000  # unlabelled onboarding rows per unseen scenario
 UNSEEN_TEST_ROWS = 600  # labelled test rows per unseen scenario
-TRANSFORMS = ("raw", "similarity", "score", "flag", "count")  # how a latent feature value is observed
 SPLITS_WITH_POOL = {"pretrain": 0.35, "train": 0.30, "valid": 0.10, "calib": 0.05, "test": 0.20}
 SPLITS_WITHOUT_POOL = {"train": 0.60, "valid": 0.12, "calib": 0.08, "test": 0.20}
 
@@ -84,91 +82,6 @@ def world_name(index: int) -> str:
 
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
-
-
-@dataclass
-class Mechanisms:
-    """One world's drawn generating process (everything `worlds.json` records, plus the arrays it implies)."""
-
-    spec: dict  # JSON-able record
-    latent: np.ndarray  # [scenarios, k]
-    loadings: np.ndarray  # [d] on the query's match strength
-    blocks: np.ndarray  # [d] block of each feature
-    block_rho: np.ndarray  # [blocks]
-    shift: np.ndarray  # [k, d] covariate shift per unit of latent
-    transforms: list[str]
-    missing: np.ndarray  # [scenarios, d] bool: feature constant in that scenario
-    shared: np.ndarray  # [d]
-    mixing: np.ndarray  # [k, d]
-    pairs: list[tuple[int, int, np.ndarray, float]]  # (i, j, gate vector [k], amplitude)
-    steps: list[tuple[int, float, np.ndarray, float]]  # (j, threshold, latent direction [k], amplitude)
-
-
-def draw_mechanisms(rng: np.random.Generator, index: int) -> Mechanisms:
-    """Draw one world's process: sizes, features, scenario effects, labels (recorded in `spec`)."""
-    d = int(rng.integers(8, 21))
-    k = int(rng.integers(2, 5))
-    n_seen = int(rng.integers(SCENARIO_RANGE[0], SCENARIO_RANGE[1] + 1))
-    n_unseen = int(rng.integers(UNSEEN_RANGE[0], UNSEEN_RANGE[1] + 1))
-    seen_latent = rng.normal(0.0, 1.0, (n_seen, k))
-    unseen_kinds = ["mixture", "novel"] + [str(v) for v in rng.choice(["mixture", "novel"], n_unseen - 2)]
-    unseen_latent, unseen_records = [], []
-    for kind in unseen_kinds:
-        if kind == "mixture":
-            parents = rng.choice(n_seen, size=int(rng.integers(2, 4)), replace=False)
-            weights = rng.dirichlet(np.ones(len(parents)))
-            unseen_latent.append(weights @ seen_latent[parents])
-            unseen_records.append({"kind": kind, "parents": [int(p) for p in parents],
-                                   "weights": [round(float(w), 4) for w in weights]})
-        else:
-            unseen_latent.append(rng.normal(0.0, 1.0, k))
-            unseen_records.append({"kind": kind})
-    latent = np.vstack([seen_latent, np.array(unseen_latent)])
-    n_blocks = int(rng.integers(1, 5))
-    blocks = rng.integers(0, n_blocks, d)
-    block_rho = rng.uniform(0.1, 0.8, n_blocks)
-    loadings = rng.uniform(0.2, 1.0, d) * rng.choice([-1.0, 1.0], d, p=[0.2, 0.8])
-    shift_strength = float(rng.choice([0.0, rng.uniform(0.2, 1.0)], p=[0.25, 0.75]))
-    shift = rng.normal(0.0, 1.0, (k, d)) * shift_strength / np.sqrt(k)
-    transforms = [str(v) for v in rng.choice(TRANSFORMS, d, p=[0.25, 0.25, 0.2, 0.15, 0.15])]
-    missing = np.zeros((n_seen + n_unseen, d), dtype=bool)
-    missing_features = []
-    if rng.random() < 0.6:
-        for j in rng.choice(d, size=int(rng.integers(1, 3)), replace=False):
-            scenarios = rng.random(n_seen + n_unseen) < rng.uniform(0.15, 0.4)
-            missing[scenarios, j] = True
-            missing_features.append({"feature": int(j), "scenarios": [int(s) for s in np.flatnonzero(scenarios)]})
-    shared_strength = float(rng.uniform(0.1, 1.0))
-    scenario_strength = float(rng.uniform(0.1, 1.0))
-    shared = rng.normal(0.0, shared_strength, d) * (rng.random(d) < 0.7)
-    mixing = rng.normal(0.0, scenario_strength, (k, d)) * (rng.random((k, d)) < 0.6) / np.sqrt(k)
-    pair_strength = float(rng.uniform(0.3, 1.5))
-    pairs = [(int(i), int(j), rng.normal(0.0, 1.5, k), pair_strength * float(rng.choice([-1.0, 1.0])))
-             for i, j in (rng.choice(d, 2, replace=False) for _ in range(int(rng.integers(0, 5))))]
-    step_strength = float(rng.uniform(0.4, 1.5))
-    steps = [(int(rng.integers(d)), float(rng.normal(0.0, 0.6)), rng.normal(0.0, 0.7, k), step_strength)
-             for _ in range(int(rng.integers(0, 4)))]
-    has_pool = bool(rng.random() < 0.5)
-    spec = {
-        "name": world_name(index), "d": d, "latent_dim": k, "seen": n_seen, "unseen": unseen_records,
-        "features": {"transforms": transforms, "blocks": int(n_blocks), "block_correlation": _round(block_rho),
-                     "covariate_shift": round(shift_strength, 3), "missing": missing_features},
-        "effects": {"shared_strength": round(shared_strength, 3), "scenario_strength": round(scenario_strength, 3),
-                    "gated_pairs": [[i, j] for i, j, _, _ in pairs], "pair_strength": round(pair_strength, 3),
-                    "steps": [j for j, *_ in steps], "step_strength": round(step_strength, 3)},
-        "labels": {"logit_scale": round(float(rng.uniform(1.2, 3.0)), 3),
-                   "positive_rate": _round(np.exp(rng.uniform(np.log(0.05), np.log(0.5), n_seen + n_unseen))),
-                   "label_noise": round(float(rng.uniform(0.0, 0.08)), 4),
-                   "pretrain_pool": has_pool,
-                   "teacher_noise": round(float(rng.uniform(0.2, 1.5)), 3) if has_pool else None},
-        "size_tail": round(float(rng.uniform(0.6, 1.6)), 3),
-    }
-    return Mechanisms(spec, latent, loadings, blocks, block_rho, shift, transforms, missing, shared, mixing, pairs,
-                      steps)
-
-
-def _round(values) -> list[float]:
-    return [round(float(v), 4) for v in values]
 
 
 def scenario_sizes(rng: np.random.Generator, n_seen: int, seen_rows: int, tail: float) -> np.ndarray:
@@ -246,10 +159,30 @@ def _queries(rng, n_rows: int) -> np.ndarray:
 def generate_world(config: WorldsConfig, index: int) -> tuple[pd.DataFrame, Manifest, dict]:
     """One world's rows, manifest and record; deterministic in (seed, index)."""
     rng = np.random.default_rng([config.seed, index, 104_729])
-    world = draw_mechanisms(rng, index)
+    world = draw_mechanisms(rng, world_name(index))
     spec = world.spec
+    n_seen = spec["seen"]
+    sizes, scenario, split, query = _layout(rng, spec, config.rows)
+    observed, p, label, teacher = _draw_rows(rng, world, scenario, query)
+    names = np.array([f"S{s + 1:02d}" for s in range(n_seen)] + [f"U{u + 1}" for u in range(len(spec["unseen"]))])
+    features = [f"{kind}_{j + 1:02d}" for j, kind in enumerate(world.transforms)]
+    frame = _world_frame(observed, features, names[scenario], query, split, p, label, teacher)
+    stats = RunningStats(len(features))
+    stats.update(frame, features)
+    mean, std = stats.result()
+    manifest = Manifest(features=features, scenarios=list(names[:n_seen]), unseen=list(names[n_seen:]), mean=mean,
+                        std=std, source={**config.source(), "world": index})
+    training = frame[frame[SPLIT].isin(TRAINING_SPLITS)]
+    spec["rows"] = {"total": len(frame), "seen_sizes": [int(v) for v in sizes[:n_seen]],
+                    "smallest_training_rows": int(training[SCENARIO].value_counts().min())}
+    return frame, manifest, spec
+
+
+def _layout(rng: np.random.Generator, spec: dict, rows: int) -> tuple[np.ndarray, ...]:
+    """(scenario sizes, and per row: scenario index, split, query index). Seen scenarios split by query shares; an
+    unseen one is its onboarding sample first, then disjoint test queries."""
     n_seen, n_unseen = spec["seen"], len(spec["unseen"])
-    seen_rows = config.rows - n_unseen * (ONBOARD_ROWS + UNSEEN_TEST_ROWS)
+    seen_rows = rows - n_unseen * (ONBOARD_ROWS + UNSEEN_TEST_ROWS)
     sizes = np.append(scenario_sizes(rng, n_seen, seen_rows, spec["size_tail"]),
                       [ONBOARD_ROWS + UNSEEN_TEST_ROWS] * n_unseen)
     fractions = SPLITS_WITH_POOL if spec["labels"]["pretrain_pool"] else SPLITS_WITHOUT_POOL
@@ -260,15 +193,21 @@ def generate_world(config: WorldsConfig, index: int) -> tuple[pd.DataFrame, Mani
         n_queries = int(rows_query.max()) + 1
         if s < n_seen:
             query_split = _split_queries(rng, n_queries, fractions)
-        else:  # onboarding sample first, then disjoint test queries
+        else:
             query_split = np.where(np.arange(n_queries) <= rows_query[ONBOARD_ROWS - 1], ONBOARD, "test")
         scenario.append(np.full(int(size), s))
         split.append(query_split[rows_query])
         query.append(rows_query + query_offset)
         query_offset += n_queries
-    scenario, split, query = np.concatenate(scenario), np.concatenate(split), np.concatenate(query)
-    n = len(scenario)
-    match = rng.normal(0.0, 1.0, query_offset)[query] + rng.normal(0.0, 0.7, n)
+    return sizes, np.concatenate(scenario), np.concatenate(split), np.concatenate(query)
+
+
+def _draw_rows(rng: np.random.Generator, world: Mechanisms, scenario: np.ndarray, query: np.ndarray
+               ) -> tuple[np.ndarray, ...]:
+    """(observed features, p(label 1), label, teacher probability) of every row."""
+    spec, n = world.spec, len(scenario)
+    n_seen = spec["seen"]
+    match = rng.normal(0.0, 1.0, int(query.max()) + 1)[query] + rng.normal(0.0, 0.7, n)
     block_factor = rng.normal(0.0, 1.0, (n, len(world.block_rho)))
     rho = world.block_rho[world.blocks]
     x = (world.loadings * match[:, None] + np.sqrt(rho) * block_factor[:, world.blocks]
@@ -281,30 +220,27 @@ def generate_world(config: WorldsConfig, index: int) -> tuple[pd.DataFrame, Mani
     raw = base_logit(u, scenario, world)
     raw *= spec["labels"]["logit_scale"] / max(raw[seen_rows_mask].std(), 1e-6)
     rates = spec["labels"]["positive_rate"]
-    bias = np.array([_bias_for_rate(raw[scenario == s], rates[s]) for s in range(n_seen + n_unseen)])
+    bias = np.array([_bias_for_rate(raw[scenario == s], rates[s]) for s in range(n_seen + len(spec["unseen"]))])
     logit = raw + bias[scenario]
     noise = spec["labels"]["label_noise"]
     p = noise + (1 - 2 * noise) * _sigmoid(logit)
     label = rng.binomial(1, p).astype(float)
+    teacher = _sigmoid(0.85 * logit + rng.normal(0.0, spec["labels"]["teacher_noise"] or 1.0, n))
+    return observed, p, label, teacher
+
+
+def _world_frame(observed, features, scenario_names, query, split, p, label, teacher) -> pd.DataFrame:
+    """The contract's columns: labels only outside the pool and onboarding, soft labels in the pool, the oracle's
+    probability on test rows."""
+    n = len(observed)
     pool = split == "pretrain"
     unlabelled = pool | (split == ONBOARD)
-    teacher = _sigmoid(0.85 * logit + rng.normal(0.0, spec["labels"]["teacher_noise"] or 1.0, n))
-    names = np.array([f"S{s + 1:02d}" for s in range(n_seen)] + [f"U{u + 1}" for u in range(n_unseen)])
-    features = [f"{kind}_{j + 1:02d}" for j, kind in enumerate(world.transforms)]
     frame = pd.DataFrame(observed.astype(FEATURE_DTYPE), columns=features)
     frame.insert(0, ROW_ID, np.arange(n, dtype=np.int64))
-    frame.insert(1, SCENARIO, names[scenario])
+    frame.insert(1, SCENARIO, scenario_names)
     frame.insert(2, QUERY_ID, query.astype(np.int64))
     frame[LABEL] = pd.array(np.where(unlabelled, np.nan, label), dtype="Float64").astype("Int64")
     frame[SOFT_LABEL] = np.where(pool, teacher, np.nan).astype(FEATURE_DTYPE)
     frame[SPLIT] = split
     frame[ORACLE_P] = np.where(split == "test", p, np.nan)
-    stats = RunningStats(len(features))
-    stats.update(frame, features)
-    mean, std = stats.result()
-    manifest = Manifest(features=features, scenarios=list(names[:n_seen]), unseen=list(names[n_seen:]), mean=mean,
-                        std=std, source={**config.source(), "world": index})
-    training = frame[frame[SPLIT].isin(TRAINING_SPLITS)]
-    spec["rows"] = {"total": int(n), "seen_sizes": [int(v) for v in sizes[:n_seen]],
-                    "smallest_training_rows": int(training[SCENARIO].value_counts().min())}
-    return frame, manifest, spec
+    return frame

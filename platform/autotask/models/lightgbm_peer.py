@@ -9,7 +9,7 @@ accepts any label in [0, 1]. Early stopping watches the validation set.
 
 from __future__ import annotations
 
-import inspect
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import lightgbm as lgb
@@ -70,23 +70,46 @@ def _save_arrays(path: str, arrays: dict) -> None:
         np.savez(handle, **arrays)
 
 
+@dataclass(frozen=True)
+class LightGBMParams:
+    """The peer's settings, each under LightGBM's own name (a LightGBM run's model config holds these): the boosting
+    rounds and the early-stopping patience are the peer's (lgb.train's), the rest go to LightGBM; `extra`: any other
+    LightGBM parameters, passed through as given (not settable from a run's config)."""
+
+    num_boost_round: int = 1000
+    early_stopping_rounds: int = 50
+    learning_rate: float = 0.05
+    num_leaves: int = 31
+    min_data_in_leaf: int = 50
+    feature_fraction: float = 0.9
+    bagging_fraction: float = 0.8
+    lambda_l2: float = 1.0
+    num_threads: int = 0
+    objective: str = "cross_entropy"
+    extra: dict = field(default_factory=dict)
+
+    def booster_params(self, seed: int) -> dict:
+        """What lgb.train receives: bagging every iteration, deterministic, quiet."""
+        return {
+            "objective": self.objective, "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_data_in_leaf, "feature_fraction": self.feature_fraction,
+            "bagging_fraction": self.bagging_fraction, "bagging_freq": 1, "lambda_l2": self.lambda_l2,
+            "num_threads": self.num_threads, "seed": seed, "deterministic": True, "verbosity": -1, **self.extra,
+        }
+
+
+CONFIG_PARAMS = frozenset(f.name for f in fields(LightGBMParams)) - {"extra"}  # what a run's model config may set
+
+
 class LightGBMPeer:
     """fit / predict_proba / save / load around a LightGBM booster (model text file, no pickle)."""
 
-    def __init__(self, seed: int = 0, num_boost_round: int = 1000, early_stopping_rounds: int = 50,
-                 learning_rate: float = 0.05, num_leaves: int = 31, min_data_in_leaf: int = 50,
-                 feature_fraction: float = 0.9, bagging_fraction: float = 0.8, lambda_l2: float = 1.0,
-                 num_threads: int = 0, objective: str = "cross_entropy", params: dict | None = None):
+    def __init__(self, seed: int = 0, settings: LightGBMParams | None = None):
+        settings = settings or LightGBMParams()
         self.seed = seed
-        self.num_boost_round = num_boost_round
-        self.early_stopping_rounds = early_stopping_rounds
-        self.params = {
-            "objective": objective, "learning_rate": learning_rate, "num_leaves": num_leaves,
-            "min_data_in_leaf": min_data_in_leaf, "feature_fraction": feature_fraction,
-            "bagging_fraction": bagging_fraction, "bagging_freq": 1, "lambda_l2": lambda_l2,
-            "num_threads": num_threads, "seed": seed, "deterministic": True, "verbosity": -1,
-            **(params or {}),
-        }
+        self.num_boost_round = settings.num_boost_round
+        self.early_stopping_rounds = settings.early_stopping_rounds
+        self.params = settings.booster_params(seed)
         self.booster: lgb.Booster | None = None
 
     def fit(self, features, task_ids, labels, valid: tuple | None = None) -> LightGBMPeer:
@@ -128,7 +151,7 @@ class LightGBMPeer:
 def check_search_params(params: dict, derived: dict, d: int) -> list[str]:
     """A LightGBM config (a run's or a sampled one) names only LightGBMPeer's parameters and the language fields,
     with a positive number of language components."""
-    known = set(inspect.signature(LightGBMPeer).parameters) - {"seed", "params"} | set(LANGUAGE_FIELDS)
+    known = CONFIG_PARAMS | set(LANGUAGE_FIELDS)
     unknown = sorted(set(params) - known)
     problems = [f"names unknown LightGBM parameter(s) {unknown} (known: {sorted(known)})"] if unknown else []
     components = params.get("language_components", LANGUAGE_COMPONENTS)

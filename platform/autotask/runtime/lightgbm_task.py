@@ -15,7 +15,13 @@ from autotask.data.io import read_frame
 from autotask.data.manifest import Manifest
 from autotask.evaluation.selection import mean_seen_roc_auc
 from autotask.models.language import reads_language
-from autotask.models.lightgbm_peer import LANGUAGE_COMPONENTS, LANGUAGE_FIELDS, LightGBMPeer, TextReducer
+from autotask.models.lightgbm_peer import (
+    LANGUAGE_COMPONENTS,
+    LANGUAGE_FIELDS,
+    LightGBMParams,
+    LightGBMPeer,
+    TextReducer,
+)
 from autotask.training import outputs
 from autotask.training.batches import FEATURES, TARGET, TASK_ID, input_columns, to_model_inputs
 
@@ -41,7 +47,7 @@ def fit_lightgbm(run: RunConfig, manifest: Manifest) -> tuple[dict[str, bytes], 
             return features
         return np.hstack([features[:, : manifest.d], reducer.transform(features[:, manifest.d:])])
 
-    peer = LightGBMPeer(seed=run.seed, **params)
+    peer = LightGBMPeer(seed=run.seed, settings=LightGBMParams(**params))
     peer.fit(design(fit_inputs), fit_inputs[TASK_ID], fit_inputs[TARGET],
              valid=(design(valid), valid[TASK_ID], valid[TARGET]))
     scores = {"score": peer.predict_proba(design(eval_inputs), eval_inputs[TASK_ID])}
