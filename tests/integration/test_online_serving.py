@@ -21,11 +21,11 @@ import torch
 
 from autotask.data.io import read_frame
 from autotask.data.manifest import load_manifest
+from autotask.models.registry import build_model, model_config
 from autotask.serving.model import ServingModel, load_run_model, unseen_profile
 from autotask.serving.online.holder import ModelHolder
 from autotask.serving.online.validation import Limits
 from autotask.serving.runtime import TorchPredictor
-from autotask.training.factory import build_model, model_config
 
 pytestmark = pytest.mark.ray
 TOKEN = "test-admin-token"

@@ -15,11 +15,11 @@ import torch
 from autotask.data.io import read_frame
 from autotask.data.manifest import load_manifest
 from autotask.models import AutoTask, AutoTaskConfig
+from autotask.models.registry import build_model, model_config
 from autotask.serving.export import artefact_format, export_model
 from autotask.serving.model import ServingModel, example_inputs, load_run_model
 from autotask.serving.runtime import eager_predictor, load_predictor
 from autotask.training.batches import FEATURES, TARGET, TASK_ID, to_model_inputs
-from autotask.training.factory import build_model, model_config
 from autotask.training.steps import make_optimizer, train_epoch
 
 FORMATS = {"torchscript": "model.pt", "onnx": "model.onnx"}

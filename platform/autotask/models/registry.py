@@ -4,6 +4,9 @@ A model module registers its kind at import (`register(ModelKind(...))` at its e
 `autotask.models` is imported on first use of the registry, so adding a model is one module (plus its tests and
 its search space) and no other file changes.
 
+`build_model(kind, overrides, manifest)` builds a torch kind from a run's model config and the data (`model_config`:
+the typed config, d and n_tasks always from the data).
+
 A torch kind names its parameter groups (`lr_groups`, e.g. AutoTask's facets, an MMoE's experts and gates); each
 group trains at its own learning rate (`learning_rates`). LightGBM registers as a kind without torch classes.
 """
@@ -14,6 +17,14 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
+
+from autotask.models.language import language_width
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from autotask.data.manifest import Manifest
 
 REPO_SEARCH_SPACES = "search_spaces"
 
@@ -97,3 +108,25 @@ def learning_rates(kind: ModelKind, training) -> dict[str, float]:
     defaults = {"facet1": training.lr_facet1, "facet2": training.lr_facet2}
     return {group: float(training.lr_groups.get(group, defaults.get(group, training.lr_head)))
             for group in kind.lr_groups}
+
+
+def model_config(kind: str, overrides: dict, manifest: Manifest):
+    """The model's typed config: the run's overrides plus what the data fixes (d, n_tasks and, for a model with a
+    `language` field, language_width)."""
+    config_cls = get_kind(kind).config_cls
+    known = {f.name for f in fields(config_cls)}
+    fixed = {"d": manifest.d, "n_tasks": manifest.n_tasks}
+    if "language_width" in known:
+        fixed["language_width"] = language_width(overrides, manifest)
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown {kind} model config field(s) {unknown}; known: {sorted(known - set(fixed))}")
+    clashes = {k: v for k, v in overrides.items() if k in fixed and v != fixed[k]}
+    if clashes:
+        raise ValueError(f"model config {clashes} disagrees with the data ({fixed})")
+    return config_cls(**{**overrides, **fixed})
+
+
+def build_model(kind: str, overrides: dict, manifest: Manifest) -> nn.Module:
+    """A torch kind's model, freshly initialised, for the run's model config on this data."""
+    return get_kind(kind).model_cls(model_config(kind, overrides, manifest))

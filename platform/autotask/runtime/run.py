@@ -20,7 +20,7 @@ from autotask.data.validate import validate_dataset
 from autotask.flat import flat_config
 from autotask.location import Location
 from autotask.models.language import language_width, reads_language
-from autotask.models.registry import get_kind
+from autotask.models.registry import build_model, get_kind, model_config
 from autotask.provenance import provenance
 from autotask.runtime.driver import Finished, Shell, check_cluster, drive, run_resources
 from autotask.runtime.lightgbm_task import train_lightgbm
@@ -30,7 +30,6 @@ from autotask.runtime.ray_trainer import TRAIN_NAME, fit, storage_path
 from autotask.runtime.scoring import score_eval_splits
 from autotask.storage import atomic_write_text
 from autotask.training import outputs
-from autotask.training.factory import build_model, model_config
 
 DATA_RECORD = "data.json"  # RUN_DIR/data.json: the fingerprint of the data the run was trained on
 

@@ -13,9 +13,9 @@ from autotask.data.contract import LABEL, ORACLE_P, QUERY_ID, ROW_ID, SCENARIO, 
 from autotask.data.io import dataset_files, read_table
 from autotask.data.manifest import Manifest
 from autotask.models.language import input_width, reads_language
+from autotask.models.registry import build_model
 from autotask.runtime.ray_data import present_columns, read_parquet_files
 from autotask.training.batches import input_columns, to_model_inputs
-from autotask.training.factory import build_model
 from autotask.training.outputs import EVAL_SPLITS, prediction_frame
 from autotask.training.steps import predict
 

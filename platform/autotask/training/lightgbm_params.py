@@ -71,7 +71,7 @@ def lightgbm_problems(model_config: dict) -> list[str]:
 
 def check_passed_through(model: str, model_config: dict, where) -> None:
     """Refuse (InputError) a run whose LightGBM parameters LightGBM would refuse; `where(name)` names the flag or file
-    a parameter came from, e.g. '--set'. Torch kinds check their own typed configs (autotask.training.factory)."""
+    a parameter came from, e.g. '--set'. Torch kinds check their own typed configs (models.registry.model_config)."""
     from autotask.models.registry import get_kind
 
     if get_kind(model).is_torch:

@@ -23,9 +23,8 @@ from autotask.config import RunConfig
 from autotask.data.contract import ROW_ID
 from autotask.data.manifest import Manifest
 from autotask.evaluation.selection import mean_seen_roc_auc
-from autotask.models.registry import get_kind, learning_rates
+from autotask.models.registry import build_model, get_kind, learning_rates
 from autotask.training.batches import FEATURES, GROUP, TARGET, TASK_ID
-from autotask.training.factory import build_model
 from autotask.training.steps import (
     LossModule,
     compiled_step,

@@ -22,8 +22,7 @@ import optuna
 
 from autotask.config import TrainingConfig
 from autotask.data.manifest import Manifest
-from autotask.models.registry import get_kind
-from autotask.training.factory import model_config
+from autotask.models.registry import get_kind, model_config
 
 TRAINING_FIELDS = {f.name for f in fields(TrainingConfig)}
 DERIVED = {"e2"}  # returned as constants, checked, never passed to a config
