@@ -371,7 +371,7 @@ def test_moment_profile_recovers_a_mixture_of_seen_scenarios_and_old_weights_fal
     to them with it (pulled toward the gate's profile); the validation proxy's excluded id gets none; weights saved
     without seen means load with them unset (the gate's profile)."""
     import autotask.models.unseen as unseen
-    model = small(unseen="gated")
+    model = small(unseen="gated", profile="moments")
     g = torch.Generator().manual_seed(0)
     centres = 3 * torch.randn(N_TASKS, D, generator=g)
     ids = torch.arange(1, N_TASKS + 1).repeat_interleave(200)
@@ -386,7 +386,7 @@ def test_moment_profile_recovers_a_mixture_of_seen_scenarios_and_old_weights_fal
     assert torch.allclose(model.scenario_profile(sample).detach(), torch.tensor([0.7, 0.0, 0.3]), atol=0.03)
     assert float(model.scenario_profile(sample, exclude=1)[0]) == 0.0
     legacy = {k: v for k, v in model.state_dict().items() if not k.startswith("seen_")}
-    old = small(unseen="gated")
+    old = small(unseen="gated", profile="moments")
     old.load_state_dict(legacy)
     gate = torch.softmax(old.gate(sample), -1).mean(0)
     assert torch.allclose(old.scenario_profile(sample), sharpened_profile(gate), atol=1e-6)

@@ -40,9 +40,8 @@ from autotask.training.config import PRESETS, RunConfig, TrainingConfig
 from autotask.training.outputs import read_eval_frame
 from autotask.training.steps import predict
 
-# profile: the in-context mode (score_context) with the model's own estimator (`moments` by default); profile-gate:
-# the same with the gate's estimator (the default before `moments`), on the same weights.
-UNSEEN_RULES = ("zero", "mixture", "gated", "profile-gate", "profile")
+# profile-*: the in-context mode (score_context) with each profile estimator (models/unseen.py), same weights.
+UNSEEN_RULES = ("zero", "mixture", "gated", "profile-gate", "profile-moments")
 IN_CONTEXT_BLOCKS = (1, 4, 16)  # facet-2 blocks of one scenario's test rows at scoring (1 = as served)
 ORACLE = "oracle"
 SECONDS_FILE = "bench_seconds.json"  # wall time of the run's training, kept beside it for resumed benchmarks
@@ -187,7 +186,7 @@ def unseen_rule_rows(model, frame: pd.DataFrame, inputs: dict) -> list[dict]:
         own_out[ids > 0, ids[ids > 0] - 1] = 0.0  # leave the row's own id out of the mixture
         own_out /= own_out.sum(1, keepdims=True)
         if rule.startswith("profile"):  # one weighting per scenario and split, from its rows
-            weights, own_out = _profiles(model, features, ids, scenarios, split, rule == "profile-gate")
+            weights, own_out = _profiles(model, features, ids, scenarios, split, rule.removeprefix("profile-"))
         proxy_scores = zero if rule == "zero" else (per_task * own_out).sum(1)
         unseen_scores = zero if rule == "zero" else (per_task * weights).sum(1)
         rows.append({"rule": rule,
@@ -196,13 +195,13 @@ def unseen_rule_rows(model, frame: pd.DataFrame, inputs: dict) -> list[dict]:
     return rows
 
 
-def _profiles(model, features, ids: np.ndarray, scenarios: np.ndarray, split: np.ndarray, gate: bool
+def _profiles(model, features, ids: np.ndarray, scenarios: np.ndarray, split: np.ndarray, estimator: str
               ) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's weights replaced by its (scenario, split) group's `AutoTask.scenario_profile` (with the gate's
-    estimator when `gate`): as estimated, and with a seen group's own id left out (the validation proxy)."""
+    """Each row's weights replaced by its (scenario, split) group's `AutoTask.scenario_profile` under `estimator`:
+    as estimated, and with a seen group's own id left out (the validation proxy)."""
     weights, own_out = (np.empty((len(ids), model.config.n_tasks), dtype=np.float32) for _ in range(2))
     saved = model.config.profile
-    model.config.profile = "gate" if gate else saved
+    model.config.profile = estimator
     try:
         for key in set(zip(scenarios, split, strict=True)):
             rows = (scenarios == key[0]) & (split == key[1])

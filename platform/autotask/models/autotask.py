@@ -66,7 +66,7 @@ class AutoTaskConfig:
     language_width: int = 0
     language_tokens: int = 4
     language_facet2: str = "vectors"
-    profile: str = "moments"
+    profile: str = "gate"  # or "moments" (models/unseen.py; not adopted: docs/worlds.md, "Onboarding")
 
     def __post_init__(self):
         problems = positive(self, ("d", "n_tasks", "e1", "block_size", "n_layer1", "n_head1", "n_layer2",
