@@ -10,12 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from autotask.config import RunConfig, TrainingConfig
 from autotask.data.io import read_frame
 from autotask.data.manifest import Manifest
-from autotask.models.registry import get_kind, learning_rates
+from autotask.models.registry import build_model, get_kind, learning_rates
 from autotask.training.batches import FEATURES, TARGET, TASK_ID, to_model_inputs
-from autotask.training.config import RunConfig, TrainingConfig
-from autotask.training.factory import build_model
 from autotask.training.steps import LossModule, compiled_step, make_optimizer, train_epoch
 
 SPLIT, SOFT = "pretrain", True  # the benchmark trains on the soft-label pre-training split, as epoch 1 does

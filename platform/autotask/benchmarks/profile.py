@@ -12,8 +12,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from autotask.benchmarks.loops import bench_run, in_memory_tensors, shuffled_batches
 from autotask.benchmarks.steps import STEP_BATCH
-from autotask.models.registry import get_kind, learning_rates
-from autotask.training.factory import build_model
+from autotask.models.registry import build_model, get_kind, learning_rates
 from autotask.training.steps import make_optimizer, train_epoch
 
 TOP = 10

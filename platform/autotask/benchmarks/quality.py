@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 
 from autotask.benchmarks.machine import machine_info
+from autotask.config import PRESETS, RunConfig, TrainingConfig
 from autotask.data.build import build_simulated
 from autotask.data.contract import ORACLE_P, SCENARIO, SPLIT
 from autotask.data.io import read_frame
@@ -36,7 +37,6 @@ from autotask.runtime.run import train_run
 from autotask.serving.model import load_run_model
 from autotask.storage import atomic_write_text
 from autotask.training.batches import FEATURES, GROUP, TARGET, TASK_ID, model_features
-from autotask.training.config import PRESETS, RunConfig, TrainingConfig
 from autotask.training.outputs import read_eval_frame
 from autotask.training.steps import predict
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import ray
 from ray import tune
 
+from autotask.config import RunConfig
 from autotask.data.manifest import Manifest
 from autotask.location import Location
 from autotask.models.language import reads_language
 from autotask.models.registry import get_kind
 from autotask.runtime.ray_data import MATERIALIZE_BELOW_ROWS, training_datasets
-from autotask.training.config import RunConfig
 from autotask.tuning.asha import NAMESPACE, registry_name, start_registry
 from autotask.tuning.optuna_store import make_searcher
 from autotask.tuning.results import EXPERIMENT, TRIALS_NAME, trial_id_from_folder
