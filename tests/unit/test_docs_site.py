@@ -41,7 +41,8 @@ def test_readme_links_point_at_pages_that_exist():
 @pytest.mark.skipif(not (importlib.util.find_spec("mkdocs") and importlib.util.find_spec("material")),
                     reason="the docs extra is not installed (pip install -e '.[docs]'; scripts/setup.sh does)")
 def test_the_site_builds_strictly(tmp_path):
-    build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir",
+    # no --quiet: it hides the warnings that --strict counts, and the build would pass with broken links
+    build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
                             str(tmp_path / "site")], cwd=ROOT, capture_output=True, text=True, timeout=300,
                            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
