@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from autotask.benchmarks.quality import with_seen_means
+from autotask.benchmarks.unseen_scoring import with_seen_means
 from autotask.data.contract import ONBOARD, SCENARIO, SPLIT
 from autotask.data.io import read_frame
 from autotask.data.manifest import Manifest

@@ -6,11 +6,8 @@ Datasets: the simulator's default build (seed 0), two builds with other simulato
 real `train_run` (Ray Train, scored under the run's protocol), kept under WORKDIR, so an interrupted benchmark
 resumes where it stopped. Configs are the defaults: nothing is chosen on test.
 
-It also scores each trained AutoTask run's unseen-scenario rows under every rule for id 0 (`zero`, `mixture`,
-`gated`, and the in-context `profile`: scoring-time choices over the same weights), with a validation proxy that
-needs no unseen rows: each seen scenario's validation rows scored without their own id (id 0 for `zero`; the
-mixture over the other seen ids, renormalised, otherwise); and the same weights scored with facet-2 blocks of 1, 4
-and 16 rows of one scenario (the in-context block mode, never the served default).
+It also scores each trained AutoTask run's unseen-scenario rows under every rule for id 0, and the same weights with
+facet-2 blocks of 1, 4 and 16 rows of one scenario (benchmarks/unseen_scoring.py).
 """
 
 from __future__ import annotations
@@ -20,15 +17,14 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import torch
 
 from autotask.benchmarks.machine import machine_info
+from autotask.benchmarks.stats import finite_mean
+from autotask.benchmarks.unseen_scoring import block_rows, unseen_rule_rows, with_seen_means
 from autotask.config import PRESETS, RunConfig, TrainingConfig
 from autotask.data.build import build_simulated
 from autotask.data.contract import ORACLE_P, SCENARIO, SPLIT
-from autotask.data.io import read_frame
 from autotask.data.manifest import Manifest
 from autotask.data.simulator import SimulatorConfig
 from autotask.evaluation.metrics import binary_aucs
@@ -36,13 +32,8 @@ from autotask.runtime.driver import start_cluster
 from autotask.runtime.run import train_run
 from autotask.serving.model import load_run_model
 from autotask.storage import atomic_write_text
-from autotask.training.batches import FEATURES, GROUP, TARGET, TASK_ID, model_features
 from autotask.training.outputs import read_eval_frame
-from autotask.training.steps import predict
 
-# profile-*: the in-context mode (score_context) with each profile estimator (models/unseen.py), same weights.
-UNSEEN_RULES = ("zero", "mixture", "gated", "profile-gate", "profile-moments")
-IN_CONTEXT_BLOCKS = (1, 4, 16)  # facet-2 blocks of one scenario's test rows at scoring (1 = as served)
 ORACLE = "oracle"
 SECONDS_FILE = "bench_seconds.json"  # wall time of the run's training, kept beside it for resumed benchmarks
 
@@ -149,11 +140,6 @@ def run_records(datasets: dict[str, Path], config: QualityConfig, workdir: Path,
     return records
 
 
-def finite_mean(values) -> float:
-    values = [v for v in values if v == v]
-    return float(np.mean(values)) if values else float("nan")
-
-
 def summarise(records: list[dict]) -> list[dict]:
     """Mean +- std over seeds of each run's mean seen and mean unseen test ROC AUC (in %), per dataset and model."""
     frame = pd.DataFrame([{"dataset": r["dataset"], "model": r["model"], "seed": r["seed"], "seconds": r["seconds"],
@@ -168,88 +154,6 @@ def summarise(records: list[dict]) -> list[dict]:
             row[f"{column} std"] = float(group[column].std(ddof=1)) if len(group) > 1 else 0.0
         rows.append(row)
     return rows
-
-
-@torch.no_grad()
-def unseen_rule_rows(model, frame: pd.DataFrame, inputs: dict) -> list[dict]:
-    """Per rule: mean test ROC AUC (%) over unseen scenarios and the leave-own-id-out validation proxy (%)."""
-    features = torch.from_numpy(inputs[FEATURES])
-    ids, labels, scenarios = inputs[TASK_ID], inputs[TARGET], frame[SCENARIO].astype(str).to_numpy()
-    split = frame[SPLIT].to_numpy()
-    per_task = model.seen_task_probabilities(features).numpy()  # [rows, n_tasks]: block size 1
-    gate = torch.softmax(model.gate(features), dim=-1).numpy()
-    zero = _scores_under_rule(model, "zero", features, torch.zeros(len(ids), dtype=torch.long))
-    rows = []
-    for rule in UNSEEN_RULES:
-        weights = gate if rule == "gated" else np.full_like(per_task, 1.0 / per_task.shape[1])
-        own_out = weights.copy()
-        own_out[ids > 0, ids[ids > 0] - 1] = 0.0  # leave the row's own id out of the mixture
-        own_out /= own_out.sum(1, keepdims=True)
-        if rule.startswith("profile"):  # one weighting per scenario and split, from its rows
-            weights, own_out = _profiles(model, features, ids, scenarios, split, rule.removeprefix("profile-"))
-        proxy_scores = zero if rule == "zero" else (per_task * own_out).sum(1)
-        unseen_scores = zero if rule == "zero" else (per_task * weights).sum(1)
-        rows.append({"rule": rule,
-                     "valid_proxy": _scenario_mean(labels, proxy_scores, scenarios, (split == "valid") & (ids > 0)),
-                     "test_unseen": _scenario_mean(labels, unseen_scores, scenarios, (split == "test") & (ids == 0))})
-    return rows
-
-
-def _profiles(model, features, ids: np.ndarray, scenarios: np.ndarray, split: np.ndarray, estimator: str
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's weights replaced by its (scenario, split) group's `AutoTask.scenario_profile` under `estimator`:
-    as estimated, and with a seen group's own id left out (the validation proxy)."""
-    weights, own_out = (np.empty((len(ids), model.config.n_tasks), dtype=np.float32) for _ in range(2))
-    saved = model.config.profile
-    model.config.profile = estimator
-    try:
-        for key in set(zip(scenarios, split, strict=True)):
-            rows = (scenarios == key[0]) & (split == key[1])
-            own = int(ids[rows][0])
-            weights[rows] = model.scenario_profile(features[rows]).numpy()
-            own_out[rows] = model.scenario_profile(features[rows], exclude=own or None).numpy()
-    finally:
-        model.config.profile = saved
-    return weights, own_out
-
-
-def _scores_under_rule(model, rule: str, features, task_ids) -> np.ndarray:
-    """Block-size-1 probabilities with the model's `unseen` rule switched to `rule` (same weights)."""
-    saved, model.config.unseen = model.config.unseen, rule
-    try:
-        return torch.sigmoid(model(features, task_ids, 1)).numpy()
-    finally:
-        model.config.unseen = saved
-
-
-def _scenario_mean(labels, scores, scenarios, mask) -> float:
-    return 100 * finite_mean(binary_aucs(labels[mask & (scenarios == s)], scores[mask & (scenarios == s)])[0]
-                       for s in np.unique(scenarios[mask]))
-
-
-def block_rows(model, frame: pd.DataFrame, inputs: dict) -> list[dict]:
-    """Test ROC AUC (%) of seen and unseen scenarios with facet-2 blocks of t rows of one scenario (in file order),
-    for each t in IN_CONTEXT_BLOCKS: how much facet 2's cross-row attention adds when a block is given."""
-    test = (frame[SPLIT] == "test").to_numpy()
-    labels, ids = inputs[TARGET][test], inputs[TASK_ID][test]
-    scenarios = frame[SCENARIO].astype(str).to_numpy()[test]
-    rows = []
-    for t in IN_CONTEXT_BLOCKS:
-        scores = predict(model, inputs[FEATURES][test], ids, groups=inputs[GROUP][test], block_size=t)["score"]
-        rows.append({"block_size": t, "seen": _scenario_mean(labels, scores, scenarios, ids > 0),
-                     "unseen": _scenario_mean(labels, scores, scenarios, ids == 0)})
-    return rows
-
-
-def with_seen_means(model, data: Path, manifest: Manifest):
-    """A run trained before the loop kept AutoTask's seen means: set them from the dataset's training splits (what the
-    loop now observes), so `moments` profiles can be measured on its weights. Other models are returned as they are."""
-    if getattr(model, "gate", None) is None or bool(model.seen_counts.any()):
-        return model
-    frame = read_frame(str(data), columns=[SCENARIO, *manifest.features], splits=("train", "pretrain"))
-    model.fit_seen_means(torch.from_numpy(model_features(frame, manifest)),
-                         torch.from_numpy(manifest.task_ids(frame[SCENARIO])))
-    return model
 
 
 def autotask_records(datasets: dict[str, Path], config: QualityConfig, workdir: Path) -> tuple[list, list]:

@@ -20,3 +20,9 @@ def latency_ms(seconds: list[float]) -> dict[str, float]:
     """p50 and p99 of per-call latencies, in milliseconds."""
     values = np.asarray(seconds) * 1e3
     return {"p50_ms": float(np.percentile(values, 50)), "p99_ms": float(np.percentile(values, 99))}
+
+
+def finite_mean(values) -> float:
+    """The mean of the values that are not NaN (NaN when none is)."""
+    values = [v for v in values if v == v]
+    return float(np.mean(values)) if values else float("nan")

@@ -20,16 +20,9 @@ import pandas as pd
 import torch
 
 from autotask.benchmarks.machine import machine_info
-from autotask.benchmarks.quality import (
-    MODELS,
-    ORACLE,
-    QualityModel,
-    finite_mean,
-    test_aucs,
-    trained_run,
-    unseen_rule_rows,
-    with_seen_means,
-)
+from autotask.benchmarks.quality import MODELS, ORACLE, QualityModel, test_aucs, trained_run
+from autotask.benchmarks.stats import finite_mean
+from autotask.benchmarks.unseen_scoring import unseen_rule_rows, with_seen_means
 from autotask.data.build import build_worlds
 from autotask.data.contract import ONBOARD, ORACLE_P, SCENARIO, SPLIT
 from autotask.data.io import read_frame
