@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from autotask.benchmarks.inference import inference_rows
+from autotask.benchmarks.inference import InferencePlan, inference_rows
 from autotask.benchmarks.loops import Feed, in_memory_tensors, interleaved_epochs, shuffled_batches
 from autotask.benchmarks.stats import steady_rows_per_s
 from autotask.benchmarks.steps import MIN_AUC_EPOCHS, step_suite_rows
@@ -53,8 +53,8 @@ def gpu_rows(data: Path, manifest: Manifest, epochs: int, workdir: Path, latency
     on_cpu = predict(trained.to("cpu"), features, task_ids)["score"]
     rows.append({"section": "gpu training", "name": "CUDA-trained model scored on CPU", "threads": "",
                  "max_abs_diff": float(np.abs(on_gpu - on_cpu).max()), "note": "vs its scores on CUDA"})
-    serving = inference_rows(trained.to("cuda"), features, task_ids, workdir / "serving", "cuda", latency_calls,
-                             batch_rows, throughput_seconds)
+    serving = inference_rows(trained.to("cuda"), features, task_ids, workdir / "serving",
+                             InferencePlan("cuda", latency_calls, batch_rows, throughput_seconds))
     return rows + [{**row, "section": "gpu serving"} for row in serving]
 
 

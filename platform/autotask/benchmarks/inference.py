@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,22 @@ from autotask.serving.runtime import eager_predictor, load_predictor
 
 FORMS = ("eager", "torchscript", "onnx")
 SUFFIX = {"torchscript": ".pt", "onnx": ".onnx"}
+
+
+@dataclass(frozen=True)
+class InferencePlan:
+    """How each serving form is measured: where, how many single-row calls, and the batch throughput's shape."""
+
+    device: str
+    calls: int  # single-row latency calls (after a warm-up)
+    batch_rows: int  # rows per batch for throughput
+    min_seconds: float  # throughput is measured for at least this long
+    batch_threads: int = 2  # threads for throughput (latency uses 1)
+
+    @classmethod
+    def of(cls, config, device: str | None = None) -> InferencePlan:
+        """From a BenchConfig's sizes, on its device unless `device` is given."""
+        return cls(device or config.device, config.latency_calls, config.batch_rows, config.throughput_seconds)
 
 
 def make_predictor(form: str, model: nn.Module, artefacts: dict[str, Path], threads: int, device: str):
@@ -64,25 +81,26 @@ def max_abs_difference(predictor, reference, features: np.ndarray, task_ids: np.
     return float(np.max(np.abs(predictor(features, task_ids) - reference(features, task_ids))))
 
 
-def inference_rows(model: nn.Module, features: np.ndarray, task_ids: np.ndarray, workdir: Path, device: str,
-                   calls: int, batch_rows: int, min_seconds: float, batch_threads: int = 2) -> list[dict]:
-    """One row per serving form: latency on 1 thread, throughput on `batch_threads`, max |diff| to eager."""
+def inference_rows(model: nn.Module, features: np.ndarray, task_ids: np.ndarray, workdir: Path, plan: InferencePlan
+                   ) -> list[dict]:
+    """One row per serving form: latency on 1 thread, throughput on `plan.batch_threads`, max |diff| to eager."""
     model = model.cpu().eval()
     artefacts = export_forms(model, workdir)
     reference = eager_predictor(model, 1, "cpu")
     rows = []
     for form in FORMS:
         try:
-            single = make_predictor(form, model, artefacts, 1, device)
+            single = make_predictor(form, model, artefacts, 1, plan.device)
         except RuntimeError as exc:  # e.g. onnxruntime without its CUDA provider
-            rows.append({"section": "inference", "name": form, "note": f"not measured on {device}: {exc}"})
+            rows.append({"section": "inference", "name": form, "note": f"not measured on {plan.device}: {exc}"})
             continue
-        latency = single_row_latency(single, features, task_ids, calls)
+        latency = single_row_latency(single, features, task_ids, plan.calls)
         difference = max_abs_difference(single, reference, features[:4096], task_ids[:4096])
-        batched = make_predictor(form, model, artefacts, batch_threads, device)
-        throughput = batch_throughput(batched, features, task_ids, batch_rows, min_seconds)
-        rows.append({"section": "inference", "name": form, "threads": f"1 / {batch_threads}", **latency,
+        batched = make_predictor(form, model, artefacts, plan.batch_threads, plan.device)
+        throughput = batch_throughput(batched, features, task_ids, plan.batch_rows, plan.min_seconds)
+        rows.append({"section": "inference", "name": form, "threads": f"1 / {plan.batch_threads}", **latency,
                      "rows_per_s": throughput, "max_abs_diff": difference,
-                     "note": f"latency: 1 row, 1 thread; rows/s: {batch_rows}-row batches, {batch_threads} threads"})
-    torch.set_num_threads(batch_threads)
+                     "note": f"latency: 1 row, 1 thread; rows/s: {plan.batch_rows}-row batches, "
+                             f"{plan.batch_threads} threads"})
+    torch.set_num_threads(plan.batch_threads)
     return rows

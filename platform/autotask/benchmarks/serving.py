@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from autotask.benchmarks.inference import inference_rows
+from autotask.benchmarks.inference import InferencePlan, inference_rows
 from autotask.benchmarks.machine import machine_info
 from autotask.config import RunConfig
 from autotask.data.manifest import load_manifest
@@ -31,8 +31,7 @@ def run_serving_benchmarks(config, workdir: Path, runs: list[str]) -> dict:
         _, inputs = read_eval_frame(run.data, manifest, reads_language(run.model_config))
         name = Path(run_dir).name
         measured = inference_rows(model, inputs[FEATURES][:MAX_ROWS], inputs[TASK_ID][:MAX_ROWS],
-                                  Path(workdir) / name, config.device, config.latency_calls, config.batch_rows,
-                                  config.throughput_seconds)
+                                  Path(workdir) / name, InferencePlan.of(config))
         rows += [{**row, "name": f"{name}: {row['name']}",
                   "note": f"input width {inputs[FEATURES].shape[1]}; {row.get('note', '')}"} for row in measured]
     first = Path(runs[0]).name

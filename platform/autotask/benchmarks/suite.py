@@ -10,7 +10,7 @@ from pathlib import Path
 
 from autotask.benchmarks import targets
 from autotask.benchmarks.config import BenchConfig
-from autotask.benchmarks.inference import inference_rows
+from autotask.benchmarks.inference import InferencePlan, inference_rows
 from autotask.benchmarks.loops import Feed, bench_run, in_memory_tensors, interleaved_epochs, shuffled_batches
 from autotask.benchmarks.machine import machine_info
 from autotask.benchmarks.stats import steady_rows_per_s
@@ -75,8 +75,7 @@ def run_benchmarks(config: BenchConfig, workdir: Path) -> dict:
     clock.lap("training")
     features = trained["features"][:20_000].cpu().numpy()
     task_ids = trained["task_ids"][:20_000].cpu().numpy()
-    rows += inference_rows(trained["model"], features, task_ids, workdir / "serving", config.device,
-                           config.latency_calls, config.batch_rows, config.throughput_seconds)
+    rows += inference_rows(trained["model"], features, task_ids, workdir / "serving", InferencePlan.of(config))
     clock.lap("inference")
     if config.device == "cpu":
         rows.append({"section": "gpu", "name": "GPU path", "note": "not measured: no GPU in this session"})
