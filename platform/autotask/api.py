@@ -27,6 +27,7 @@ from autotask.reporting.checks import check_out
 from autotask.reporting.models import select_models
 from autotask.reporting.report import Report, build_report, write_report
 from autotask.reporting.tables import ReportOptions
+from autotask.runtime.driver import Shell
 from autotask.runtime.run import train_run
 
 
@@ -64,7 +65,7 @@ def compare(data: str | Path, study: str = "paper", out: str | Path = "runs/stud
     """A study (built-in name or JSON file) over `seeds` seeds, like `runners/compare.py`; returns run dirs."""
     check_output_dir(out, data=str(data))
     configs = study_configs(load_study(str(study)), _absolute(data), seeds, training)
-    return run_study(configs, _absolute(out), concurrent, address=address, storage=storage, fresh=fresh)
+    return run_study(configs, _absolute(out), concurrent, Shell(address=address, storage=storage), fresh=fresh)
 
 
 def report(study: str | Path | None = None, baseline: str | list[str] = "dnn", out: str | Path = "reports/report",

@@ -9,6 +9,7 @@ import pytest
 
 from autotask.experiments.study import load_study, run_study, study_configs
 from autotask.models.registry import kinds
+from autotask.runtime.driver import Shell
 
 pytestmark = pytest.mark.ray
 
@@ -30,7 +31,8 @@ def test_every_registered_kind_trains_in_one_concurrent_study_and_publishes_its_
                             training={"epochs_pretrain": 0, "epochs_finetune": 1})
     shared = tmp_path / "shared"
     finished = []
-    run_dirs = run_study(configs, tmp_path / "out", concurrent=2, on_done=finished.append, storage=str(shared))
+    run_dirs = run_study(configs, tmp_path / "out", concurrent=2, on_done=finished.append,
+                         shell=Shell(storage=str(shared)))
     assert sorted(finished) == sorted(run_dirs) and len(run_dirs) == len(names) >= 3
     for name, config in configs.items():
         run_dir = tmp_path / "out" / name

@@ -18,6 +18,7 @@ from autotask.experiments.study import STUDIES, load_study, run_study, study_con
 from autotask.experiments.tuned import default_space, seed_configs, tune_entry, tuning_record
 from autotask.preflight import InputError, check_output_dir
 from autotask.progress import RunProgress
+from autotask.runtime.driver import Shell
 from autotask.runtime.session import quiet_console
 from autotask.training.lightgbm_params import check_passed_through
 from autotask.tuning.search import SAMPLERS, SCHEDULERS, SearchConfig
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             configs = study_configs(entries, args.data, args.seeds, training)
         with RunProgress(console, total=len(configs)) as progress:
-            run_dirs = run_study(configs, args.out, args.concurrent, address=args.address, storage=args.storage,
+            run_dirs = run_study(configs, args.out, args.concurrent, Shell(address=args.address, storage=args.storage),
                                  fresh=args.fresh, progress=progress, record_extra=extra)
     console.print(f"{len(configs)} runs in {args.out}/; report: python runners/report.py --study {args.out} ...")
     if tracking_uri:

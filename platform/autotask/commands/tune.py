@@ -12,6 +12,7 @@ from autotask import tracking
 from autotask.cli import runner_console, runner_main
 from autotask.config import RunConfig, TrainingConfig
 from autotask.preflight import check_output_dir
+from autotask.runtime.driver import Shell
 from autotask.runtime.session import quiet_console
 from autotask.tuning.search import METRICS, MODES, SAMPLERS, SCHEDULERS, SearchConfig
 from autotask.tuning.study import run_search
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     with quiet_console(args.verbose):
         frame = run_search(base, args.space, config, args.out, resume=args.resume, retrain_best=args.retrain_best,
-                           address=args.address, console=console, storage=args.storage)
+                           shell=Shell(address=args.address, storage=args.storage, console=console))
     console.print(frame.to_string(max_cols=20))
     console.print(f"results in {args.out}/ (trials.parquet, best_config.json)")
     if tracking_uri:

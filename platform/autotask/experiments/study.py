@@ -21,7 +21,7 @@ from autotask.data.validate import validate_dataset
 from autotask.location import Location
 from autotask.preflight import InputError
 from autotask.provenance import provenance
-from autotask.runtime.driver import run_resources, start_cluster
+from autotask.runtime.driver import Shell, run_resources, start_cluster
 from autotask.runtime.run import discard_run, is_finished, preflight, train_run
 from autotask.storage import atomic_write_text
 
@@ -125,18 +125,18 @@ def _train_remote(config: dict, run_dir: str, storage: str | None = None) -> str
     return run_dir
 
 
-def run_study(configs: dict[str, RunConfig], out: str | Path, concurrent: int, address: str | None = None,
-              on_done=None, storage: str | None = None, fresh: bool = False, progress=None,
-              record_extra: dict | None = None) -> list[str]:
+def run_study(configs: dict[str, RunConfig], out: str | Path, concurrent: int, shell: Shell | None = None,
+              on_done=None, fresh: bool = False, progress=None, record_extra: dict | None = None) -> list[str]:
     """Train every unfinished run, at most `concurrent` at a time; returns the run directories.
 
     Every run is checked before Ray starts (`fresh`: their directories are then deleted, to retrain).
-    Runs are Ray tasks on any node; with `storage` (a shared path or URI) each run keeps its checkpoints in
-    STORAGE/NAME and publishes its results to STORAGE/NAME/results, wherever it ran. `progress`: an
-    autotask.progress.RunProgress told when each run starts and ends. `record_extra`: more entries for study.json
-    (a tuned study's `tuning`). One writer per study folder: a second command on OUT is refused (autotask.run_lock).
+    Runs are Ray tasks on any node; `shell`: where: its `address` (--address) and `storage` (a shared path or URI:
+    each run keeps its checkpoints in STORAGE/NAME and publishes its results to STORAGE/NAME/results, wherever it
+    ran); its `needs` are the largest run's, filled in here. `progress`: an autotask.progress.RunProgress told when
+    each run starts and ends. `record_extra`: more entries for study.json (a tuned study's `tuning`). One writer per
+    study folder: a second command on OUT is refused (autotask.run_lock).
     """
-    out = Path(out)
+    out, shell = Path(out), shell or Shell()
     if concurrent < 1:
         raise InputError(f"--concurrent {concurrent}: at least 1 run at a time")
     if not configs:
@@ -145,14 +145,18 @@ def run_study(configs: dict[str, RunConfig], out: str | Path, concurrent: int, a
     for name, config in configs.items():  # every run's data, config, resources and directory, before Ray starts
         if config.data not in checked:
             checked[config.data] = (validate_dataset(config.data).raise_if_invalid(), dataset_fingerprint(config.data))
-        preflight(config, out / name, address, storage, RUN_TASK_CPUS, checked[config.data], fresh=fresh)
+        preflight(config, out / name, shell.address, shell.storage, RUN_TASK_CPUS, checked[config.data], fresh=fresh)
     with run_lock.hold(out):
-        return _run_checked(configs, out, concurrent, checked, address, on_done, storage, fresh, progress,
-                            record_extra)
+        _start_folder(configs, out, checked, shell.storage, fresh, record_extra)
+        largest = max((run_resources(c.training, c.model, RUN_TASK_CPUS) for c in configs.values()),
+                      key=lambda needed: (needed.gpus, needed.cpus))
+        _run_pending(configs, out, concurrent, checked, replace(shell, needs=largest), on_done, progress)
+    return [str(out / name) for name in configs]
 
 
-def _run_checked(configs: dict[str, RunConfig], out: Path, concurrent: int, checked: dict, address, on_done, storage,
-                 fresh: bool, progress, record_extra) -> list[str]:
+def _start_folder(configs: dict[str, RunConfig], out: Path, checked: dict, storage: str | None, fresh: bool,
+                  record_extra: dict | None) -> None:
+    """`fresh`: discard every run first; then study.json: provenance, the data's digests, every run's config."""
     for name in configs if fresh else ():
         discard_run(out / name, (Location.of(storage) / name).uri if storage else None)
     out.mkdir(parents=True, exist_ok=True)
@@ -161,13 +165,16 @@ def _run_checked(configs: dict[str, RunConfig], out: Path, concurrent: int, chec
               "data": {data: fingerprint["digest"] for data, fingerprint in fingerprints.items()},
               "runs": {name: config.to_dict() for name, config in configs.items()}, **(record_extra or {})}
     atomic_write_text(out / "study.json", json.dumps(record, indent=2))
+
+
+def _run_pending(configs: dict[str, RunConfig], out: Path, concurrent: int, checked: dict, shell: Shell, on_done,
+                 progress) -> None:
+    """Start Ray for `shell.needs`, then every unfinished run as a Ray task, at most `concurrent` at a time."""
     pending = [(name, c) for name, c in configs.items() if not is_finished(out / name, c)]
     if progress:
         progress.expect(len(pending))
-    largest = max((run_resources(c.training, c.model, RUN_TASK_CPUS) for c in configs.values()),
-                  key=lambda needed: (needed.gpus, needed.cpus))
-    start_cluster(address, largest)
-    running = []
+    start_cluster(shell.address, shell.needs, shell.console)
+    storage, running = shell.storage, []
     while pending or running:
         while pending and len(running) < concurrent:
             name, config = pending.pop(0)
@@ -183,4 +190,3 @@ def _run_checked(configs: dict[str, RunConfig], out: Path, concurrent: int, chec
             progress.run_finished(Path(finished).name)
         if on_done:
             on_done(finished)
-    return [str(out / name) for name in configs]

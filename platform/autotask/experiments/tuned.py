@@ -20,6 +20,7 @@ from autotask.config import RunConfig, TrainingConfig
 from autotask.experiments.study import StudyRun
 from autotask.models.registry import get_kind
 from autotask.preflight import InputError
+from autotask.runtime.driver import Shell
 from autotask.tuning.results import best_trial
 from autotask.tuning.search import SearchConfig
 from autotask.tuning.study import run_search
@@ -57,7 +58,7 @@ def tune_entry(entry: StudyRun, data: str, training: dict, search: SearchConfig,
                      training=TrainingConfig(**{**training, **entry.training}))
     if not search_is_finished(folder, search.trials):
         run_search(base, space, dataclasses.replace(search, study_name=search.study_name or entry.name), folder,
-                   resume=can_resume(folder), address=address, console=console)
+                   resume=can_resume(folder), shell=Shell(address=address, console=console))
     frame = pd.read_parquet(folder / "trials.parquet")
     best = best_trial(frame, search.metric, search.mode)
     ordered = frame.sort_values("trial_number", kind="stable") if "trial_number" in frame else frame

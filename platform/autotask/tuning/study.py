@@ -32,24 +32,23 @@ def run_search(
     out: str | Path,
     resume: bool = False,
     retrain_best: bool = False,
-    address: str | None = None,
-    console: Console | None = None,
-    storage: str | None = None,
+    shell: Shell | None = None,
 ):
     """Returns the trials frame; writes trials.parquet, best_config.json (and pareto.parquet, best/).
 
-    `storage`: a shared path or URI for Tune's experiment and the trials' checkpoints (default OUT/ray); the
-    finished OUT is copied to STORAGE/results as well. The driver sequence is runtime/driver.py's.
+    `shell`: where it runs: `address` (--address), `storage` (a shared path or URI for Tune's experiment and the
+    trials' checkpoints, default OUT/ray; the finished OUT is copied to STORAGE/results as well) and the `console`;
+    its `needs` are a trial's, filled in here. The driver sequence is runtime/driver.py's.
     """
-    out = Path(out)
-    console = console or Console()
+    out, shell = Path(out), shell or Shell()
+    console = shell.console or Console()
     if "://" not in base.data:  # trials run in their own working directories
         base = dataclasses.replace(base, data=str(Path(base.data).resolve()))
     space = load_space(space_path)
-    shell = Shell(run_resources(base.training, space.model, TRIAL_CPUS), address, storage, console)
-    return drive(shell, validate=lambda: _validate(SearchJob(base, space, None, config, out, {}, storage)),
+    shell = dataclasses.replace(shell, needs=run_resources(base.training, space.model, TRIAL_CPUS), console=console)
+    return drive(shell, validate=lambda: _validate(SearchJob(base, space, None, config, out, {}, shell.storage)),
                  prepare=lambda job: _prepare(job, resume), lock=out, publish=out,
-                 work=lambda prepared: _search(*prepared, space_path, retrain_best, address, console))
+                 work=lambda prepared: _search(*prepared, space_path, retrain_best, shell.address, console))
 
 
 def _validate(job: SearchJob) -> SearchJob:
