@@ -137,6 +137,7 @@ class UnseenScenarios:
         per_row = F.cross_entropy(self.gate(features), (task_ids.long() - 1).clamp(min=0), reduction="none")
         return (per_row * seen).sum() / seen.sum().clamp(min=1.0)
 
+    @torch.no_grad()
     def scenario_profile(self, features: Tensor, exclude: int | None = None) -> Tensor:
         """[n_tasks] weights of the seen ids for one unseen scenario, from a sample of its rows (no labels).
 

@@ -113,9 +113,9 @@ def select_models(run_args: list[str], baseline_args: list[str], study: str | No
     runs = []
     for path, column in candidates:
         run = run_at(path)
-        column = column or run.first_column(score_col)
-        run.require(column, f"{path}:{column}" if column else "--score-col")
-        runs.append((run, column))
+        chosen = column or run.first_column(score_col)
+        run.require(chosen, f"{path}:{column}" if column else "--score-col")
+        runs.append((run, chosen))
     base_col = baseline_score_col or score_col
     baseline = [pair for arg in baseline_args for pair in _baseline_runs(arg, runs, run_at, base_col)]
     for run, column in baseline:
