@@ -149,3 +149,50 @@ def test_the_checks_catch_a_back_edge_and_a_cycle():
     assert _layer("runtime") < _layer("tuning")
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+# Issue 25's size targets: no module over 300 lines, no function over 50 lines or 8 parameters (self/cls not
+# counted; a data class's fields are not parameters, so data classes and tables pass as they are).
+MAX_MODULE_LINES, MAX_FUNCTION_LINES, MAX_PARAMETERS = 300, 50, 8
+KNOWN_LARGE: dict[str, str] = {  # "module.function" (or "module") -> why it stays over a target
+    # The Python API's documented keywords (docs/usage.md, api.py's docstring): `**training` is TrainingConfig's
+    # fields over the preset, the rest mirror the command line's options; bundling them would break users' calls.
+    "autotask.api.train": "public keyword API",
+    "autotask.api.compare": "public keyword API",
+}
+
+
+def _parameters(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
+    args = node.args
+    names = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
+    names += [a.arg for a in (args.vararg, args.kwarg) if a is not None]
+    return [name for name in names if name not in ("self", "cls")]
+
+
+def oversized() -> list[str]:
+    """Every module, function or method of platform/autotask over a size target, as 'name: what'."""
+    found = []
+    for path in sorted(ROOT.rglob("*.py")):
+        module, source = _module_name(path), path.read_text()
+        if len(source.splitlines()) > MAX_MODULE_LINES:
+            found.append(f"{module}: {len(source.splitlines())} lines")
+        for node in ast.walk(ast.parse(source, filename=str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines, parameters = node.end_lineno - node.lineno + 1, len(_parameters(node))
+                if lines > MAX_FUNCTION_LINES:
+                    found.append(f"{module}.{node.name}: {lines} lines")
+                if parameters > MAX_PARAMETERS:
+                    found.append(f"{module}.{node.name}: {parameters} parameters")
+    return found
+
+
+def test_modules_and_functions_stay_under_the_size_targets():
+    over = [entry for entry in oversized() if entry.split(": ")[0] not in KNOWN_LARGE]
+    assert not over, "over issue 25's size targets (split it, or bundle parameters in a frozen dataclass):\n  " + (
+        "\n  ".join(over))
+
+
+def test_known_large_are_still_large():
+    """A known one brought under the targets is taken off the list, so the list stays the truth."""
+    still = {entry.split(": ")[0] for entry in oversized()}
+    assert not set(KNOWN_LARGE) - still, f"under the targets now: take {sorted(set(KNOWN_LARGE) - still)} off"
