@@ -22,7 +22,7 @@ PRECISIONS = ("auto", "fp32", "bf16")  # the training step's autocast; auto: bf1
 RUN_FORMAT = 2
 MIN_AUTO_BATCH = 32  # the smallest minibatch min_steps_per_epoch may choose
 # Training fields added after stored configs began, with the behaviour of the runs written before them.
-LEGACY_TRAINING = {"pool_in_finetune": False, "min_steps_per_epoch": 0, "compile": "auto", "precision": "auto"}
+LEGACY_TRAINING = {"pool_in_finetune": False, "min_steps_per_epoch": 0}
 # Named training recipes (`runners/train.py --preset`): overrides of TrainingConfig's defaults.
 PRESETS = {
     "default": {},

@@ -39,12 +39,11 @@ def estimators(model, sample: torch.Tensor) -> dict[str, np.ndarray]:
     gate = torch.softmax(model.gate(sample), -1).mean(0)
     weights = {f"gate profile, power {p:g}": (gate ** p / (gate ** p).sum()) for p in (1, 2, 3, 4)}
     weights["gate profile, power 2, half uniform"] = 0.5 * sharpened_profile(gate) + 0.5 / len(gate)
-    saved, model.config.profile = model.config.profile, "moments"
     saved_ridge = unseen.MOMENTS_RIDGE
     for ridge in (0.0, 0.01, 0.1, 1.0):  # the model's estimator under each ridge toward the gate's profile
         unseen.MOMENTS_RIDGE = ridge
-        weights[f"moments, ridge {ridge:g}"] = model.scenario_profile(sample)
-    unseen.MOMENTS_RIDGE, model.config.profile = saved_ridge, saved
+        weights[f"moments, ridge {ridge:g}"] = model.scenario_profile(sample, estimator="moments")
+    unseen.MOMENTS_RIDGE = saved_ridge
     weights["moments (ridge 0) and gate profile, halves"] = (0.5 * weights["moments, ridge 0"]
                                                              + 0.5 * sharpened_profile(gate))
     return {name: w.numpy() for name, w in weights.items()}

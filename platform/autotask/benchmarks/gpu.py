@@ -4,7 +4,6 @@ on CUDA. Epochs of all feeds are interleaved, so ratios come from one run."""
 
 from __future__ import annotations
 
-import os
 from functools import partial
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import torch
 from autotask.benchmarks.inference import InferencePlan, inference_rows
 from autotask.benchmarks.loops import Feed, in_memory_tensors, interleaved_epochs, shuffled_batches
 from autotask.benchmarks.stats import steady_rows_per_s
-from autotask.benchmarks.steps import MIN_AUC_EPOCHS, step_suite_rows
+from autotask.benchmarks.steps import MIN_AUC_EPOCHS, feed_threads, step_suite_rows
 from autotask.data.manifest import Manifest
 from autotask.training.batches import FEATURES, TARGET, TASK_ID
 from autotask.training.steps import predict
@@ -23,7 +22,7 @@ BATCH_SIZES = (256, 1024, 4096)  # 256 is the training default
 
 
 def gpu_feeds(cpu: dict, gpu: dict, batch_sizes=BATCH_SIZES) -> dict[str, Feed]:
-    threads = os.cpu_count() or 1
+    threads = feed_threads("cpu")
     feeds = {}
     for size in batch_sizes:
         feeds[f"bare loop, CPU, batch {size}"] = Feed(threads, partial(shuffled_batches, cpu, size), "cpu")

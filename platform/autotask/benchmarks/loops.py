@@ -54,6 +54,16 @@ def shuffled_batches(tensors: dict[str, torch.Tensor], batch_size: int, epoch: i
         yield tensors[FEATURES][rows], tensors[TASK_ID][rows], tensors[TARGET][rows]
 
 
+def default_model(manifest: Manifest, feed: Feed, run: RunConfig) -> tuple[torch.nn.Module, torch.optim.Optimizer,
+                                                                           torch.nn.Module]:
+    """The run's default model on the feed's device (seeded), its optimizer and its training step as the feed asks."""
+    torch.manual_seed(run.seed)
+    model = build_model(run.model, run.model_config, manifest).to(feed.device)
+    rates = {group: rate * feed.lr_scale for group, rate in learning_rates(get_kind(run.model), run.training).items()}
+    step = compiled_step(LossModule(model, feed.autocast), feed.compiled)
+    return model, make_optimizer(model, rates, run.training.weight_decay, feed.fused), step
+
+
 def interleaved_epochs(feeds: dict[str, Feed], manifest: Manifest, rows: int, epochs: int
                        ) -> tuple[dict[str, list[tuple[int, float]]], dict[str, torch.nn.Module]]:
     """(rows, seconds) per epoch for every feed, each training its own default AutoTask, epochs round-robin.
@@ -61,15 +71,7 @@ def interleaved_epochs(feeds: dict[str, Feed], manifest: Manifest, rows: int, ep
     Returns the timings and the trained models (by feed name).
     """
     run = bench_run("", epochs)
-    models = {}
-    for name in feeds:
-        torch.manual_seed(run.seed)
-        feed = feeds[name]
-        model = build_model(run.model, run.model_config, manifest).to(feed.device)
-        rates = learning_rates(get_kind(run.model), run.training)
-        rates = {group: rate * feed.lr_scale for group, rate in rates.items()}
-        step = compiled_step(LossModule(model, feed.autocast), feed.compiled)
-        models[name] = (model, make_optimizer(model, rates, run.training.weight_decay, feed.fused), step)
+    models = {name: default_model(manifest, feed, run) for name, feed in feeds.items()}
     timings: dict[str, list[tuple[int, float]]] = {name: [] for name in feeds}
     for epoch in range(epochs):
         for name, feed in feeds.items():

@@ -5,29 +5,27 @@ the top operators by self time, so the next bottleneck is visible. Ray-free."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from autotask.benchmarks.loops import bench_run, in_memory_tensors, shuffled_batches
+from autotask.benchmarks.loops import Feed, bench_run, default_model, in_memory_tensors, shuffled_batches
 from autotask.benchmarks.steps import STEP_BATCH
-from autotask.models.registry import build_model, get_kind, learning_rates
-from autotask.training.steps import make_optimizer, train_epoch
+from autotask.training.steps import train_epoch
 
 TOP = 10
 
 
 def profiled_epoch(tensors: dict, manifest, device: str) -> profile:
     """One warm-up epoch, then the profile of the next one."""
-    run = bench_run("", 2)
-    torch.manual_seed(run.seed)
-    model = build_model(run.model, run.model_config, manifest).to(device)
-    optimizer = make_optimizer(model, learning_rates(get_kind(run.model), run.training))
-    train_epoch(model, optimizer, shuffled_batches(tensors, STEP_BATCH, 0))
+    feed = Feed(torch.get_num_threads(), partial(shuffled_batches, tensors, STEP_BATCH), device)
+    model, optimizer, step = default_model(manifest, feed, bench_run("", 2))
+    train_epoch(model, optimizer, feed.batches(0), loss=step)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
     with profile(activities=activities) as profiler:
-        train_epoch(model, optimizer, shuffled_batches(tensors, STEP_BATCH, 1))
+        train_epoch(model, optimizer, feed.batches(1), loss=step)
         if device == "cuda":
             torch.cuda.synchronize()
     return profiler

@@ -40,7 +40,7 @@ def step_forms(device: str) -> dict[str, dict]:
 def step_rows(train: dict, manifest: Manifest, device: str, epochs: int) -> list[dict]:
     """Rows/s of each step form at batch 256 (ratio: over eager fp32 on the same device) and its first epoch's
     seconds (compilation included)."""
-    threads = _threads(device)
+    threads = feed_threads(device)
     feeds = {name: Feed(threads, partial(shuffled_batches, train, STEP_BATCH), device, **settings)
              for name, settings in step_forms(device).items()}
     timings, _ = interleaved_epochs(feeds, manifest, len(train[TARGET]), max(epochs, 2))
@@ -54,7 +54,7 @@ def step_rows(train: dict, manifest: Manifest, device: str, epochs: int) -> list
 def batch_auc_rows(train: dict, valid: dict, manifest: Manifest, device: str, epochs: int) -> list[dict]:
     """Rows/s and validation ROC AUC after `epochs` epochs at each batch size, learning rate x sqrt(batch / 256);
     on CUDA through the compiled bf16 step, on CPU the eager one (what `auto` runs there)."""
-    threads = _threads(device)
+    threads = feed_threads(device)
     on_cuda = device == "cuda"
     feeds = {f"batch {size}, {device.upper()}": Feed(threads, partial(shuffled_batches, train, size), device,
                                                      compiled=on_cuda, autocast=torch.bfloat16 if on_cuda else None,
@@ -74,7 +74,8 @@ def batch_auc_rows(train: dict, valid: dict, manifest: Manifest, device: str, ep
     return rows
 
 
-def _threads(device: str) -> int:
+def feed_threads(device: str) -> int:
+    """torch threads of a feed: every core for the CPU, one for CUDA."""
     return (os.cpu_count() or 1) if device == "cpu" else 1
 
 

@@ -58,16 +58,11 @@ def _profiles(model, features, ids: np.ndarray, scenarios: np.ndarray, split: np
     """Each row's weights replaced by its (scenario, split) group's `AutoTask.scenario_profile` under `estimator`:
     as estimated, and with a seen group's own id left out (the validation proxy)."""
     weights, own_out = (np.empty((len(ids), model.config.n_tasks), dtype=np.float32) for _ in range(2))
-    saved = model.config.profile
-    model.config.profile = estimator
-    try:
-        for key in set(zip(scenarios, split, strict=True)):
-            rows = (scenarios == key[0]) & (split == key[1])
-            own = int(ids[rows][0])
-            weights[rows] = model.scenario_profile(features[rows]).numpy()
-            own_out[rows] = model.scenario_profile(features[rows], exclude=own or None).numpy()
-    finally:
-        model.config.profile = saved
+    for key in set(zip(scenarios, split, strict=True)):
+        rows = (scenarios == key[0]) & (split == key[1])
+        own = int(ids[rows][0])
+        weights[rows] = model.scenario_profile(features[rows], estimator=estimator).numpy()
+        own_out[rows] = model.scenario_profile(features[rows], exclude=own or None, estimator=estimator).numpy()
     return weights, own_out
 
 

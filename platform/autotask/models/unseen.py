@@ -138,8 +138,10 @@ class UnseenScenarios:
         return (per_row * seen).sum() / seen.sum().clamp(min=1.0)
 
     @torch.no_grad()
-    def scenario_profile(self, features: Tensor, exclude: int | None = None) -> Tensor:
-        """[n_tasks] weights of the seen ids for one unseen scenario, from a sample of its rows (no labels).
+    def scenario_profile(self, features: Tensor, exclude: int | None = None, estimator: str | None = None
+                         ) -> Tensor:
+        """[n_tasks] weights of the seen ids for one unseen scenario, from a sample of its rows (no labels), by
+        `estimator` (one of PROFILES; default the config's `profile`).
 
         `moments` (when the seen means are set): the convex mixture of the seen ids' mean inputs closest to the
         sample's mean input. `gate` (and runs trained before the seen means existed): the gate's mean p(task | x),
@@ -153,7 +155,7 @@ class UnseenScenarios:
             gate = gate.clone()
             gate[exclude - 1] = 0.0
         prior = sharpened_profile(gate / gate.sum())
-        if self.config.profile == "moments" and bool(available.any()):
+        if (estimator or self.config.profile) == "moments" and bool(available.any()):
             return simplex_least_squares(self.seen_means, features.mean(dim=0), available, prior)
         return prior
 
