@@ -166,10 +166,11 @@ def models_under_test():
     torch.manual_seed(0)
     return [AutoTask(AutoTaskConfig(d=D, n_tasks=N_TASKS)),
             AutoTask(AutoTaskConfig(d=D, n_tasks=N_TASKS, fusion="sum")),
+            AutoTask(AutoTaskConfig(d=D, n_tasks=N_TASKS, members=3)),
             MultiTaskDNN(MultiTaskDNNConfig(d=D, n_tasks=N_TASKS))]
 
 
-@pytest.mark.parametrize("model", models_under_test(), ids=["autotask", "autotask-sum", "dnn"])
+@pytest.mark.parametrize("model", models_under_test(), ids=["autotask", "autotask-sum", "autotask-members", "dnn"])
 def test_param_groups_cover_every_parameter_once(model):
     rates = dict(zip(model.LR_GROUPS, (1e-3, 2e-3, 3e-3), strict=False))
     groups = model.param_groups(rates, weight_decay=0.01)
@@ -207,6 +208,38 @@ def test_overfits_64_rows(kind):
     if kind == "autotask":  # the score's own loss (the gate's cross-entropy on random ids cannot reach 0)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x, ids), y)
     assert loss.item() < 0.05
+
+
+def test_members_are_independent_copies_averaged_when_scoring_and_trained_on_their_own_losses():
+    model = small(members=3)
+    x, ids = inputs(16)
+    y = (torch.rand(16) < 0.5).float()
+    members = model._member_logits(x, ids, 4)
+    assert len(members) == 3 and not torch.allclose(members[0], members[1])  # initialised independently
+    assert torch.allclose(model(x, ids), torch.stack(members).mean(dim=0))
+    assert set(model.state_dict()) >= {"facet1.values.linear.weight", "more_members.1.fusion.head.2.bias"}
+    model.train()
+    expected = sum(torch.nn.functional.binary_cross_entropy_with_logits(m, y) for m in members) / 3
+    assert torch.allclose(model.training_loss(x, ids, y) - model.gate_loss(x, ids), expected)
+    one = small()  # one member: the paper's model, with its weights' keys unchanged
+    assert not any(key.startswith("more_members") for key in one.state_dict())
+    with pytest.raises(ValueError, match="members must be a positive integer"):
+        small(members=0)
+
+
+def test_task_towers_start_at_zero_leave_id_zero_alone_and_train_only_their_own_scenario():
+    model, plain = small(task_tower=4), small()
+    x, ids = inputs(16)
+    assert torch.allclose(model(x, ids), plain(x, ids))  # output layers start at zero: the shared head alone
+    torch.nn.init.normal_(model.fusion.towers.w2)
+    unseen = torch.zeros_like(ids)
+    assert torch.allclose(model._logits(x, unseen, 4), plain._logits(x, unseen, 4))  # id 0 has no tower
+    model.train()
+    model.training_loss(x, torch.full_like(ids, 2), (torch.rand(16) < 0.5).float()).backward()
+    grads = model.fusion.towers.w1.grad.abs().sum(dim=(1, 2))
+    assert grads[1] > 0 and grads[0] == 0 and grads[2] == 0
+    with pytest.raises(ValueError, match="task_tower must be a non-negative integer"):
+        small(task_tower=-1)
 
 
 def test_dnn_branches():

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from autotask.models.autotask_facets import LANGUAGE_TEXTS, BlockFacet, FeatureFacet, Fusion
+from autotask.models.autotask_facets import LANGUAGE_TEXTS, BlockFacet, FacetMember, FeatureFacet, Fusion
 from autotask.models.interface import binary_loss, decay_groups, dropout_rates, one_of, positive, validate
 from autotask.models.language import language_problems
 from autotask.models.registry import ModelKind, register
@@ -42,6 +42,11 @@ class AutoTaskConfig:
     d features, set from the data) become `language_tokens` facet-1 tokens per text plus one query*offer token
     after the feature and task-id tokens, and join facet 2's row tokens; d (and so e2 = d * e1) still counts the
     features only.
+    task_tower: when > 0, every seen scenario gets its own tower (Linear(head_hidden, task_tower)-ReLU-Linear(1), as
+    the DNN's task branches) on the fusion head's hidden layer, its logit added to the shared head's (`TaskTowers`).
+    members: an ensemble in one model (in the spirit of TabM, Gorishniy et al. 2025): `members` independently
+    initialised copies of facet 1, facet 2 and the fusion head, each trained on its own loss, their logits averaged
+    when scoring; the gate, the unseen rules and the profiles are shared. 1 is the paper's model.
     """
 
     d: int
@@ -67,10 +72,14 @@ class AutoTaskConfig:
     language_tokens: int = 4
     language_facet2: str = "vectors"
     profile: str = "gate"  # or "moments" (models/unseen.py; not adopted: docs/worlds.md, "Onboarding")
+    task_tower: int = 0  # 0: none; else a per-scenario tower of this width on the head (docs/worlds.md)
+    members: int = 1  # ensemble members: facet pairs and heads whose logits are averaged (docs/worlds.md)
 
     def __post_init__(self):
         problems = positive(self, ("d", "n_tasks", "e1", "block_size", "n_layer1", "n_head1", "n_layer2",
-                                   "n_head2", "head_hidden"))
+                                   "n_head2", "head_hidden", "members"))
+        problems += [] if isinstance(self.task_tower, int) and self.task_tower >= 0 else [
+            f"task_tower must be a non-negative integer, got {self.task_tower!r}"]
         problems += dropout_rates(self, ("dropout1", "dropout2", "task_id_dropout"))
         problems += one_of(self, "task_id_mode", TASK_ID_MODES)
         problems += one_of(self, "fusion", FUSIONS)
@@ -138,6 +147,7 @@ class AutoTask(UnseenScenarios, nn.Module):
         self.facet1 = FeatureFacet(config)
         self.facet2 = BlockFacet(config)
         self.fusion = Fusion(config)
+        self.more_members = nn.ModuleList([FacetMember(config) for _ in range(config.members - 1)])
         self._init_unseen(config)  # the gate and the seen ids' mean inputs (`gate.*`, `seen_means`, `seen_counts`)
 
     def forward(self, features: Tensor, task_ids: Tensor, block_size: int | None = None,
@@ -150,9 +160,14 @@ class AutoTask(UnseenScenarios, nn.Module):
         return self.unseen_logits(features, task_ids, t, profile)
 
     def _logits(self, features: Tensor, task_ids: Tensor, t: int) -> Tensor:
-        t1 = self.facet1(features, task_ids).flatten(1)
-        t2 = self.facet2(features, task_ids, t)
-        return self.fusion(t1, t2)
+        """Every row under its own id: the members' mean logit."""
+        logits = self._member_logits(features, task_ids, t)
+        return logits[0] if len(logits) == 1 else torch.stack(logits).mean(dim=0)
+
+    def _member_logits(self, features: Tensor, task_ids: Tensor, t: int) -> list[Tensor]:
+        return [member.fusion(member.facet1(features, task_ids).flatten(1), member.facet2(features, task_ids, t),
+                              task_ids)
+                for member in (self, *self.more_members)]
 
     def drop_task_ids(self, task_ids: Tensor) -> Tensor:
         """In train mode, replace each id by 0 (unseen) with probability config.task_id_dropout."""
@@ -165,7 +180,9 @@ class AutoTask(UnseenScenarios, nn.Module):
         """BCE on the targets, plus the gate's cross-entropy on the (seen) task ids (`gate_loss`)."""
         # Training rows are seen (ids >= 1, or 0 by task-id dropout, which mixing rules refuse), so the loss reads
         # the direct path: no unseen branch, one graph for torch.compile.
-        loss = binary_loss(self._logits(features, self.drop_task_ids(task_ids), self.config.block_size), targets)
+        # Each member learns on its own loss (their mean), so members stay diverse (TabM).
+        logits = self._member_logits(features, self.drop_task_ids(task_ids), self.config.block_size)
+        loss = sum(binary_loss(member, targets) for member in logits) / len(logits)
         return loss if self.gate is None else loss + self.gate_loss(features, task_ids)
 
     def score(self, features: Tensor, task_ids: Tensor, block_size: int | None = None,
@@ -187,8 +204,10 @@ class AutoTask(UnseenScenarios, nn.Module):
 
     def param_groups(self, rates: dict[str, float], weight_decay: float = 0.0) -> list[dict]:
         """Per facet and for the fusion head (with the gate): its own learning rate; decay on weight matrices only."""
-        head = nn.ModuleList([self.fusion] + ([self.gate] if self.gate is not None else []))
-        parts = (("facet1", self.facet1), ("facet2", self.facet2), ("head", head))
+        members = (self, *self.more_members)
+        head = nn.ModuleList([m.fusion for m in members] + ([self.gate] if self.gate is not None else []))
+        parts = (("facet1", nn.ModuleList([m.facet1 for m in members])),
+                 ("facet2", nn.ModuleList([m.facet2 for m in members])), ("head", head))
         return [group for name, module in parts for group in decay_groups(name, module, rates[name], weight_decay)]
 
 

@@ -153,7 +153,8 @@ class Fusion(nn.Module):
     """Merge T1 [b, positions1 * e1] and T2 [b, e2] into one logit per row.
 
     concat (paper default): head([T1, T2]). sum (ablation): head(Linear(T1) + T2), the projection bringing T1
-    to width e2 (T1 is (d + 1) * e1 wide when the task id is a feature element). Head: Linear-GELU-Linear.
+    to width e2 (T1 is (d + 1) * e1 wide when the task id is a feature element). Head: Linear-GELU-Linear, plus
+    the row's own `TaskTowers` on the head's hidden layer when `task_tower` > 0.
     """
 
     def __init__(self, config: AutoTaskConfig):
@@ -163,7 +164,44 @@ class Fusion(nn.Module):
         width = config.e2 if self.project is not None else t1_width + config.e2
         hidden = config.head_hidden
         self.head = nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, 1))
+        self.towers = TaskTowers(hidden, config.task_tower, config.n_tasks) if config.task_tower else None
 
-    def forward(self, t1: Tensor, t2: Tensor) -> Tensor:
+    def forward(self, t1: Tensor, t2: Tensor, task_ids: Tensor) -> Tensor:
         fused = torch.cat([t1, t2], dim=1) if self.project is None else self.project(t1) + t2
-        return self.head(fused).squeeze(-1)
+        if self.towers is None:
+            return self.head(fused).squeeze(-1)
+        hidden = self.head[1](self.head[0](fused))
+        return self.head[2](hidden).squeeze(-1) + self.towers(hidden, task_ids)
+
+
+class TaskTowers(nn.Module):
+    """One tower per seen scenario, Linear(width, hidden)-ReLU-Linear(hidden, 1) as the DNN's task branches, on the
+    fusion head's hidden layer; its logit is added to the shared head's. Id 0 (unseen) gets none, so the mixing
+    rules score an unseen row under each seen id's tower. The output layer starts at zero: training starts from the
+    shared head alone."""
+
+    def __init__(self, width: int, hidden: int, n_tasks: int):
+        super().__init__()
+        bound = width ** -0.5
+        self.w1 = nn.Parameter(torch.empty(n_tasks, width, hidden).uniform_(-bound, bound))
+        self.b1 = nn.Parameter(torch.zeros(n_tasks, hidden))
+        self.w2 = nn.Parameter(torch.zeros(n_tasks, hidden))
+        self.b2 = nn.Parameter(torch.zeros(n_tasks))
+
+    def forward(self, h: Tensor, task_ids: Tensor) -> Tensor:
+        index = (task_ids.long() - 1).clamp(min=0)
+        hidden = torch.relu(torch.bmm(h.unsqueeze(1), self.w1[index]).squeeze(1) + self.b1[index])
+        logits = (hidden * self.w2[index]).sum(dim=-1) + self.b2[index]
+        return logits * (task_ids > 0).to(logits.dtype)
+
+
+class FacetMember(nn.Module):
+    """One more ensemble member (`AutoTaskConfig.members` > 1): its own facet 1, facet 2 and fusion, initialised
+    independently; member 0 is the model's own `facet1`, `facet2` and `fusion`, so one-member weights keep their
+    keys."""
+
+    def __init__(self, config: AutoTaskConfig):
+        super().__init__()
+        self.facet1 = FeatureFacet(config)
+        self.facet2 = BlockFacet(config)
+        self.fusion = Fusion(config)
