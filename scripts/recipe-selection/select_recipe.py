@@ -2,15 +2,21 @@
 
   .venv/bin/python scripts/recipe-selection/select_recipe.py --world-seed 2 --count 6 \
       --variants scripts/recipe-selection/variants-seed2.json --workdir data/select-2
+  .venv/bin/python scripts/recipe-selection/select_recipe.py --data data/select-sim-1 --data data/select-sim-2 \
+      --variants scripts/recipe-selection/variants-towers.json --workdir data/select-sim-towers
 
-Builds `--count` worlds of `--world-seed` (never the benchmark's seed 0), trains every variant (kind, model config,
+Builds `--count` worlds of `--world-seed` (never the benchmark's seed 0), or reads the `--data` datasets (for
+example the simulator's seeds 1 and 2, `build_data.py simulate --seed N`), trains every variant (kind, model config,
 training overrides) with training seed 0, and prints each run's validation mean seen ROC AUC (the early-stopping
-metric for torch kinds; LightGBM's scored validation rows), one row per variant, one column per world.
+metric for torch kinds; LightGBM's scored validation rows), one row per variant, one column per world; with
+`--seeds` the mean over training seeds, and below it the test split's mean seen / unseen ROC AUC of the served score,
+for the report only (never for choosing).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from pathlib import Path
 
@@ -32,30 +38,46 @@ def validation_auc(run_dir: Path) -> float:
     return 100 * float(rows["roc_auc"].mean())
 
 
+def test_aucs(run_dir: Path) -> dict[str, float]:
+    metrics = pd.read_parquet(run_dir / "metrics.parquet")
+    rows = metrics[(metrics["split"] == "test") & (metrics["score_col"] == "score")]
+    return {"test_seen": 100 * float(rows[rows["seen"]]["roc_auc"].mean()),
+            "test_unseen": 100 * float(rows[~rows["seen"]]["roc_auc"].mean())}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--world-seed", type=int, required=True)
+    p.add_argument("--world-seed", type=int)
+    p.add_argument("--data", action="append", default=[], help="an existing dataset instead of worlds (repeatable)")
     p.add_argument("--count", type=int, default=4)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (default 0)")
     p.add_argument("--variants", required=True, help='JSON: {"name": [kind, model_config, training], ...}')
     p.add_argument("--workdir", required=True)
     args = p.parse_args()
     if args.world_seed == 0:
         raise SystemExit("--world-seed 0 holds the benchmark's worlds: choose on other worlds")
     workdir = Path(args.workdir)
-    build_worlds(WorldsConfig(count=args.count, seed=args.world_seed), workdir / "worlds")
+    datasets = {Path(path).name: Path(path) for path in args.data}
+    if not datasets:
+        build_worlds(WorldsConfig(count=args.count, seed=args.world_seed), workdir / "worlds")
+        datasets = {world_name(i): workdir / "worlds" / world_name(i) for i in range(args.count)}
     ensure_ray()
     variants = json.loads(Path(args.variants).read_text())
     rows = []
-    for index in range(args.count):
-        world = world_name(index)
-        for name, (kind, model_config, training) in variants.items():
-            run_dir = workdir / "runs" / world / name
-            train_run(RunConfig(data=str(workdir / "worlds" / world), model=kind, run_name=name, seed=0,
-                                model_config=model_config, training=TrainingConfig(**training)), run_dir)
-            rows.append({"world": world, "variant": name, "valid_seen": validation_auc(run_dir)})
-    table = pd.DataFrame(rows).pivot(index="variant", columns="world", values="valid_seen")
+    for world, data in datasets.items():
+        for (name, (kind, model_config, training)), seed in itertools.product(variants.items(), args.seeds):
+            run_dir = workdir / "runs" / world / (name if seed == 0 else f"{name}-seed{seed}")
+            if not (run_dir / "metrics.parquet").exists():
+                train_run(RunConfig(data=str(data), model=kind, run_name=name, seed=seed,
+                                    model_config=model_config, training=TrainingConfig(**training)), run_dir)
+            rows.append({"world": world, "variant": name, "seed": seed, "valid_seen": validation_auc(run_dir),
+                         **test_aucs(run_dir)})
+    frame = pd.DataFrame(rows)
+    table = frame.pivot_table(index="variant", columns="world", values="valid_seen")
     table["mean"] = table.mean(axis=1)
-    print(table.round(2).to_string())
+    print("validation, mean seen ROC AUC (%), mean over seeds:\n" + table.round(2).to_string())
+    report = frame.groupby("variant")[["valid_seen", "test_seen", "test_unseen"]].agg(["mean", "std"])
+    print("\nover every world and seed (test: report only, never for choosing):\n" + report.round(2).to_string())
 
 
 if __name__ == "__main__":

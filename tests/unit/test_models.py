@@ -285,7 +285,12 @@ def test_unseen_id_is_defined_by_construction(unseen):
     an unseen row's score depends on receives gradient from seen rows."""
     model = small(unseen=unseen).train()
     x, ids = inputs(32)
-    model.training_loss(x, ids, torch.rand(32)).backward()
+    targets = torch.rand(32)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(2):  # the task towers' output layer starts at zero, so their hidden layer learns from step 2
+        optimizer.zero_grad()
+        model.training_loss(x, ids, targets).backward()
+        optimizer.step()
     assert model.facet1.task_code.in_features == N_TASKS and model.facet2.wte.in_features == D + 1 + N_TASKS
     untrained = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert untrained == []

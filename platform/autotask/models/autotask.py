@@ -42,8 +42,9 @@ class AutoTaskConfig:
     d features, set from the data) become `language_tokens` facet-1 tokens per text plus one query*offer token
     after the feature and task-id tokens, and join facet 2's row tokens; d (and so e2 = d * e1) still counts the
     features only.
-    task_tower: when > 0, every seen scenario gets its own tower (Linear(head_hidden, task_tower)-ReLU-Linear(1), as
-    the DNN's task branches) on the fusion head's hidden layer, its logit added to the shared head's (`TaskTowers`).
+    task_tower: when > 0 and task_id_mode is `encoding`, every seen scenario gets its own tower (Linear(head_hidden,
+    task_tower)-ReLU-Linear(1), as the DNN's task branches) on the fusion head's hidden layer, its logit added to
+    the shared head's (`TaskTowers`); 0 is the paper's head. Chosen on the selection worlds (docs/worlds.md).
     members: an ensemble in one model (in the spirit of TabM, Gorishniy et al. 2025): `members` independently
     initialised copies of facet 1, facet 2 and the fusion head, each trained on its own loss, their logits averaged
     when scoring; the gate, the unseen rules and the profiles are shared. 1 is the paper's model.
@@ -72,7 +73,7 @@ class AutoTaskConfig:
     language_tokens: int = 4
     language_facet2: str = "vectors"
     profile: str = "gate"  # or "moments" (models/unseen.py; not adopted: docs/worlds.md, "Onboarding")
-    task_tower: int = 0  # 0: none; else a per-scenario tower of this width on the head (docs/worlds.md)
+    task_tower: int = 8  # per-scenario towers on the head (0: none, the paper's head; docs/worlds.md)
     members: int = 1  # ensemble members: facet pairs and heads whose logits are averaged (docs/worlds.md)
 
     def __post_init__(self):
@@ -108,6 +109,12 @@ class AutoTaskConfig:
     def language_positions(self) -> int:
         """`language_tokens` per text and one interaction token when the model reads language, else 0."""
         return LANGUAGE_TEXTS * self.language_tokens + 1 if self.language == "embeddings" else 0
+
+    @property
+    def has_towers(self) -> bool:
+        """Per-scenario towers are per-id parameters, so only the one-hot encoding mode has them (the `number` and
+        `none` ablations keep the paper's head)."""
+        return self.task_tower > 0 and self.task_id_mode == "encoding"
 
     @property
     def causal(self) -> bool:

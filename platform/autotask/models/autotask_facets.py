@@ -154,7 +154,7 @@ class Fusion(nn.Module):
 
     concat (paper default): head([T1, T2]). sum (ablation): head(Linear(T1) + T2), the projection bringing T1
     to width e2 (T1 is (d + 1) * e1 wide when the task id is a feature element). Head: Linear-GELU-Linear, plus
-    the row's own `TaskTowers` on the head's hidden layer when `task_tower` > 0.
+    the row's own `TaskTowers` on the head's hidden layer (`AutoTaskConfig.has_towers`).
     """
 
     def __init__(self, config: AutoTaskConfig):
@@ -164,7 +164,7 @@ class Fusion(nn.Module):
         width = config.e2 if self.project is not None else t1_width + config.e2
         hidden = config.head_hidden
         self.head = nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, 1))
-        self.towers = TaskTowers(hidden, config.task_tower, config.n_tasks) if config.task_tower else None
+        self.towers = TaskTowers(hidden, config.task_tower, config.n_tasks) if config.has_towers else None
 
     def forward(self, t1: Tensor, t2: Tensor, task_ids: Tensor) -> Tensor:
         fused = torch.cat([t1, t2], dim=1) if self.project is None else self.project(t1) + t2
