@@ -386,8 +386,19 @@ def test_language_tokens_follow_the_feature_and_task_tokens_and_learn():
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in language)
 
 
+def test_language_dropout_zeroes_whole_rows_of_language_inputs_in_training_only():
+    model = AutoTask(AutoTaskConfig(d=5, n_tasks=3, language_dropout=0.5, **LANGUAGE))
+    features = torch.randn(400, 5 + 32)
+    assert torch.equal(model.eval().drop_language(features), features)
+    dropped = model.train().drop_language(features)
+    zeroed = (dropped[:, 5:] == 0).all(dim=1)
+    assert torch.equal(dropped[:, :5], features[:, :5]) and 120 < int(zeroed.sum()) < 280
+    assert torch.equal(dropped[~zeroed], features[~zeroed])
+
+
 @pytest.mark.parametrize("bad, message", [
     ({"language": "text"}, "language must be one of"),
+    ({"language_dropout": 1.0}, "language_dropout must be in"),
     ({"language": "embeddings", "language_width": 0}, "language_width"),
     ({"language": "embeddings", "language_width": 33}, "multiple of 2"),
     ({"language_width": 8}, "language='none'"),

@@ -42,6 +42,8 @@ class AutoTaskConfig:
     d features, set from the data) become `language_tokens` facet-1 tokens per text plus one query*offer token
     after the feature and task-id tokens, and join facet 2's row tokens; d (and so e2 = d * e1) still counts the
     features only.
+    language_dropout: training only, the rate at which a row's language inputs (both vectors) are replaced by zeros,
+    so the model cannot lean on memorised query vectors alone (issue 23 item 6; docs/home-depot.md).
     task_tower: when > 0 and task_id_mode is `encoding`, every seen scenario gets its own tower (Linear(head_hidden,
     task_tower)-ReLU-Linear(1), as the DNN's task branches) on the fusion head's hidden layer, its logit added to
     the shared head's (`TaskTowers`); 0 is the paper's head. Chosen on the selection worlds (docs/worlds.md).
@@ -72,6 +74,7 @@ class AutoTaskConfig:
     language_width: int = 0
     language_tokens: int = 4
     language_facet2: str = "vectors"
+    language_dropout: float = 0.0  # training only: the rate at which a row's language inputs are zeroed
     profile: str = "gate"  # or "moments" (models/unseen.py; not adopted: docs/worlds.md, "Onboarding")
     task_tower: int = 8  # per-scenario towers on the head (0: none, the paper's head; docs/worlds.md)
     members: int = 1  # ensemble members: facet pairs and heads whose logits are averaged (docs/worlds.md)
@@ -81,7 +84,7 @@ class AutoTaskConfig:
                                    "n_head2", "head_hidden", "members"))
         problems += [] if isinstance(self.task_tower, int) and self.task_tower >= 0 else [
             f"task_tower must be a non-negative integer, got {self.task_tower!r}"]
-        problems += dropout_rates(self, ("dropout1", "dropout2", "task_id_dropout"))
+        problems += dropout_rates(self, ("dropout1", "dropout2", "task_id_dropout", "language_dropout"))
         problems += one_of(self, "task_id_mode", TASK_ID_MODES)
         problems += one_of(self, "fusion", FUSIONS)
         problems += one_of(self, "attention", ATTENTIONS)
@@ -183,12 +186,21 @@ class AutoTask(UnseenScenarios, nn.Module):
             return task_ids
         return task_ids.masked_fill(torch.rand(task_ids.shape, device=task_ids.device) < p, 0)
 
+    def drop_language(self, features: Tensor) -> Tensor:
+        """In train mode, zero each row's language inputs with probability config.language_dropout."""
+        p, d = self.config.language_dropout, self.config.d
+        if not self.training or p == 0.0 or features.shape[1] == d:
+            return features
+        keep = (torch.rand(features.shape[0], 1, device=features.device) >= p).to(features.dtype)
+        return torch.cat([features[:, :d], features[:, d:] * keep], dim=1)
+
     def training_loss(self, features: Tensor, task_ids: Tensor, targets: Tensor) -> Tensor:
         """BCE on the targets, plus the gate's cross-entropy on the (seen) task ids (`gate_loss`)."""
         # Training rows are seen (ids >= 1, or 0 by task-id dropout, which mixing rules refuse), so the loss reads
         # the direct path: no unseen branch, one graph for torch.compile.
         # Each member learns on its own loss (their mean), so members stay diverse (TabM).
-        logits = self._member_logits(features, self.drop_task_ids(task_ids), self.config.block_size)
+        logits = self._member_logits(self.drop_language(features), self.drop_task_ids(task_ids),
+                                     self.config.block_size)
         loss = sum(binary_loss(member, targets) for member in logits) / len(logits)
         return loss if self.gate is None else loss + self.gate_loss(features, task_ids)
 
