@@ -43,7 +43,8 @@ class AutoTaskConfig:
     after the feature and task-id tokens, and join facet 2's row tokens; d (and so e2 = d * e1) still counts the
     features only.
     language_dropout: training only, the rate at which a row's language inputs (both vectors) are replaced by zeros,
-    so the model cannot lean on memorised query vectors alone (issue 23 item 6; docs/home-depot.md).
+    so the model cannot lean on memorised query vectors alone; no effect without language. 0.5 kept validation at
+    or above features-only on three Home Depot query splits, where 0 fell below on two (docs/home-depot.md).
     task_tower: when > 0 and task_id_mode is `encoding`, every seen scenario gets its own tower (Linear(head_hidden,
     task_tower)-ReLU-Linear(1), as the DNN's task branches) on the fusion head's hidden layer, its logit added to
     the shared head's (`TaskTowers`); 0 is the paper's head. Chosen on the selection worlds (docs/worlds.md).
@@ -74,7 +75,7 @@ class AutoTaskConfig:
     language_width: int = 0
     language_tokens: int = 4
     language_facet2: str = "vectors"
-    language_dropout: float = 0.0  # training only: the rate at which a row's language inputs are zeroed
+    language_dropout: float = 0.5  # training only: the rate at which a row's language inputs are zeroed
     profile: str = "gate"  # or "moments" (models/unseen.py; not adopted: docs/worlds.md, "Onboarding")
     task_tower: int = 8  # per-scenario towers on the head (0: none, the paper's head; docs/worlds.md)
     members: int = 1  # ensemble members: facet pairs and heads whose logits are averaged (docs/worlds.md)
@@ -96,6 +97,8 @@ class AutoTaskConfig:
             problems += _divides(self.n_head1, "n_head1", self.e1, "e1")
             problems += _divides(self.n_head2, "n_head2", self.e2, f"e2 = d * e1 = {self.e2}")
         validate(problems, "AutoTaskConfig")
+        if self.language == "none":
+            self.language_dropout = 0.0  # it drops language inputs: without them it means nothing (saved as 0)
 
     @property
     def e2(self) -> int:
@@ -243,4 +246,5 @@ register(ModelKind(
     config_cls=AutoTaskConfig, model_cls=AutoTask, score_columns=("score", "score_paper", "score_context"),
     selection_score=AutoTask.selection_score, lr_groups=AutoTask.LR_GROUPS, search_space="search_spaces/autotask.py",
     shown_params=("lr_facet1", "lr_facet2", "e1", "e2", "block_size"), check_params=check_search_params,
+    legacy_config={"task_tower": 0, "language_dropout": 0.0},  # runs saved before these fields had neither
 ))

@@ -36,7 +36,8 @@ class ModelKind:
     `score_columns`: the columns `score()` returns (the first is the default `score`); `selection_score`: the one
     early stopping watches on validation; `lr_groups`: the model's optimizer groups by name; `search_space`: its
     default space file under search_spaces/; `check_params(typed_config, derived, d)`: extra checks of a sampled
-    search config (AutoTask's e2 = d·e1), returning problems; `shown_params`: what a search's live table shows.
+    search config (AutoTask's e2 = d·e1), returning problems; `shown_params`: what a search's live table shows;
+    `legacy_config`: config fields added after runs were first saved, with the behaviour of the runs saved without them.
     """
 
     name: str
@@ -49,6 +50,7 @@ class ModelKind:
     search_space: str = ""
     shown_params: tuple[str, ...] = ("lr_head",)
     check_params: Callable | None = field(default=None, compare=False)
+    legacy_config: dict = field(default_factory=dict, compare=False)
 
     @property
     def is_torch(self) -> bool:
@@ -125,6 +127,14 @@ def model_config(kind: str, overrides: dict, manifest: Manifest):
     if clashes:
         raise ValueError(f"model config {clashes} disagrees with the data ({fixed})")
     return config_cls(**{**overrides, **fixed})
+
+
+def stored_model_config(saved: dict):
+    """A run's saved model config (RUN_DIR/model/model_config.json, with its "kind") as the typed config it was
+    trained with: a field it was saved without takes the kind's `legacy_config`, not today's default."""
+    saved = dict(saved)
+    kind = get_kind(saved.pop("kind"))
+    return kind.config_cls(**{**kind.legacy_config, **saved})
 
 
 def build_model(kind: str, overrides: dict, manifest: Manifest) -> nn.Module:

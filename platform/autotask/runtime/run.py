@@ -20,7 +20,7 @@ from autotask.data.validate import validate_dataset
 from autotask.flat import flat_config
 from autotask.location import Location
 from autotask.models.language import language_width, reads_language
-from autotask.models.registry import build_model, get_kind, model_config
+from autotask.models.registry import build_model, get_kind, model_config, stored_model_config
 from autotask.provenance import provenance
 from autotask.runtime.driver import Finished, Shell, check_cluster, drive, run_resources
 from autotask.runtime.lightgbm_task import train_lightgbm
@@ -38,7 +38,22 @@ def is_finished(run_dir: str | Path, run: RunConfig) -> bool:
     """A run is finished when its metrics exist and its config is the one asked for."""
     run_dir = Path(run_dir)
     config = run_dir / "config.json"
-    return (run_dir / "metrics.parquet").exists() and config.exists() and RunConfig.read(config) == run
+    return ((run_dir / "metrics.parquet").exists() and config.exists() and RunConfig.read(config) == run
+            and not model_config_changes(run_dir, run))
+
+
+def model_config_changes(run_dir: Path, run: RunConfig) -> str:
+    """'model.task_tower 0 -> 8' when the run directory's saved model config differs from the one `run` builds
+    today (a default changed since it was trained); '' when equal or nothing is saved."""
+    saved_file = Path(run_dir) / "model" / "model_config.json"
+    saved = json.loads(saved_file.read_text()) if saved_file.exists() else {}
+    if saved.get("kind") != run.model or not get_kind(run.model).is_torch:
+        return ""
+    old = asdict(stored_model_config(saved))
+    fixed = {name: old[name] for name in ("d", "n_tasks", "language_width") if name in old}
+    new = asdict(get_kind(run.model).config_cls(**{**run.model_config, **fixed}))
+    return ", ".join(f"model.{name} {old.get(name, 'absent')} -> {new.get(name, 'absent')}"
+                     for name in sorted(set(old) | set(new)) if old.get(name, "absent") != new.get(name, "absent"))
 
 
 def check_compatible(run_dir: Path, run: RunConfig, manifest: Manifest) -> None:
@@ -55,6 +70,9 @@ def check_compatible(run_dir: Path, run: RunConfig, manifest: Manifest) -> None:
     config = run_dir / "config.json"
     if config.exists() and (old_run := RunConfig.read(config)) != run:
         raise ValueError(f"{config}: {run_dir} holds a run with a different config ({config_changes(old_run, run)}); "
+                         "use another --out or --fresh")
+    if changes := model_config_changes(run_dir, run):
+        raise ValueError(f"{run_dir} holds a run trained with other model defaults ({changes}); "
                          "use another --out or --fresh")
 
 

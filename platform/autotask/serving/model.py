@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from autotask.models.interface import SERVING_BLOCK_SIZE
-from autotask.models.registry import torch_kinds
+from autotask.models.registry import stored_model_config, torch_kinds
 
 
 class ServingModel(nn.Module):
@@ -50,11 +50,10 @@ def load_run_model(run_dir: str | Path) -> nn.Module:
         raise ValueError(f"{run_dir}: not a finished run directory (no model/model_config.json); train it with "
                          "runners/train.py first")
     config = json.loads((model_dir / "model_config.json").read_text())
-    kind = config.pop("kind")
+    kind = config["kind"]
     if kind not in torch_kinds():
         raise ValueError(f"{model_dir}: model kind {kind!r} cannot be served (torch models: {list(torch_kinds())})")
-    model_cls, config_cls = torch_kinds()[kind].model_cls, torch_kinds()[kind].config_cls
-    model = model_cls(config_cls(**config))
+    model = torch_kinds()[kind].model_cls(stored_model_config(config))
     model.load_state_dict(torch.load(model_dir / "weights.pt", weights_only=True, map_location="cpu"))
     return model.eval()
 
