@@ -189,10 +189,12 @@ class TaskTowers(nn.Module):
         self.b2 = nn.Parameter(torch.zeros(n_tasks))
 
     def forward(self, h: Tensor, task_ids: Tensor) -> Tensor:
-        index = (task_ids.long() - 1).clamp(min=0)
-        hidden = torch.relu(torch.bmm(h.unsqueeze(1), self.w1[index]).squeeze(1) + self.b1[index])
-        logits = (hidden * self.w2[index]).sum(dim=-1) + self.b2[index]
-        return logits * (task_ids > 0).to(logits.dtype)
+        """Every tower on every row (dense: one matmul, no per-row weight gathers), then each row's own."""
+        n, width, hidden = self.w1.shape
+        every = torch.relu(h @ self.w1.permute(1, 0, 2).reshape(width, n * hidden) + self.b1.reshape(-1))
+        logits = (every.view(-1, n, hidden) * self.w2).sum(dim=-1) + self.b2  # [b, n]
+        own = logits.gather(1, (task_ids.long() - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
+        return own * (task_ids > 0).to(own.dtype)
 
 
 class FacetMember(nn.Module):
