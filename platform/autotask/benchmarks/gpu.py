@@ -30,8 +30,7 @@ def gpu_feeds(cpu: dict, gpu: dict, batch_sizes=BATCH_SIZES) -> dict[str, Feed]:
     return feeds
 
 
-def gpu_rows(data: Path, manifest: Manifest, epochs: int, workdir: Path, latency_calls: int, batch_rows: int,
-             throughput_seconds: float) -> list[dict]:
+def gpu_rows(data: Path, manifest: Manifest, epochs: int, workdir: Path, serving_plan: InferencePlan) -> list[dict]:
     """Training rows/s per device and batch size (ratio: CUDA over CPU at the same batch size), the CPU/CUDA score
     agreement of the CUDA-trained default model, and CUDA serving rows."""
     if not torch.cuda.is_available():
@@ -52,8 +51,7 @@ def gpu_rows(data: Path, manifest: Manifest, epochs: int, workdir: Path, latency
     on_cpu = predict(trained.to("cpu"), features, task_ids)["score"]
     rows.append({"section": "gpu training", "name": "CUDA-trained model scored on CPU", "threads": "",
                  "max_abs_diff": float(np.abs(on_gpu - on_cpu).max()), "note": "vs its scores on CUDA"})
-    serving = inference_rows(trained.to("cuda"), features, task_ids, workdir / "serving",
-                             InferencePlan("cuda", latency_calls, batch_rows, throughput_seconds))
+    serving = inference_rows(trained.to("cuda"), features, task_ids, workdir / "serving", serving_plan)
     return rows + [{**row, "section": "gpu serving"} for row in serving]
 
 
@@ -70,7 +68,6 @@ def run_gpu_benchmarks(config, workdir: Path) -> dict:
     report = build_simulated(SimulatorConfig(rows=config.rows, seed=0), workdir / "data").raise_if_invalid()
     auc_epochs = config.epochs if config.is_quick else max(config.epochs, MIN_AUC_EPOCHS)
     rows = step_suite_rows(workdir / "data", report.manifest, config.epochs, auc_epochs)
-    rows += gpu_rows(workdir / "data", report.manifest, config.epochs, workdir, config.latency_calls,
-                     config.batch_rows, config.throughput_seconds)
+    rows += gpu_rows(workdir / "data", report.manifest, config.epochs, workdir, InferencePlan.of(config, "cuda"))
     device = "cuda" if torch.cuda.is_available() else "cpu"
     return {"machine": machine_info(device), "config": asdict(config), "rows": rows, "targets": []}

@@ -37,6 +37,7 @@ HELD_P99_MS = 20.0
 PAIRS = 5  # interleaved floor/service 256-row phases for the batched target
 SERVICES = (("service x1", 1, 0.0), ("service x1 batch wait 2 ms", 1, 2.0), ("service x2", 2, 0.0))  # name,
 # replicas, serve.batch's wait for more requests (ms; with 0 a batch still takes every request queued meanwhile)
+TARGET_APP = SERVICES[0][0]  # the service judged against the targets (1 replica, no batch wait)
 
 
 def run_online_suite(config, workdir: Path, runs: list[str]) -> dict:
@@ -73,7 +74,7 @@ def run_online_suite(config, workdir: Path, runs: list[str]) -> dict:
             serve.run(app, name=APP_NAME, route_prefix="/")
             rows += _measure(name, f"{base}/v1/score", single, batch, seconds,
                              extra_rate=0.8 * floor_held if floor_held else None)
-            if name == "service x1":
+            if name == TARGET_APP:
                 rows += _pairs(f"{base}/floor", f"{base}/v1/score", batch, seconds / 2)
         onboard_s = _onboard_seconds(base, token, manifest)
     finally:
@@ -163,7 +164,7 @@ def _pairs(floor_url: str, service_url: str, batch: bytes, seconds: float) -> li
     """PAIRS pairs of 256-row closed-loop phases (2 clients), the floor's then the service's, back to back."""
     rows = []
     for pair in range(PAIRS):
-        for app, url in (("floor", floor_url), ("service x1", service_url)):
+        for app, url in (("floor", floor_url), (TARGET_APP, service_url)):
             rows.append(_row(app, "pair", f"{BATCH_ROWS} rows, 2 clients, pair {pair + 1}",
                              closed_loop(url, batch, 2, seconds), clients=2, rows_per_request=BATCH_ROWS, pair=pair))
     return rows
@@ -209,7 +210,7 @@ def _find(rows: list[dict], app: str, mode: str, **match) -> dict | None:
 
 def _targets(rows: list[dict], floor_held: float | None, onboard_s: float) -> list[dict]:
     """The issue's targets for the 1-replica service against the floor measured in the same run."""
-    app, targets = "service x1", []
+    app, targets = TARGET_APP, []
     for clients in (1, 4):
         mine, floor = _find(rows, app, "closed", clients=clients), _find(rows, "floor", "closed", clients=clients)
         for key in ("p50_ms", "p99_ms"):

@@ -39,12 +39,13 @@ def unseen_rule_rows(model, frame: pd.DataFrame, inputs: dict) -> list[dict]:
     zero = _scores_under_rule(model, "zero", features, torch.zeros(len(ids), dtype=torch.long))
     rows = []
     for rule in UNSEEN_RULES:
-        weights = gate if rule == "gated" else np.full_like(per_task, 1.0 / per_task.shape[1])
-        own_out = weights.copy()
-        own_out[ids > 0, ids[ids > 0] - 1] = 0.0  # leave the row's own id out of the mixture
-        own_out /= own_out.sum(1, keepdims=True)
         if rule.startswith("profile"):  # one weighting per scenario and split, from its rows
             weights, own_out = _profiles(model, features, ids, scenarios, split, rule.removeprefix("profile-"))
+        else:
+            weights = gate if rule == "gated" else np.full_like(per_task, 1.0 / per_task.shape[1])
+            own_out = weights.copy()
+            own_out[ids > 0, ids[ids > 0] - 1] = 0.0  # leave the row's own id out of the mixture
+            own_out /= own_out.sum(1, keepdims=True)
         proxy_scores = zero if rule == "zero" else (per_task * own_out).sum(1)
         unseen_scores = zero if rule == "zero" else (per_task * weights).sum(1)
         rows.append({"rule": rule,
@@ -62,7 +63,8 @@ def _profiles(model, features, ids: np.ndarray, scenarios: np.ndarray, split: np
         rows = (scenarios == key[0]) & (split == key[1])
         own = int(ids[rows][0])
         weights[rows] = model.scenario_profile(features[rows], estimator=estimator).numpy()
-        own_out[rows] = model.scenario_profile(features[rows], exclude=own or None, estimator=estimator).numpy()
+        own_out[rows] = weights[rows] if not own else model.scenario_profile(  # an unseen group has no own id
+            features[rows], exclude=own, estimator=estimator).numpy()
     return weights, own_out
 
 

@@ -23,7 +23,7 @@ from autotask.models.registry import get_kind
 from autotask.preflight import SIMULATED_ROW_BYTES, check_local_resources, check_output_dir, check_room
 from autotask.progress import RunProgress
 from autotask.runtime.driver import run_resources
-from autotask.runtime.run import model_config_changes, train_run
+from autotask.runtime.run import holds_run, train_run
 from autotask.runtime.session import quiet_console
 from autotask.training.summary import side_by_side
 
@@ -74,8 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             if not get_kind(run.model).is_torch:
                 progress.note(label, "fitting (no epochs)")
             run_dir = Path(args.runs) / run.model
-            stale = ((run_dir / "config.json").exists() and RunConfig.read(run_dir / "config.json") != run
-                     or bool(model_config_changes(run_dir, run)))
+            stale = (run_dir / "config.json").exists() and not holds_run(run_dir, run)
             if stale:  # the built-in job's own folder: a run of older defaults is retrained, not refused
                 progress.note(label, "retraining: its run folder holds a run with other defaults")
             metrics[label] = train_run(run, run_dir, progress=progress, fresh=stale)

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from autotask.models.autotask_facets import LANGUAGE_TEXTS, BlockFacet, FacetMember, FeatureFacet, Fusion
-from autotask.models.interface import binary_loss, decay_groups, dropout_rates, one_of, positive, validate
+from autotask.models.interface import binary_loss, decay_groups, dropout_rates, non_negative, one_of, positive, validate
 from autotask.models.language import language_problems
 from autotask.models.registry import ModelKind, register
 from autotask.models.tokenizers import TOKENIZERS
@@ -83,8 +83,7 @@ class AutoTaskConfig:
     def __post_init__(self):
         problems = positive(self, ("d", "n_tasks", "e1", "block_size", "n_layer1", "n_head1", "n_layer2",
                                    "n_head2", "head_hidden", "members"))
-        problems += [] if isinstance(self.task_tower, int) and self.task_tower >= 0 else [
-            f"task_tower must be a non-negative integer, got {self.task_tower!r}"]
+        problems += non_negative(self, ("task_tower",))
         problems += dropout_rates(self, ("dropout1", "dropout2", "task_id_dropout", "language_dropout"))
         problems += one_of(self, "task_id_mode", TASK_ID_MODES)
         problems += one_of(self, "fusion", FUSIONS)

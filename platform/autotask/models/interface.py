@@ -70,6 +70,11 @@ def positive(config, names: tuple[str, ...]) -> list[str]:
             for name in names if not (isinstance(getattr(config, name), int) and getattr(config, name) > 0)]
 
 
+def non_negative(config, names: tuple[str, ...]) -> list[str]:
+    return [f"{name} must be a non-negative integer, got {getattr(config, name)!r}"
+            for name in names if not (isinstance(getattr(config, name), int) and getattr(config, name) >= 0)]
+
+
 def dropout_rates(config, names: tuple[str, ...]) -> list[str]:
     return [f"{name} must be in [0, 1), got {getattr(config, name)!r}"
             for name in names if not 0.0 <= getattr(config, name) < 1.0]

@@ -112,6 +112,9 @@ def learning_rates(kind: ModelKind, training) -> dict[str, float]:
             for group in kind.lr_groups}
 
 
+DATA_FIXED_FIELDS = ("d", "n_tasks", "language_width")  # model config fields the data sets, never a run's config
+
+
 def model_config(kind: str, overrides: dict, manifest: Manifest):
     """The model's typed config: the run's overrides plus what the data fixes (d, n_tasks and, for a model with a
     `language` field, language_width)."""

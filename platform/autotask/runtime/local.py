@@ -11,7 +11,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import ray.train
 import torch
 
 from autotask.config import RunConfig
@@ -52,7 +51,7 @@ class LocalSession(TrialSession):
 
     def get_checkpoint(self):
         latest = self.latest()
-        return ray.train.Checkpoint.from_directory(str(latest)) if latest else None
+        return self.checkpoint(str(latest)) if latest else None
 
     def report(self, metrics: dict, checkpoint=None) -> None:
         if checkpoint is not None:

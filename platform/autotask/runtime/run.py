@@ -20,7 +20,7 @@ from autotask.data.validate import validate_dataset
 from autotask.flat import flat_config
 from autotask.location import Location
 from autotask.models.language import language_width, reads_language
-from autotask.models.registry import build_model, get_kind, model_config, stored_model_config
+from autotask.models.registry import DATA_FIXED_FIELDS, build_model, get_kind, model_config, stored_model_config
 from autotask.provenance import provenance
 from autotask.runtime.driver import Finished, Shell, check_cluster, drive, run_resources
 from autotask.runtime.lightgbm_task import train_lightgbm
@@ -35,11 +35,15 @@ DATA_RECORD = "data.json"  # RUN_DIR/data.json: the fingerprint of the data the 
 
 
 def is_finished(run_dir: str | Path, run: RunConfig) -> bool:
-    """A run is finished when its metrics exist and its config is the one asked for."""
-    run_dir = Path(run_dir)
-    config = run_dir / "config.json"
-    return ((run_dir / "metrics.parquet").exists() and config.exists() and RunConfig.read(config) == run
-            and not model_config_changes(run_dir, run))
+    """A run is finished when its metrics exist and it is the run asked for (`holds_run`)."""
+    return (Path(run_dir) / "metrics.parquet").exists() and holds_run(run_dir, run)
+
+
+def holds_run(run_dir: str | Path, run: RunConfig) -> bool:
+    """Whether the run directory's saved run is `run`: its config.json, and its saved model config against the one
+    `run` builds today."""
+    config = Path(run_dir) / "config.json"
+    return config.exists() and RunConfig.read(config) == run and not model_config_changes(run_dir, run)
 
 
 def model_config_changes(run_dir: Path, run: RunConfig) -> str:
@@ -50,10 +54,9 @@ def model_config_changes(run_dir: Path, run: RunConfig) -> str:
     if saved.get("kind") != run.model or not get_kind(run.model).is_torch:
         return ""
     old = asdict(stored_model_config(saved))
-    fixed = {name: old[name] for name in ("d", "n_tasks", "language_width") if name in old}
+    fixed = {name: old[name] for name in DATA_FIXED_FIELDS if name in old}
     new = asdict(get_kind(run.model).config_cls(**{**run.model_config, **fixed}))
-    return ", ".join(f"model.{name} {old.get(name, 'absent')} -> {new.get(name, 'absent')}"
-                     for name in sorted(set(old) | set(new)) if old.get(name, "absent") != new.get(name, "absent"))
+    return ", ".join(f"model.{change}" for change in changed_fields(old, new))
 
 
 def check_compatible(run_dir: Path, run: RunConfig, manifest: Manifest) -> None:
@@ -78,10 +81,15 @@ def check_compatible(run_dir: Path, run: RunConfig, manifest: Manifest) -> None:
 
 def config_changes(old: RunConfig, new: RunConfig, limit: int = 4) -> str:
     """'training.lr_head 0.002 -> 0.01, seed 0 -> 1' between two run configs (provenance aside)."""
-    a, b = flat_config(old.to_dict()), flat_config(new.to_dict())
-    changed = [f"{k} {a.get(k, 'absent')} -> {b.get(k, 'absent')}" for k in sorted(set(a) | set(b))
-               if a.get(k, "absent") != b.get(k, "absent") and not k.startswith("provenance.")]
+    changed = [change for change in changed_fields(flat_config(old.to_dict()), flat_config(new.to_dict()))
+               if not change.startswith("provenance.")]
     return ", ".join(changed[:limit]) + (f" (+{len(changed) - limit} more)" if len(changed) > limit else "")
+
+
+def changed_fields(old: dict, new: dict) -> list[str]:
+    """'key old -> new' for every key whose value differs ('absent' where one side lacks it), sorted by key."""
+    return [f"{k} {old.get(k, 'absent')} -> {new.get(k, 'absent')}" for k in sorted(set(old) | set(new))
+            if old.get(k, "absent") != new.get(k, "absent")]
 
 
 def check_data_unchanged(run_dir: Path, run: RunConfig, fingerprint: dict) -> None:

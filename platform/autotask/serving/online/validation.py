@@ -133,7 +133,7 @@ def _checked_at_once(rows: list, features: list[str], batch: bool) -> tuple[np.n
         matrix = np.fromiter(chain.from_iterable(given), dtype=np.float64, count=len(given) * n).reshape(-1, n)
     except (KeyError, TypeError, OverflowError, ValueError):
         return None
-    if not all(name.strip() and len(name) <= MAX_NAME and name.isprintable() for name in set(scenarios)):
+    if not all(map(_is_name, set(scenarios))):
         return None
     if not (np.abs(matrix) <= FLOAT32_MAX).all():  # NaN fails too
         return None
@@ -221,10 +221,15 @@ def _rows(rows, at: str, most: int, least: int) -> list:
     return rows
 
 
+def _is_name(name: str) -> bool:
+    """A scenario or model name: 1 to MAX_NAME printable characters, not all blank."""
+    return bool(name.strip()) and len(name) <= MAX_NAME and name.isprintable()
+
+
 def _check_name(name, at: str) -> str:
     if not isinstance(name, str):
         raise RequestProblem(UNPROCESSABLE, at, f"must be a string, not {_kind(name)}")
-    if not name.strip() or len(name) > MAX_NAME or not name.isprintable():
+    if not _is_name(name):
         raise RequestProblem(UNPROCESSABLE, at, f"must be 1 to {MAX_NAME} printable characters, not all blank")
     return name
 
@@ -260,9 +265,9 @@ def _feature_values(row: dict, at: str, features: list[str], model: str) -> list
         raise RequestProblem(UNPROCESSABLE, at, f"must be an object {{name: value}} or a list of numbers, not "
                              f"{_kind(given)}")
     for name, value in zip(names, values, strict=True):
-        if type(value) not in (int, float) or not abs(value) <= FLOAT32_MAX:  # NaN fails <= too
+        if type(value) not in NUMBER_TYPES or not abs(value) <= FLOAT32_MAX:  # NaN fails <= too
             where = f"{at}{name}" if name.startswith("[") else f"{at}.{name}"
-            problem = (f"must be a number, not {_kind(value)}" if type(value) not in (int, float)
+            problem = (f"must be a number, not {_kind(value)}" if type(value) not in NUMBER_TYPES
                        else f"{value!r} is not a finite float32 number")
             raise RequestProblem(UNPROCESSABLE, where, problem)
     return values
