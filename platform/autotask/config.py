@@ -66,6 +66,9 @@ class TrainingConfig:
     # model's block size) until each worker takes at least this many optimizer steps per epoch; 0 = always
     # batch_size. Recorded per epoch as `batch_size` in the run's history. Chosen like pool_in_finetune.
     min_steps_per_epoch: int = 50
+    # Validate, early-stop on and save an exponential moving average of the weights over about this many epochs
+    # (0 = the trained weights themselves): a smoother validation curve to stop on (training/averaging.py).
+    weight_average_epochs: float = 0.0
     # How the training step runs (not what it computes): torch.compile and bf16 autocast. "auto" turns both on for
     # CUDA and off on CPU, where compiling costs more than it saves on small runs (docs/speed.md, "Compiled step").
     compile: str = "auto"
@@ -73,7 +76,7 @@ class TrainingConfig:
 
     def __post_init__(self):
         problems = []
-        for name in ("epochs_pretrain", "epochs_finetune", "patience", "min_steps_per_epoch"):
+        for name in ("epochs_pretrain", "epochs_finetune", "patience", "min_steps_per_epoch", "weight_average_epochs"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0")
         if self.epochs_pretrain + self.epochs_finetune == 0:

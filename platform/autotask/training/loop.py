@@ -24,6 +24,7 @@ from autotask.data.contract import ROW_ID
 from autotask.data.manifest import Manifest
 from autotask.evaluation.selection import mean_seen_roc_auc
 from autotask.models.registry import build_model, get_kind, learning_rates
+from autotask.training.averaging import WeightAverage, steps_per_epoch
 from autotask.training.batches import FEATURES, GROUP, TARGET, TASK_ID
 from autotask.training.steps import (
     LossModule,
@@ -37,6 +38,7 @@ from autotask.training.steps import (
 )
 
 STAGES = (("pretrain", "pretrain"), ("finetune", "train"))  # (stage, dataset shard it trains on)
+AVERAGE_FILE = "weight_average.pt"  # the checkpoint's weight average, when the run averages
 
 
 @dataclass
@@ -81,7 +83,8 @@ def train_loop_per_worker(config: dict, session: LoopSession) -> None:
     torch.manual_seed(run.seed)
     model = build_model(run.model, run.model_config, manifest)
     optimizer = make_optimizer(model, learning_rates(get_kind(run.model), run.training), run.training.weight_decay)
-    state, best_state = _restore(model, optimizer, session)
+    average = WeightAverage(model, run.training.weight_average_epochs) if run.training.weight_average_epochs else None
+    state, best_state = _restore(model, optimizer, session, average)
     device = session.device()
     prepared = session.prepare(LossModule(model, run.training.autocast_dtype(device.type)))
     step = compiled_step(prepared, run.training.compiles(device.type))
@@ -89,7 +92,8 @@ def train_loop_per_worker(config: dict, session: LoopSession) -> None:
     rank, world_size = session.world()
     epochs = schedule(run)
     n_params = sum(p.numel() for p in model.parameters())
-    batch_sizes = stage_batch_sizes(run, config.get("stage_rows", {}), getattr(model.config, "block_size", 1))
+    stage_rows = config.get("stage_rows", {})
+    batch_sizes = stage_batch_sizes(run, stage_rows, getattr(model.config, "block_size", 1))
     while state.epoch < len(epochs) and not state.stopped_early:
         stage, shard_name, factor = epochs[state.epoch]
         torch.manual_seed(shuffle_seed(run.seed, state.epoch))
@@ -97,17 +101,20 @@ def train_loop_per_worker(config: dict, session: LoopSession) -> None:
         started = time.perf_counter()
         shard = session.dataset(shard_name)
         stage_run = replace(run, training=replace(run.training, batch_size=batch_sizes[shard_name]))
+        if average is not None:  # rows unknown (a loop config without stage_rows): average over horizon steps
+            average.set_steps_per_epoch(steps_per_epoch(stage_rows.get(shard_name, 0), batch_sizes[shard_name],
+                                                        run.training.workers))
         loss, lineage = _train_epoch(prepared, step, optimizer, shard, stage_run, device, state.epoch,
-                                     getattr(model, "observe_inputs", None))
+                                     getattr(model, "observe_inputs", None), average)
         lineage["node"] = session.node_id()
         lineage["train_seconds"] = time.perf_counter() - started
-        auc = _valid_auc(model, valid, run.training.eval_block_size)
-        improved = auc > state.best_auc
-        if improved:
-            state.best_auc, state.best_epoch, state.bad_epochs = auc, state.epoch, 0
-            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        elif stage == "finetune":
-            state.bad_epochs += 1
+        with average.applied() if average is not None else contextlib.nullcontext():
+            auc = _valid_auc(model, valid, run.training.eval_block_size)  # the averaged weights when averaging
+            if auc > state.best_auc:
+                state.best_auc, state.best_epoch, state.bad_epochs = auc, state.epoch, 0
+                best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            elif stage == "finetune":
+                state.bad_epochs += 1
         metrics = {"epoch": state.epoch, "stage": stage, "lr_factor": factor, "train_loss": loss, "valid_roc_auc": auc,
                    "best_valid_roc_auc": state.best_auc, "n_params": n_params,
                    "epoch_seconds": time.perf_counter() - started,  # training and validation: the work of an epoch
@@ -117,7 +124,7 @@ def train_loop_per_worker(config: dict, session: LoopSession) -> None:
         state.stopped_early |= not session.should_continue(config.get("early_stop"), state.epoch + 1, metrics)
         state.history.append(metrics)
         state.epoch += 1
-        _report(metrics, model, optimizer, state, best_state, rank == 0, session)
+        _report(metrics, model, optimizer, state, best_state, rank == 0, session, average)
 
 
 def stage_batch_sizes(run: RunConfig, stage_rows: dict[str, int], block_size: int) -> dict[str, int]:
@@ -126,10 +133,11 @@ def stage_batch_sizes(run: RunConfig, stage_rows: dict[str, int], block_size: in
             else run.training.batch_size for _, shard in STAGES}
 
 
-def _train_epoch(prepared, step, optimizer, shard, run: RunConfig, device, epoch: int, observe=None
-                 ) -> tuple[float, dict]:
+def _train_epoch(prepared, step, optimizer, shard, run: RunConfig, device, epoch: int, observe=None,
+                 average: WeightAverage | None = None) -> tuple[float, dict]:
     """One epoch of `step` (the prepared loss module, compiled or not) over the shard's minibatches; `observe`: the
-    model's hook for statistics of its training inputs (AutoTask's seen means), called on every minibatch."""
+    model's hook for statistics of its training inputs (AutoTask's seen means), called on every minibatch;
+    `average`: the weight average updated after every step."""
     prepared.train()
     total, rows, row_id_sum = 0.0, 0, 0
     with uneven_shards_guard(prepared):
@@ -138,6 +146,8 @@ def _train_epoch(prepared, step, optimizer, shard, run: RunConfig, device, epoch
                 observe(features, task_ids)
             n = len(targets)
             total += train_step(step, optimizer, features, task_ids, targets) * n
+            if average is not None:
+                average.update()
             rows += n
             row_id_sum += int(row_ids.sum())
     return total / max(rows, 1), {"rows": rows, "row_id_sum": row_id_sum}
@@ -198,7 +208,7 @@ def _gather(lineage: dict, world_size: int) -> list:
     return gathered
 
 
-def _restore(model, optimizer, session) -> tuple[TrainState, dict | None]:
+def _restore(model, optimizer, session, average: WeightAverage | None) -> tuple[TrainState, dict | None]:
     checkpoint = session.get_checkpoint()
     if checkpoint is None:
         return TrainState(), None
@@ -210,12 +220,17 @@ def _restore(model, optimizer, session) -> tuple[TrainState, dict | None]:
         with contextlib.suppress(ValueError):
             optimizer.load_state_dict(torch.load(directory / "optimizer.pt", weights_only=True))
         best = torch.load(directory / "best_model.pt", weights_only=True)
+        if average is not None:  # a checkpoint from a run without averaging has none: it starts from the weights
+            average.reset()
+            if (directory / AVERAGE_FILE).exists():
+                average.load_state_dict(torch.load(directory / AVERAGE_FILE, weights_only=True))
         state = TrainState(**json.loads((directory / "state.json").read_text()))
     state.restarts += 1
     return state, best
 
 
-def _report(metrics, model, optimizer, state: TrainState, best_state, is_rank_zero: bool, session) -> None:
+def _report(metrics, model, optimizer, state: TrainState, best_state, is_rank_zero: bool, session,
+            average: WeightAverage | None = None) -> None:
     """Report metrics from every worker; rank 0 attaches the checkpoint."""
     if not is_rank_zero:
         session.report(metrics)
@@ -226,4 +241,6 @@ def _report(metrics, model, optimizer, state: TrainState, best_state, is_rank_ze
         torch.save(optimizer.state_dict(), directory / "optimizer.pt")
         torch.save(best_state if best_state is not None else model.state_dict(), directory / "best_model.pt")
         (directory / "state.json").write_text(json.dumps(asdict(state)))
+        if average is not None:
+            torch.save(average.state_dict(), directory / AVERAGE_FILE)
         session.report(metrics, checkpoint=session.checkpoint(tmp))
