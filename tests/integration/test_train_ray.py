@@ -127,3 +127,22 @@ def test_one_worker_trains_in_process_and_resumes_from_its_checkpoint(ray_sessio
     assert (run_dir / "ray" / "local" / "latest" / "state.json").stat().st_mtime_ns == checkpoint  # no epoch re-run
     assert len(json.loads((run_dir / "model" / "history.json").read_text())["history"]) == 3
     pd.testing.assert_frame_equal(pd.read_parquet(run_dir / "predictions.parquet"), before)
+
+
+def test_runs_trained_beside_the_driver_equal_runs_trained_in_it(ray_session, tiny_dataset, tmp_path):
+    """The quickstart's baselines train in a second process while AutoTask trains in the driver (runtime/beside.py):
+    one after another, each reported as it ends, with the predictions a run in the driver gets."""
+    from autotask.runtime.beside import BesideRuns, trains_beside
+
+    runs = {"dnn": _run(tiny_dataset, "dnn", workers=1), "lightgbm": _run(tiny_dataset, "lightgbm", workers=1)}
+    assert trains_beside(runs["dnn"]) and not trains_beside(_run(tiny_dataset, workers=2))
+    ended = []
+    beside = BesideRuns(lambda label, metrics: ended.append((label, len(metrics))))
+    for label, run in runs.items():
+        beside.submit(label, run, tmp_path / "beside" / label)
+    results = beside.results()
+    assert [label for label, _ in ended] == list(runs) and all(rows > 0 for _, rows in ended)
+    assert list(results) == list(runs)
+    train_run(runs["dnn"], tmp_path / "here" / "dnn")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "beside" / "dnn" / "predictions.parquet"),
+                                  pd.read_parquet(tmp_path / "here" / "dnn" / "predictions.parquet"))

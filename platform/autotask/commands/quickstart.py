@@ -22,9 +22,10 @@ from autotask.evaluation.metrics import scenario_metrics
 from autotask.models.registry import get_kind
 from autotask.preflight import SIMULATED_ROW_BYTES, check_local_resources, check_output_dir, check_room
 from autotask.progress import RunProgress
+from autotask.runtime.beside import BesideRuns, trains_beside
 from autotask.runtime.driver import run_resources
 from autotask.runtime.run import holds_run, train_run
-from autotask.runtime.session import quiet_console
+from autotask.runtime.session import ensure_ray, quiet_console
 from autotask.training.summary import side_by_side
 
 console = runner_console(140)
@@ -66,24 +67,53 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"{args.data}: a valid dataset of {report.n_rows:,} rows, d = {manifest.d} features, "
                   f"{manifest.n_tasks} seen + {len(manifest.unseen)} unseen scenarios "
                   f"(per-scenario counts: autotask build-data validate {args.data})")
-    metrics = {}
     console.print(f"training {len(runs)} models into {args.runs}/ ({', '.join(r.model for r in runs.values())})")
     with quiet_console(args.verbose), RunProgress(console, total=len(runs)) as progress:
-        for label, run in runs.items():
-            progress.run_started(label)
-            if not get_kind(run.model).is_torch:
-                progress.note(label, "fitting (no epochs)")
-            run_dir = Path(args.runs) / run.model
-            stale = (run_dir / "config.json").exists() and not holds_run(run_dir, run)
-            if stale:  # the built-in job's own folder: a run of older defaults is retrained, not refused
-                progress.note(label, "retraining: its run folder holds a run with other defaults")
-            metrics[label] = train_run(run, run_dir, progress=progress, fresh=stale)
-            progress.run_finished(label, _headline(metrics[label]))
+        metrics = _train_all(runs, Path(args.runs), progress)
     predictions = f"{args.runs}/autotask/predictions.parquet"
     metrics["oracle"] = _oracle(predictions)
     console.print(side_by_side(metrics))
     console.print(f"wall time {time.perf_counter() - start:.0f} s; runs in {args.runs}/")
     return 0
+
+
+def _train_all(runs: dict[str, RunConfig], root: Path, progress) -> dict:
+    """Every run's metrics frame. When the first (AutoTask) trains in this process with a core to spare, the others
+    train beside it, one after another in a second process (runtime/beside.py); else one after another here."""
+    first, *later = runs
+    ensure_ray()
+    if not (later and trains_beside(runs[first])):
+        return {label: _train_here(label, run, root, progress) for label, run in runs.items()}
+    beside = BesideRuns(lambda label, frame: progress.run_finished(label, _headline(frame)))
+    for label in runs:
+        progress.run_started(label)
+    for label in later:
+        progress.note(label, f"training beside {first}")
+        beside.submit(label, runs[label], root / runs[label].model, _retrains(label, runs[label], root, progress))
+    beside.start()
+    metrics = {first: _train_here(first, runs[first], root, progress, started=True)}
+    return {**metrics, **beside.results()}
+
+
+def _train_here(label: str, run: RunConfig, root: Path, progress, started: bool = False):
+    if not started:
+        progress.run_started(label)
+    fresh = _retrains(label, run, root, progress)
+    if not get_kind(run.model).is_torch:
+        progress.note(label, "fitting (no epochs)")
+    metrics = train_run(run, root / run.model, progress=progress, fresh=fresh)
+    progress.run_finished(label, _headline(metrics))
+    return metrics
+
+
+def _retrains(label: str, run: RunConfig, root: Path, progress) -> bool:
+    """Whether the run's folder holds a run of older defaults: the built-in job's own folder is retrained, not
+    refused."""
+    run_dir = root / run.model
+    stale = (run_dir / "config.json").exists() and not holds_run(run_dir, run)
+    if stale:
+        progress.note(label, "retraining: its run folder holds a run with other defaults")
+    return stale
 
 
 def _headline(metrics) -> str:

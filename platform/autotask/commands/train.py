@@ -37,7 +37,7 @@ TRAINING_FLAGS = {  # flag dest -> TrainingConfig field
     "lr_head": float, "weight_decay": float, "patience": int, "workers": int, "cpus_per_worker": float,
     "max_failures": int, "calibration": str, "warmup_epochs": int, "lr_decay": str, "min_lr_ratio": float,
     "eval_block_size": int, "min_steps_per_epoch": int, "pool_in_finetune": lambda text: on_off(text),
-    "compile": str, "precision": str,
+    "compile": str, "precision": str, "weight_average_epochs": float,
 }
 FLAG_CHOICES = {"calibration": CALIBRATIONS, "compile": COMPILE_MODES, "precision": PRECISIONS}
 MODEL_FLAGS = {  # flag dest -> model config field

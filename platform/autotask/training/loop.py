@@ -11,6 +11,7 @@ import contextlib
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -85,6 +86,7 @@ def train_loop_per_worker(config: dict, session: LoopSession) -> None:
     optimizer = make_optimizer(model, learning_rates(get_kind(run.model), run.training), run.training.weight_decay)
     average = WeightAverage(model, run.training.weight_average_epochs) if run.training.weight_average_epochs else None
     state, best_state = _restore(model, optimizer, session, average)
+    hooks = StepHooks(getattr(model, "observe_inputs", None), average)
     device = session.device()
     prepared = session.prepare(LossModule(model, run.training.autocast_dtype(device.type)))
     step = compiled_step(prepared, run.training.compiles(device.type))
@@ -104,8 +106,7 @@ def train_loop_per_worker(config: dict, session: LoopSession) -> None:
         if average is not None:  # rows unknown (a loop config without stage_rows): average over horizon steps
             average.set_steps_per_epoch(steps_per_epoch(stage_rows.get(shard_name, 0), batch_sizes[shard_name],
                                                         run.training.workers))
-        loss, lineage = _train_epoch(prepared, step, optimizer, shard, stage_run, device, state.epoch,
-                                     getattr(model, "observe_inputs", None), average)
+        loss, lineage = _train_epoch(prepared, step, optimizer, shard, stage_run, device, state.epoch, hooks)
         lineage["node"] = session.node_id()
         lineage["train_seconds"] = time.perf_counter() - started
         with average.applied() if average is not None else contextlib.nullcontext():
@@ -133,21 +134,29 @@ def stage_batch_sizes(run: RunConfig, stage_rows: dict[str, int], block_size: in
             else run.training.batch_size for _, shard in STAGES}
 
 
-def _train_epoch(prepared, step, optimizer, shard, run: RunConfig, device, epoch: int, observe=None,
-                 average: WeightAverage | None = None) -> tuple[float, dict]:
-    """One epoch of `step` (the prepared loss module, compiled or not) over the shard's minibatches; `observe`: the
-    model's hook for statistics of its training inputs (AutoTask's seen means), called on every minibatch;
-    `average`: the weight average updated after every step."""
+@dataclass(frozen=True)
+class StepHooks:
+    """What runs around every optimizer step: `observe(features, task_ids)`, the model's statistics of its training
+    inputs (AutoTask's seen means), before it; the weight average's update after it."""
+
+    observe: Callable | None = None
+    average: WeightAverage | None = None
+
+
+def _train_epoch(prepared, step, optimizer, shard, run: RunConfig, device, epoch: int,
+                 hooks: StepHooks = StepHooks()) -> tuple[float, dict]:
+    """One epoch of `step` (the prepared loss module, compiled or not) over the shard's minibatches, with `hooks`
+    around every step."""
     prepared.train()
     total, rows, row_id_sum = 0.0, 0, 0
     with uneven_shards_guard(prepared):
         for features, task_ids, targets, row_ids in minibatches(shard, run, device, epoch):
-            if observe is not None:
-                observe(features, task_ids)
+            if hooks.observe is not None:
+                hooks.observe(features, task_ids)
             n = len(targets)
             total += train_step(step, optimizer, features, task_ids, targets) * n
-            if average is not None:
-                average.update()
+            if hooks.average is not None:
+                hooks.average.update()
             rows += n
             row_id_sum += int(row_ids.sum())
     return total / max(rows, 1), {"rows": rows, "row_id_sum": row_id_sum}
