@@ -82,7 +82,8 @@ def _train_all(runs: dict[str, RunConfig], root: Path, progress) -> dict:
     train beside it, one after another in a second process (runtime/beside.py); else one after another here."""
     first, *later = runs
     ensure_ray()
-    if not (later and trains_beside(runs[first])):
+    to_train = [label for label in later if not holds_run(root / runs[label].model, runs[label])]
+    if not (to_train and trains_beside(runs[first])):  # finished runs are only read: no second process for them
         return {label: _train_here(label, run, root, progress) for label, run in runs.items()}
     beside = BesideRuns(lambda label, frame: progress.run_finished(label, _headline(frame)))
     for label in runs:
