@@ -146,3 +146,35 @@ def test_runs_trained_beside_the_driver_equal_runs_trained_in_it(ray_session, ti
     train_run(runs["dnn"], tmp_path / "here" / "dnn")
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "beside" / "dnn" / "predictions.parquet"),
                                   pd.read_parquet(tmp_path / "here" / "dnn" / "predictions.parquet"))
+
+
+def test_a_run_failing_beside_the_driver_raises_its_own_error(ray_session, tmp_path):
+    """Bad input in the second process reaches the driver as the run's own error (a ValueError naming the data), so
+    the command reports it like any other bad input; the driver stops waiting at the first failure."""
+    from autotask.runtime.beside import BesideRuns
+
+    ended = []
+    beside = BesideRuns(lambda label, metrics: ended.append(label))
+    beside.submit("bad", RunConfig(data=str(tmp_path / "missing"), model="dnn"), tmp_path / "bad")
+    beside.submit("never", RunConfig(data=str(tmp_path / "missing"), model="lightgbm"), tmp_path / "never")
+    with pytest.raises(ValueError, match="missing") as raised:
+        beside.results()
+    assert type(raised.value).__module__.startswith("autotask") and ended == []
+
+
+def test_weight_averaging_validates_and_saves_the_average(ray_session, tiny_dataset, tmp_path):
+    """With weight_average_epochs, the checkpoint keeps the trained weights (to continue training) and the average;
+    the run's saved model is the average of its best epoch (here the last), not the trained weights."""
+    run_dir = tmp_path / "averaged"
+    train_run(_run(tiny_dataset, workers=1, weight_average_epochs=1), run_dir)
+    checkpoint = run_dir / "ray" / "local" / "latest"
+    state = json.loads((checkpoint / "state.json").read_text())
+    assert state["best_epoch"] == state["epoch"] - 1  # the data and seed make the last epoch the best
+    trained = torch.load(checkpoint / "model.pt", weights_only=True)
+    average = torch.load(checkpoint / "weight_average.pt", weights_only=True)
+    saved = torch.load(run_dir / "model" / "weights.pt", weights_only=True)
+    parameters = [name for name, _ in load_run_model(run_dir).named_parameters()]
+    assert average["updates"] > 0 and len(average["shadow"]) == len(parameters)
+    for name, averaged in zip(parameters, average["shadow"], strict=True):
+        assert torch.equal(saved[name], averaged)
+    assert any(not torch.equal(saved[name], trained[name]) for name in parameters)

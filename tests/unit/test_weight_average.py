@@ -10,7 +10,7 @@ from torch import nn
 
 from autotask.config import TrainingConfig
 from autotask.training.averaging import WeightAverage, steps_per_epoch
-from autotask.training.loop import TrainState, _report, _restore
+from autotask.training.loop import TrainState, _report, _restore, _weight_average
 
 
 def stepped(model: nn.Module, average: WeightAverage, steps: int, seed: int = 0) -> list[torch.Tensor]:
@@ -99,7 +99,18 @@ def test_a_resumed_loop_continues_the_checkpointed_average(tmp_path):
     session = FolderSession(tmp_path / "checkpoint")
     _report({}, model, optimizer, TrainState(), None, True, session, average)
     restarted = nn.Linear(3, 2)
-    resumed = WeightAverage(restarted, horizon_epochs=1)
-    state, _ = _restore(restarted, torch.optim.Adam(restarted.parameters()), session, resumed)
+    state, _, saved = _restore(restarted, torch.optim.Adam(restarted.parameters()), session)
+    resumed = _weight_average(restarted, 1, saved)
     assert torch.equal(restarted.weight, model.weight) and state.restarts == 1
     assert torch.equal(resumed.shadow[0], average.shadow[0]) and resumed.updates == 5
+
+
+def test_a_checkpoint_without_an_average_starts_it_from_the_restored_weights(tmp_path):
+    model = nn.Linear(3, 2)
+    session = FolderSession(tmp_path / "checkpoint")
+    _report({}, model, torch.optim.Adam(model.parameters()), TrainState(), None, True, session)
+    restarted = nn.Linear(3, 2)
+    _, best, saved = _restore(restarted, torch.optim.Adam(restarted.parameters()), session)
+    resumed = _weight_average(restarted, 2, saved)
+    assert saved is None and resumed.updates == 0 and torch.equal(resumed.shadow[0], model.weight)
+    assert _weight_average(restarted, 0, saved) is None and torch.equal(best["weight"], model.weight)

@@ -24,7 +24,7 @@ from autotask.preflight import SIMULATED_ROW_BYTES, check_local_resources, check
 from autotask.progress import RunProgress
 from autotask.runtime.beside import BesideRuns, trains_beside
 from autotask.runtime.driver import run_resources
-from autotask.runtime.run import holds_run, train_run
+from autotask.runtime.run import holds_run, is_finished, train_run
 from autotask.runtime.session import ensure_ray, quiet_console
 from autotask.training.summary import side_by_side
 
@@ -81,19 +81,23 @@ def _train_all(runs: dict[str, RunConfig], root: Path, progress) -> dict:
     """Every run's metrics frame. When the first (AutoTask) trains in this process with a core to spare, the others
     train beside it, one after another in a second process (runtime/beside.py); else one after another here."""
     first, *later = runs
-    ensure_ray()
-    to_train = [label for label in later if not holds_run(root / runs[label].model, runs[label])]
-    if not (to_train and trains_beside(runs[first])):  # finished runs are only read: no second process for them
+    to_train = [label for label in later if not is_finished(root / runs[label].model, runs[label])]
+    if to_train:
+        ensure_ray()
+    if not (to_train and trains_beside(runs[first])):  # finished runs are only read: no Ray, no second process
         return {label: _train_here(label, run, root, progress) for label, run in runs.items()}
     beside = BesideRuns(lambda label, frame: progress.run_finished(label, _headline(frame)))
-    for label in runs:
-        progress.run_started(label)
-    for label in later:
-        progress.note(label, f"training beside {first}")
-        beside.submit(label, runs[label], root / runs[label].model, _retrains(label, runs[label], root, progress))
-    beside.start()
-    metrics = {first: _train_here(first, runs[first], root, progress, started=True)}
-    return {**metrics, **beside.results()}
+    try:
+        for label in runs:
+            progress.run_started(label)
+        for label in later:
+            progress.note(label, f"training beside {first}")
+            beside.submit(label, runs[label], root / runs[label].model, _retrains(label, runs[label], root, progress))
+        beside.start()
+        metrics = {first: _train_here(first, runs[first], root, progress, started=True)}
+        return {**metrics, **beside.results()}
+    finally:
+        beside.close()  # AutoTask failed or Ctrl-C: the baselines stop too
 
 
 def _train_here(label: str, run: RunConfig, root: Path, progress, started: bool = False):

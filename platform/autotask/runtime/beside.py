@@ -57,16 +57,23 @@ class BesideRuns:
         for label, ref in self._pending.items():  # one actor: they end in the order submitted
             try:
                 self._results[label] = ray.get(ref)
+                self._finished(label, self._results[label])
             except Exception as exc:  # raised in the driver by results()
                 self._errors[label] = exc
                 return
-            self._finished(label, self._results[label])
 
     def results(self) -> dict[str, object]:
         if self._watcher is None:
             self.start()
         self._watcher.join()
-        ray.kill(self._trainer)
+        self.close()
         for error in self._errors.values():
-            raise getattr(error, "cause", None) or error  # the run's own error, not Ray's wrapper of it
+            cause = getattr(error, "cause", None)  # the run's own error, with Ray's remote traceback as its context
+            raise (cause or error) from (error if cause else None)
         return self._results
+
+    def close(self) -> None:
+        """End the second process (its unfinished runs stop; their folders resume like any interrupted run)."""
+        if self._trainer is not None:
+            ray.kill(self._trainer)
+            self._trainer = None

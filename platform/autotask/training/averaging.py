@@ -22,11 +22,7 @@ class WeightAverage:
         self.params = list(model.parameters())
         self.horizon_epochs = horizon_epochs
         self.decay = 0.0
-        self.reset()
-
-    def reset(self) -> None:
-        """Start the average afresh from the model's current weights."""
-        self.shadow = [p.detach().clone() for p in self.params]
+        self.shadow = [p.detach().clone() for p in self.params]  # on the parameters' device
         self.updates = 0
 
     def set_steps_per_epoch(self, steps: int) -> None:
@@ -51,6 +47,16 @@ class WeightAverage:
         finally:
             with torch.no_grad():
                 torch._foreach_copy_([p.data for p in self.params], trained)
+
+    @torch.no_grad()
+    def synchronise(self) -> None:
+        """Every worker takes rank 0's average: DDP keeps the weights equal, but shards of uneven length give some
+        workers a few updates more (a different average would stop them at different epochs: a hang)."""
+        for shadow in self.shadow:
+            torch.distributed.broadcast(shadow, src=0)
+        updates = torch.tensor([self.updates], device=self.shadow[0].device)
+        torch.distributed.broadcast(updates, src=0)
+        self.updates = int(updates.item())
 
     def state_dict(self) -> dict:
         return {"shadow": [s.cpu() for s in self.shadow], "updates": self.updates}

@@ -84,11 +84,11 @@ def train_loop_per_worker(config: dict, session: LoopSession) -> None:
     torch.manual_seed(run.seed)
     model = build_model(run.model, run.model_config, manifest)
     optimizer = make_optimizer(model, learning_rates(get_kind(run.model), run.training), run.training.weight_decay)
-    average = WeightAverage(model, run.training.weight_average_epochs) if run.training.weight_average_epochs else None
-    state, best_state = _restore(model, optimizer, session, average)
-    hooks = StepHooks(getattr(model, "observe_inputs", None), average)
+    state, best_state, saved_average = _restore(model, optimizer, session)
     device = session.device()
     prepared = session.prepare(LossModule(model, run.training.autocast_dtype(device.type)))
+    average = _weight_average(model, run.training.weight_average_epochs, saved_average)  # on the model's device
+    hooks = StepHooks(getattr(model, "observe_inputs", None), average)
     step = compiled_step(prepared, run.training.compiles(device.type))
     valid = _collect(session.dataset("valid"))
     rank, world_size = session.world()
@@ -113,7 +113,7 @@ def train_loop_per_worker(config: dict, session: LoopSession) -> None:
             auc = _valid_auc(model, valid, run.training.eval_block_size)  # the averaged weights when averaging
             if auc > state.best_auc:
                 state.best_auc, state.best_epoch, state.bad_epochs = auc, state.epoch, 0
-                best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+                best_state = _weights(model)
             elif stage == "finetune":
                 state.bad_epochs += 1
         metrics = {"epoch": state.epoch, "stage": stage, "lr_factor": factor, "train_loss": loss, "valid_roc_auc": auc,
@@ -159,6 +159,8 @@ def _train_epoch(prepared, step, optimizer, shard, run: RunConfig, device, epoch
                 hooks.average.update()
             rows += n
             row_id_sum += int(row_ids.sum())
+    if hooks.average is not None and isinstance(prepared, DistributedDataParallel):
+        hooks.average.synchronise()  # every worker validates, and stops, on the same average
     return total / max(rows, 1), {"rows": rows, "row_id_sum": row_id_sum}
 
 
@@ -217,10 +219,28 @@ def _gather(lineage: dict, world_size: int) -> list:
     return gathered
 
 
-def _restore(model, optimizer, session, average: WeightAverage | None) -> tuple[TrainState, dict | None]:
+def _weights(model) -> dict:
+    """A copy of the model's state on the CPU (the model's own tensors change on)."""
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+def _weight_average(model, horizon_epochs: float, saved: dict | None) -> WeightAverage | None:
+    """The run's weight average (None when it does not average), continuing a checkpoint's when one was saved (a
+    checkpoint of a run without averaging has none: the average starts from the restored weights)."""
+    if not horizon_epochs:
+        return None
+    average = WeightAverage(model, horizon_epochs)
+    if saved is not None:
+        average.load_state_dict(saved)
+    return average
+
+
+def _restore(model, optimizer, session) -> tuple[TrainState, dict | None, dict | None]:
+    """(state, best weights, weight average) of the session's checkpoint, the model and optimizer restored from it;
+    a fresh state and Nones without one."""
     checkpoint = session.get_checkpoint()
     if checkpoint is None:
-        return TrainState(), None
+        return TrainState(), None, None
     with checkpoint.as_directory() as directory:
         directory = Path(directory)
         model.load_state_dict(torch.load(directory / "model.pt", weights_only=True))
@@ -229,13 +249,11 @@ def _restore(model, optimizer, session, average: WeightAverage | None) -> tuple[
         with contextlib.suppress(ValueError):
             optimizer.load_state_dict(torch.load(directory / "optimizer.pt", weights_only=True))
         best = torch.load(directory / "best_model.pt", weights_only=True)
-        if average is not None:  # a checkpoint from a run without averaging has none: it starts from the weights
-            average.reset()
-            if (directory / AVERAGE_FILE).exists():
-                average.load_state_dict(torch.load(directory / AVERAGE_FILE, weights_only=True))
+        average_file = directory / AVERAGE_FILE
+        average = torch.load(average_file, weights_only=True) if average_file.exists() else None
         state = TrainState(**json.loads((directory / "state.json").read_text()))
     state.restarts += 1
-    return state, best
+    return state, best, average
 
 
 def _report(metrics, model, optimizer, state: TrainState, best_state, is_rank_zero: bool, session,
@@ -248,7 +266,10 @@ def _report(metrics, model, optimizer, state: TrainState, best_state, is_rank_ze
         directory = Path(tmp)
         torch.save(model.state_dict(), directory / "model.pt")
         torch.save(optimizer.state_dict(), directory / "optimizer.pt")
-        torch.save(best_state if best_state is not None else model.state_dict(), directory / "best_model.pt")
+        if best_state is None:  # no epoch improved (a NaN AUC): the weights validated last
+            with average.applied() if average is not None else contextlib.nullcontext():
+                best_state = _weights(model)
+        torch.save(best_state, directory / "best_model.pt")
         (directory / "state.json").write_text(json.dumps(asdict(state)))
         if average is not None:
             torch.save(average.state_dict(), directory / AVERAGE_FILE)
