@@ -1,0 +1,71 @@
+"""Score through a Serve application deployed by `serve deploy` on a cluster started outside this process, and
+compare with the in-process service path (docs/serving-online.md, "Serve config for serve deploy").
+
+  python scripts/serve-deploy-check/check.py --run RUN_DIR --url http://127.0.0.1:8123 --token TOKEN
+
+Sends 64 single rows and one 64-row batch of random feature rows (every seen scenario and a new one), an
+unauthenticated onboarding request (must be 401) and an onboarding with the token; prints the largest difference
+from `ModelHolder` and exits 1 when any check fails. Loopback only, bounded: 66 scoring requests, 2 onboarding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.error
+import urllib.request
+
+import numpy as np
+
+from autotask.serving.online.holder import ModelHolder
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", required=True)
+    p.add_argument("--url", default="http://127.0.0.1:8123")
+    p.add_argument("--token", required=True)
+    args = p.parse_args()
+    if not args.url.startswith(("http://127.0.0.1", "http://localhost")):
+        raise SystemExit("loopback addresses only")
+    holder = ModelHolder(args.run)
+    features = holder.manifest.features
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(64, len(features))).astype(np.float32) * 2
+    scenarios = [holder.manifest.scenarios[i % len(holder.manifest.scenarios)] for i in range(63)] + ["brand-new"]
+    expected, _ = holder.predict(*holder.prepare(values, scenarios), scenarios)
+    rows = [{"scenario": s, "features": dict(zip(features, map(float, v), strict=True))}
+            for s, v in zip(scenarios, values, strict=True)]
+    problems = []
+    def call(path: str, body=None, token: str | None = None) -> tuple[int, dict]:
+        request = urllib.request.Request(args.url + path, data=None if body is None else json.dumps(body).encode(),
+                                         headers={"Authorization": f"Bearer {token}"} if token else {})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            return error.code, {}
+
+    models = call("/v1/models")[1]
+    single = [call("/v1/score", row)[1]["scores"][0] for row in rows]
+    batch = call("/v1/score", {"rows": rows})[1]["scores"]
+    unauthorised = call("/v1/scenarios/brand-new/onboard", {"rows": rows[:50]})[0]
+    onboarded = call("/v1/scenarios/brand-new/onboard", {"rows": [{"features": r["features"]} for r in rows[:60]]},
+                     args.token)[0]
+    gaps = {"single rows": np.abs(np.array(single) - expected).max(), "a 64-row batch":
+            np.abs(np.array(batch) - expected).max()}
+    for name, gap in gaps.items():
+        print(f"{name}: largest difference from the in-process service path {gap:.2e}")
+        if gap > 1e-6:
+            problems.append(name)
+    print(f"models served: {[m['name'] for m in models['models']]}; onboarding without the token: {unauthorised}; "
+          f"with it: {onboarded}")
+    if unauthorised != 401 or onboarded != 200:
+        problems.append("onboarding")
+    print("FAILED: " + ", ".join(problems) if problems else "every check passed")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
