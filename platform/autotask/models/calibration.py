@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
@@ -30,7 +31,8 @@ def fit_platt(scores: np.ndarray, labels: np.ndarray) -> dict:
 
 
 def apply_platt(params: dict, scores: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-(params["a"] * _logit(scores) + params["b"])))
+    """sigmoid(a * logit(s) + b), without overflow where a steep fit sends the logit far out (0 or 1 there)."""
+    return expit(params["a"] * _logit(scores) + params["b"])
 
 
 def fit_isotonic(scores: np.ndarray, labels: np.ndarray) -> dict:
