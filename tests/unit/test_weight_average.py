@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import torch
 from torch import nn
 
 from autotask.config import TrainingConfig
+from autotask.runtime.local import LocalSession
 from autotask.training.averaging import WeightAverage, steps_per_epoch
 from autotask.training.loop import TrainState, _report, _restore, _weight_average
 
@@ -71,32 +70,13 @@ def test_steps_per_epoch_and_config_check():
         TrainingConfig(weight_average_epochs=-1)
 
 
-class FolderSession:
-    """The loop's checkpoint calls on a local folder (Ray's own Checkpoint class, no cluster needed)."""
-
-    def __init__(self, root):
-        self.root, self.saved = root, None
-
-    def checkpoint(self, directory):
-        from ray.train import Checkpoint
-
-        shutil.copytree(directory, self.root, dirs_exist_ok=True)
-        return Checkpoint.from_directory(str(self.root))
-
-    def report(self, metrics, checkpoint=None):
-        self.saved = checkpoint
-
-    def get_checkpoint(self):
-        return self.saved
-
-
 def test_a_resumed_loop_continues_the_checkpointed_average(tmp_path):
     model = nn.Linear(3, 2)
     optimizer = torch.optim.Adam(model.parameters())
     average = WeightAverage(model, horizon_epochs=1)
     average.set_steps_per_epoch(3)
     stepped(model, average, 5)
-    session = FolderSession(tmp_path / "checkpoint")
+    session = LocalSession({}, tmp_path / "checkpoint")
     _report({}, model, optimizer, TrainState(), None, True, session, average)
     restarted = nn.Linear(3, 2)
     state, _, saved = _restore(restarted, torch.optim.Adam(restarted.parameters()), session)
@@ -107,7 +87,7 @@ def test_a_resumed_loop_continues_the_checkpointed_average(tmp_path):
 
 def test_a_checkpoint_without_an_average_starts_it_from_the_restored_weights(tmp_path):
     model = nn.Linear(3, 2)
-    session = FolderSession(tmp_path / "checkpoint")
+    session = LocalSession({}, tmp_path / "checkpoint")
     _report({}, model, torch.optim.Adam(model.parameters()), TrainState(), None, True, session)
     restarted = nn.Linear(3, 2)
     _, best, saved = _restore(restarted, torch.optim.Adam(restarted.parameters()), session)
