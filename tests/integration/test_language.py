@@ -15,16 +15,19 @@ import torch
 
 from autotask.commands.report import main as report_main
 from autotask.config import RunConfig
-from autotask.data.contract import OFFER_EMBEDDING, QUERY_EMBEDDING, QUERY_TEXT
+from autotask.data.contract import OFFER_EMBEDDING, QUERY_EMBEDDING, QUERY_TEXT, ROW_ID
 from autotask.data.io import read_frame, vector_matrix
 from autotask.data.manifest import load_manifest
 from autotask.data.text import LabelScale, TextSpec, build_text_dataset
 from autotask.data.text.embeddings import EmbeddingCache
 from autotask.data.validate import validate_dataset
 from autotask.experiments.study import load_study, run_study, study_configs
+from autotask.runtime.ray_data import training_datasets
 from autotask.runtime.run import check_run_config
 from autotask.serving.model import ServingModel, load_run_model
 from autotask.training.batches import FEATURES, TASK_ID
+from autotask.training.feeds import read_memory_splits
+from autotask.training.loop import _collect
 from autotask.training.outputs import read_eval_frame
 
 PRODUCTS = {
@@ -149,3 +152,21 @@ def test_language_runs_report_per_department_with_the_unseen_one(language_runs, 
     assert code == 0
     text = (tmp_path / "r" / "report.md").read_text()
     assert "Lighting" in text and "AutoTask + language" in text
+
+
+@pytest.mark.ray
+def test_memory_splits_hold_ray_datas_inputs_with_the_embeddings(ray_session, language_dataset):
+    """An in-process run's splits read into memory (training/feeds.py) are, row for row, what Ray Data's pipeline
+    hands a Train worker, the text embeddings included."""
+    data, _ = language_dataset
+    manifest = load_manifest(data)
+    memory = read_memory_splits(data, manifest, language=True, pool_in_finetune=True)
+    counts = {"pretrain": len(memory["pretrain"]), "train": len(memory["train"])}
+    streamed = training_datasets(str(data), manifest, counts, language=True, pool_in_finetune=True)
+    for name, split in memory.items():
+        ours, theirs = split.arrays, _collect(streamed[name])
+        assert set(ours) == set(theirs) and ours[FEATURES].shape[1] == manifest.d + 768
+        mine, ray_order = np.argsort(ours[ROW_ID], kind="stable"), np.argsort(theirs[ROW_ID], kind="stable")
+        for key, values in ours.items():
+            assert values.dtype == theirs[key].dtype
+            np.testing.assert_array_equal(values[mine], theirs[key][ray_order])

@@ -28,8 +28,17 @@ def test_one_row_per_scenario_and_split_equal_to_sklearn(predictions):
     for row in metrics.itertuples():
         rows = predictions[(predictions["scenario"] == row.scenario) & (predictions["split"] == row.split)]
         assert (row.n, row.positives, row.seen) == (len(rows), rows["label"].sum(), row.scenario != "Clinic")
-        assert row.roc_auc == roc_auc_score(rows["label"], rows["score"])
-        assert row.pr_auc == average_precision_score(rows["label"], rows["score"])
+        assert row.roc_auc == pytest.approx(roc_auc_score(rows["label"], rows["score"]), abs=1e-12)
+        assert row.pr_auc == pytest.approx(average_precision_score(rows["label"], rows["score"]), abs=1e-12)
+
+
+def test_tied_scores_equal_sklearn(predictions):
+    """Rounded scores tie within and across classes: ROC AUC counts a tie as half, PR AUC steps once per score."""
+    predictions["score"] = predictions["score"].round(0)
+    for row in scenario_metrics(predictions).itertuples():
+        rows = predictions[(predictions["scenario"] == row.scenario) & (predictions["split"] == row.split)]
+        assert row.roc_auc == pytest.approx(roc_auc_score(rows["label"], rows["score"]), abs=1e-12)
+        assert row.pr_auc == pytest.approx(average_precision_score(rows["label"], rows["score"]), abs=1e-12)
 
 
 def test_score_column_and_single_class(predictions):
@@ -38,7 +47,7 @@ def test_score_column_and_single_class(predictions):
     assert metrics.loc[("Clinic", "test"), ["roc_auc", "pr_auc"]].isna().all()
     hotel = predictions[(predictions["scenario"] == "Hotel") & (predictions["split"] == "test")]
     expected = roc_auc_score(hotel["label"], hotel["score_calibrated"])
-    assert metrics.loc[("Hotel", "test"), "roc_auc"] == expected
+    assert metrics.loc[("Hotel", "test"), "roc_auc"] == pytest.approx(expected, abs=1e-12)
     with pytest.raises(KeyError, match="score_task"):
         scenario_metrics(predictions, score_col="score_task")
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+FAST_METRICS = ("roc_auc", "pr_auc")  # the metric set's names of what `fast_aucs` returns, in order
+
 
 @dataclass(frozen=True)
 class SortedScores:

@@ -76,18 +76,21 @@ def publish_results(out: Path, storage: str) -> Location:
 
 
 def drive(shell: Shell, validate: Callable[[], Any], work: Callable[[Any], Any], lock: Path | None = None,
-          prepare: Callable[[Any], Any] | None = None, publish: Path | None = None):
+          prepare: Callable[[Any], Any] | None = None, publish: Path | None = None,
+          uses_ray: Callable[[Any], bool] | None = None):
     """The whole sequence. `validate()` checks the input (no Ray, nothing written) and returns what it read; with
     `lock` the rest holds that folder (autotask.run_lock); `prepare(validated)` writes what must exist before Ray and
-    returns what `work` gets, or Finished(result) to end here without Ray; `work(...)` runs on Ray; `publish`: the
-    folder copied to STORAGE/results afterwards (with `shell.storage`)."""
+    returns what `work` gets, or Finished(result) to end here without Ray; `work(...)` runs on Ray, unless
+    `uses_ray(prepared)` says it needs none (an in-process run on in-memory data); `publish`: the folder copied to
+    STORAGE/results afterwards (with `shell.storage`)."""
     validated = validate()
     check_cluster(shell.address, shell.needs, shell.storage)
     with run_lock.hold(lock) if lock is not None else contextlib.nullcontext():
         prepared = prepare(validated) if prepare is not None else validated
         if isinstance(prepared, Finished):
             return prepared.result
-        start_cluster(shell.address, shell.needs, shell.console)
+        if uses_ray is None or uses_ray(prepared):
+            start_cluster(shell.address, shell.needs, shell.console)
         result = work(prepared)
         if publish is not None and shell.storage:
             publish_results(publish, shell.storage)

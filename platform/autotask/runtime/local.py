@@ -9,21 +9,27 @@ like a Ray Train run does). Multi-worker and GPU runs keep Ray Train.
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 
+import ray
 import torch
 
 from autotask.config import RunConfig
 from autotask.data.manifest import Manifest
+from autotask.models.language import reads_language
 from autotask.models.registry import get_kind
 from autotask.progress import epoch_summary
-from autotask.runtime.loop_sessions import TrialSession
+from autotask.runtime.loop_sessions import RaySession, TrialSession
+from autotask.runtime.ray_data import MATERIALIZE_BELOW_ROWS, training_datasets
 from autotask.runtime.ray_trainer import loop_config
+from autotask.training.feeds import read_memory_splits
 from autotask.training.loop import train_loop_per_worker
 
 LOCAL_NAME = "local"  # RUN_DIR/ray/local: the in-process run's checkpoints
 LATEST = "latest"
 EXECUTIONS = ("in-process", "ray-train")  # how a run trained: recorded in config.json's provenance
+FEEDS = ("memory", "ray-data")  # where its loop read its rows from: recorded beside it
 
 
 def execution(run: RunConfig, storage: str | None = None) -> str:
@@ -31,6 +37,20 @@ def execution(run: RunConfig, storage: str | None = None) -> str:
     is Ray Train's job; LightGBM runs as one Ray task either way)."""
     in_process = get_kind(run.model).is_torch and run.training.workers == 1 and not run.training.use_gpu
     return EXECUTIONS[0] if in_process and not storage else EXECUTIONS[1]
+
+
+def feed(run: RunConfig, row_counts: dict[str, int], storage: str | None = None) -> str:
+    """'memory' for an in-process run on data small enough to materialise (training.feeds), else 'ray-data'."""
+    small = sum(row_counts.values()) < MATERIALIZE_BELOW_ROWS
+    return FEEDS[0] if execution(run, storage) == EXECUTIONS[0] and small else FEEDS[1]
+
+
+def run_datasets(run: RunConfig, manifest: Manifest, row_counts: dict[str, int], storage: str | None = None) -> dict:
+    """The datasets the run's loop reads, by its `feed`."""
+    language = reads_language(run.model_config)
+    if feed(run, row_counts, storage) == FEEDS[0]:
+        return read_memory_splits(run.data, manifest, language, run.training.pool_in_finetune)
+    return training_datasets(run.data, manifest, row_counts, language, run.training.pool_in_finetune)
 
 
 class LocalSession(TrialSession):
@@ -41,6 +61,11 @@ class LocalSession(TrialSession):
         super().__init__(datasets)
         self.root = root
         self.on_epoch = on_epoch
+
+    @staticmethod
+    def node_id() -> str:
+        """Ray's node id when Ray runs here, else this host's name (a run fed from memory starts no Ray)."""
+        return RaySession.node_id() if ray.is_initialized() else f"local:{socket.gethostname()}"
 
     def latest(self) -> Path | None:
         """The last complete checkpoint (a crash between the two renames of `report` leaves it as `previous`)."""

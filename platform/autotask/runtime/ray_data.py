@@ -7,11 +7,10 @@ import ray.data
 from autotask.data.contract import LABEL, QUERY_ID, ROW_ID, SCENARIO, SOFT_LABEL, SPLIT
 from autotask.data.io import column_names, dataset_files
 from autotask.data.manifest import Manifest
-from autotask.training.batches import SplitPreprocessor, input_columns
+from autotask.training.batches import TRAIN_STAGES, SplitPreprocessor, input_columns
 
 PREPROCESS_CPUS = 0.25  # small tasks: leave room for the Train workers on a 2-core machine
 
-TRAIN_STAGES = {"pretrain": ("pretrain", True), "train": ("train", False)}  # dataset name -> (split, soft)
 MATERIALIZE_BELOW_ROWS = 2_000_000  # small data is materialised once instead of re-read every epoch
 # Ray Data's Parquet reader: "v1" takes the validated file list as is; "v2" (Ray 2.60's default, DataSourceV2) lists
 # the files again in a 1-CPU task per dataset (3-10 s each on 2 cores) and its read tasks held 3x the memory at 10M

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import threading
 from pathlib import Path
@@ -16,6 +15,7 @@ from ray.train.torch import TorchConfig, TorchTrainer
 from autotask.config import RunConfig
 from autotask.data.manifest import Manifest
 from autotask.location import Location
+from autotask.preflight import local_capacity
 from autotask.runtime.loop_sessions import ray_train_loop
 from autotask.runtime.ray_data import finetune_pool_rows
 
@@ -27,9 +27,10 @@ def threads_per_worker(run: RunConfig) -> int:
 
     One CPU is left to Ray Data's batch prefetching, the driver and Ray's own processes: on a 2-core machine a
     single worker runs one thread, which trained this small model (batches of 256) as fast as two threads
-    and without their slowdowns when the cores are busy (docs/benchmarks.md).
+    and without their slowdowns when the cores are busy (docs/benchmarks.md). Without Ray (a run fed from memory):
+    the CPUs a local Ray started here would have.
     """
-    cpus = int(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
+    cpus = int(ray.cluster_resources().get("CPU", 1) if ray.is_initialized() else local_capacity()[0])
     return max(1, min(8, (cpus - 1) // run.training.workers))
 
 

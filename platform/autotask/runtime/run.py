@@ -19,13 +19,12 @@ from autotask.data.manifest import Manifest, load_manifest
 from autotask.data.validate import validate_dataset
 from autotask.flat import flat_config
 from autotask.location import Location
-from autotask.models.language import language_width, reads_language
+from autotask.models.language import language_width
 from autotask.models.registry import DATA_FIXED_FIELDS, build_model, get_kind, model_config, stored_model_config
 from autotask.provenance import provenance
 from autotask.runtime.driver import Finished, Shell, check_cluster, drive, run_resources
 from autotask.runtime.lightgbm_task import train_lightgbm
-from autotask.runtime.local import execution, fit_in_process
-from autotask.runtime.ray_data import training_datasets
+from autotask.runtime.local import FEEDS, execution, feed, fit_in_process, run_datasets
 from autotask.runtime.ray_trainer import TRAIN_NAME, fit, storage_path
 from autotask.runtime.scoring import score_eval_splits
 from autotask.storage import atomic_write_text
@@ -168,7 +167,8 @@ def train_run(
     shell = Shell(run_resources(run.training, run.model), address, storage)
     return drive(shell, validate=lambda: check_run(run, run_dir, fresh=fresh),
                  prepare=lambda validated: _prepare_run(run, run_dir, storage, fresh, *validated),
-                 work=lambda prepared: _train(*prepared, run_dir, storage, progress), lock=run_dir, publish=run_dir)
+                 work=lambda prepared: _train(*prepared, run_dir, storage, progress), lock=run_dir, publish=run_dir,
+                 uses_ray=lambda prepared: _uses_ray(*prepared, storage))
 
 
 def _prepare_run(run: RunConfig, run_dir: Path, storage, fresh: bool, report, fingerprint):
@@ -180,10 +180,16 @@ def _prepare_run(run: RunConfig, run_dir: Path, storage, fresh: bool, report, fi
         return Finished(pd.read_parquet(run_dir / "metrics.parquet"))
     run_dir.mkdir(parents=True, exist_ok=True)
     run = replace(run, provenance={**(run.provenance or provenance(fingerprint)),  # a study's driver may have set it
-                                   "execution": execution(run, storage)})
+                                   "execution": execution(run, storage),
+                                   "feed": feed(run, split_rows(report), storage)})
     atomic_write_text(run_dir / "config.json", run.to_json())
     record_data(run_dir, fingerprint)
     return run, report
+
+
+def _uses_ray(run: RunConfig, report, storage) -> bool:
+    """Everything but a torch run fed from memory (a 1-worker CPU run on small data: runtime/local.py) needs Ray."""
+    return not get_kind(run.model).is_torch or feed(run, split_rows(report), storage) != FEEDS[0]
 
 
 def _train(run: RunConfig, report, run_dir: Path, storage, progress) -> pd.DataFrame:
@@ -205,10 +211,14 @@ def discard_run(run_dir: Path, storage: str | None = None) -> None:
             checkpoints.filesystem.delete_dir(checkpoints.path)
 
 
+def split_rows(report) -> dict[str, int]:
+    """Rows per split, from a validation report."""
+    return report.summary.groupby("split")["rows"].sum().to_dict()
+
+
 def _train_torch(run: RunConfig, manifest: Manifest, run_dir: Path, report, storage: str | None, progress=None):
-    counts = report.summary.groupby("split")["rows"].sum().to_dict()
-    datasets = training_datasets(run.data, manifest, counts, reads_language(run.model_config),
-                                 run.training.pool_in_finetune)
+    counts = split_rows(report)
+    datasets = run_datasets(run, manifest, counts, storage)
     model = build_model(run.model, run.model_config, manifest)
     with _final_checkpoint(run, manifest, datasets, counts, run_dir, storage, progress) as directory:
         model.load_state_dict(torch.load(Path(directory) / "best_model.pt", weights_only=True))

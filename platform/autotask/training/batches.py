@@ -13,6 +13,7 @@ FEATURES = "features"
 TASK_ID = "task_id"
 TARGET = "target"
 GROUP = "group"
+TRAIN_STAGES = {"pretrain": ("pretrain", True), "train": ("train", False)}  # dataset name -> (split, soft labels)
 
 
 def target_for(frame: pd.DataFrame, soft: bool) -> np.ndarray:

@@ -21,12 +21,12 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from autotask.config import RunConfig
-from autotask.data.contract import ROW_ID
 from autotask.data.manifest import Manifest
 from autotask.evaluation.selection import mean_seen_roc_auc
 from autotask.models.registry import build_model, get_kind, learning_rates
 from autotask.training.averaging import WeightAverage, steps_per_epoch
 from autotask.training.batches import FEATURES, GROUP, TARGET, TASK_ID
+from autotask.training.feeds import MINIBATCH_KEYS, MemorySplit
 from autotask.training.steps import (
     LossModule,
     compiled_step,
@@ -179,26 +179,32 @@ def chunk_rows(batch_size: int, shuffle_buffer: int) -> int:
 
 
 def minibatches(shard, run: RunConfig, device, epoch: int):
-    """(features, task_ids, targets, row_ids) minibatches of `batch_size` rows from a Ray Data shard, shuffled with
-    the epoch's own seed (`shuffle_seed`), so every epoch sees new minibatches and new facet-2 blocks.
+    """(features, task_ids, targets, row_ids) minibatches of `batch_size` rows from a Ray Data shard or a
+    `MemorySplit`, shuffled with the epoch's own seed (`shuffle_seed`), so every epoch sees new minibatches and new
+    facet-2 blocks.
 
     Ray Data hands over shuffle-buffer-sized chunks, which are cut into minibatches as tensor views: the per-batch
     cost of Ray's batching, shuffling and tensor conversion is paid once per chunk instead of once per step (the
     minibatch sizes are unchanged: only the epoch's last minibatch can be short).
     """
+    size = run.training.batch_size
+    if isinstance(shard, MemorySplit):
+        yield from shard.minibatches(size, shuffle_seed(run.seed, epoch), device)
+        return
     chunks = shard.iter_torch_batches(
         batch_size=chunk_rows(run.training.batch_size, run.training.shuffle_buffer),
         local_shuffle_buffer_size=run.training.shuffle_buffer,
         local_shuffle_seed=shuffle_seed(run.seed, epoch),
         device=device,
     )
-    size = run.training.batch_size
     for chunk in chunks:
-        yield from zip(*(chunk[key].split(size) for key in (FEATURES, TASK_ID, TARGET, ROW_ID)), strict=True)
+        yield from zip(*(chunk[key].split(size) for key in MINIBATCH_KEYS), strict=True)
 
 
 def _collect(shard) -> dict[str, np.ndarray]:
     """The whole (unsplit) validation set as numpy arrays, read once."""
+    if isinstance(shard, MemorySplit):
+        return shard.arrays
     parts = list(shard.iter_batches(batch_size=65_536, batch_format="numpy"))
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 

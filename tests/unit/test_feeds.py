@@ -1,0 +1,75 @@
+"""In-memory splits (training/feeds.py): what a 1-worker run on small data trains on, without Ray."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import torch
+
+from autotask.config import RunConfig, TrainingConfig
+from autotask.data.contract import ROW_ID, SPLIT
+from autotask.data.io import read_frame
+from autotask.data.manifest import load_manifest
+from autotask.training.batches import FEATURES, TARGET, TASK_ID, to_model_inputs
+from autotask.training.feeds import MemorySplit, read_memory_splits
+from autotask.training.loop import _collect, minibatches
+
+
+def _split(n: int) -> MemorySplit:
+    return MemorySplit({FEATURES: np.arange(2 * n, dtype=np.float32).reshape(n, 2), TASK_ID: np.ones(n, np.int64),
+                        TARGET: np.zeros(n, np.float32), ROW_ID: np.arange(n, dtype=np.int64)})
+
+
+def test_every_epoch_draws_a_new_order_of_every_row_once():
+    """The loop's minibatches from memory: batch_size rows (the last one short), each row once per epoch, a new order
+    each epoch, the same order for the same (seed, epoch); the tensors stay aligned row by row."""
+    run = RunConfig(data="unused", training=TrainingConfig(batch_size=64))
+    split = _split(1_000)
+    epochs = [list(minibatches(split, run, "cpu", epoch)) for epoch in (0, 1, 0)]
+    assert [len(batch[3]) for batch in epochs[0]] == [64] * 15 + [40]
+    orders = [torch.cat([batch[3] for batch in epoch]) for epoch in epochs]
+    assert sorted(orders[0].tolist()) == list(range(1_000))
+    assert not torch.equal(orders[0], orders[1]) and torch.equal(orders[0], orders[2])
+    features, _, _, row_ids = epochs[1][3]
+    assert torch.equal(features[:, 0], 2 * row_ids.float())
+
+
+def test_splits_hold_what_the_preprocessing_makes_of_each_split(tiny_dataset):
+    """The same `to_model_inputs` as Ray Data's preprocessing, per split in file order; with the pool in fine-tuning,
+    "train" is the train rows and then the pool's (soft targets)."""
+    manifest = load_manifest(tiny_dataset)
+    splits = read_memory_splits(tiny_dataset, manifest, pool_in_finetune=True)
+    frame = read_frame(tiny_dataset)
+    for name, split, soft in (("pretrain", "pretrain", True), ("valid", "valid", False)):
+        expected = to_model_inputs(frame[frame[SPLIT] == split], manifest, soft=soft)
+        assert set(splits[name].arrays) == set(expected)
+        for key, values in expected.items():
+            np.testing.assert_array_equal(splits[name].arrays[key], values)
+    train = to_model_inputs(frame[frame[SPLIT] == "train"], manifest)
+    assert len(splits["train"]) == len(train[TARGET]) + len(splits["pretrain"]) > len(train[TARGET])
+    pool_rows = splits["train"].arrays[ROW_ID][len(train[TARGET]):]
+    np.testing.assert_array_equal(pool_rows, splits["pretrain"].arrays[ROW_ID])
+    assert _collect(splits["valid"]) is splits["valid"].arrays
+    assert len(read_memory_splits(tiny_dataset, manifest)["train"]) == len(train[TARGET])
+
+
+def test_a_small_one_worker_run_starts_no_ray(tiny_dataset, tmp_path):
+    """A 1-worker CPU torch run on small data trains, scores and writes its outputs without starting Ray (recorded
+    as feed "memory"); a fresh process, so no test's Ray session is around."""
+    script = textwrap.dedent(f"""
+        import ray
+        from autotask.config import RunConfig, TrainingConfig
+        from autotask.runtime.run import train_run
+        training = TrainingConfig(workers=1, epochs_pretrain=1, epochs_finetune=1, batch_size=256)
+        train_run(RunConfig(data={str(tiny_dataset)!r}, model="dnn", seed=1, training=training), {str(tmp_path)!r})
+        assert not ray.is_initialized(), "Ray was started"
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    provenance = json.loads((tmp_path / "config.json").read_text())["provenance"]
+    assert (provenance["execution"], provenance["feed"]) == ("in-process", "memory")
+    assert (tmp_path / "metrics.parquet").exists()
