@@ -17,6 +17,9 @@ CALIBRATIONS = ("platt", "isotonic", "none")
 LR_DECAYS = ("cosine", "none")
 COMPILE_MODES = ("auto", "on", "off")  # torch.compile of the training step; auto: on CUDA only (docs/speed.md)
 PRECISIONS = ("auto", "fp32", "bf16")  # the training step's autocast; auto: bf16 on CUDA, fp32 on CPU
+# Where the training loop reads its rows: auto = from memory for a 1-worker CPU run on data under 2M rows (no Ray
+# needed), else Ray Data; ray-data = always Ray Data (runtime/local.py, training/feeds.py)
+FEED_MODES = ("auto", "ray-data")
 # Version of what a run directory means. 2: per-epoch shuffles, id 0 defined by construction, one scoring protocol
 # (`eval_block_size`), decay on weights only. A run directory written under an older version is never reused.
 RUN_FORMAT = 2
@@ -73,6 +76,7 @@ class TrainingConfig:
     # CUDA and off on CPU, where compiling costs more than it saves on small runs (docs/speed.md, "Compiled step").
     compile: str = "auto"
     precision: str = "auto"
+    feed: str = "auto"  # FEED_MODES
 
     def __post_init__(self):
         problems = []
@@ -104,6 +108,8 @@ class TrainingConfig:
             problems.append(f"compile must be one of {COMPILE_MODES}")
         if self.precision not in PRECISIONS:
             problems.append(f"precision must be one of {PRECISIONS}")
+        if self.feed not in FEED_MODES:
+            problems.append(f"feed must be one of {FEED_MODES}")
         if problems:
             raise ValueError("; ".join(problems))
 

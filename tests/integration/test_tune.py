@@ -139,3 +139,21 @@ def test_resumed_search_rebuilds_its_asha_rungs_from_the_recorded_reports(ray_se
     registry = ray.get_actor("autotask-asha-replay-test", namespace=NAMESPACE)
     assert not ray.get(registry.keep_going.remote("dddd4444", 1, 0.72))  # below the recorded rung-1 cutoff
     assert ray.get(registry.keep_going.remote("eeee5555", 1, 0.90))
+
+
+def test_trials_in_their_own_process_share_in_memory_splits(ray_session, repo_root, tiny_dataset):
+    """A search whose trials train in their own process shares in-memory splits (training/feeds.py), unless the base
+    run asks for Ray Data's feed; a search of worker groups shares Ray datasets."""
+    import ray.data
+
+    from autotask.training.feeds import MemorySplit
+    from autotask.tuning.tuner import shared_datasets
+
+    manifest = load_manifest(tiny_dataset)
+    space = load_space(repo_root / "search_spaces" / "autotask.py")
+    counts = {"pretrain": 3_000, "train": 1_000, "valid": 500}
+    base = RunConfig(data=str(tiny_dataset), model="autotask", training=TrainingConfig(workers=1))
+    assert isinstance(shared_datasets(base, space, manifest, counts, in_own_process=True)["train"], MemorySplit)
+    streamed = RunConfig(data=str(tiny_dataset), model="autotask", training=TrainingConfig(workers=1, feed="ray-data"))
+    assert isinstance(shared_datasets(streamed, space, manifest, counts, True)["train"], ray.data.Dataset)
+    assert isinstance(shared_datasets(base, space, manifest, counts, in_own_process=False)["train"], ray.data.Dataset)

@@ -51,3 +51,19 @@ def test_sampler_benchmark_counts_the_trials_tpe_needs_to_reach_random_searchs_f
         0.86, 3, 5)
     assert row["random_trials_to_own_best"] == 5 and row["shared_first_trials"] == 2
     assert seed_row(2, {"random": tpe, "tpe": random}, trials=5)["tpe_trials_to_random_best"] is None
+
+
+def test_run_costs_are_judged_against_lightgbm_and_the_memory_feed():
+    """`--suite runs`: each wall time as a multiple of LightGBM's in the same suite run; the fixed-cost target is
+    judged on runs fed from memory only (the Ray Data row is the comparison)."""
+    from autotask.benchmarks.runs import run_table, run_targets
+
+    rows = run_table([
+        {"name": "AutoTask", "wall_s": 20.0, "fixed_s": 3.0, "feed": "memory"},
+        {"name": "AutoTask, Ray Data feed", "wall_s": 24.0, "fixed_s": 7.0, "feed": "ray-data"},
+        {"name": "LightGBM", "wall_s": 5.0, "fixed_s": None, "feed": None},
+    ])
+    assert [row["wall_ratio"] for row in rows] == [4.0, 4.8, 1.0]
+    judged = run_targets(rows)
+    assert [(t["met"], t["measured"]) for t in judged] == [(True, "4.0x (20.0 s vs 5.0 s)"), (True, "3.0 s")]
+    assert not run_targets(run_table([{**rows[0], "wall_s": 30.0}, rows[2]]))[0]["met"]

@@ -33,6 +33,8 @@ SUITES: dict[str, Suite] = {
                     "bootstrap intervals over worlds (resumes from --workdir)"),
     "serving": Suite("serving", "run_serving_benchmarks", "every serving form of each --run's trained model, in one "
                      "process (p99 ratio to the first run)", reads_runs=True),
+    "runs": Suite("runs", "run_runs_suite", "the quickstart's runs one after another: each run's fixed cost (wall - "
+                  "epochs) and wall time against LightGBM's, AutoTask also with Ray Data's feed"),
     "search": Suite("search", "run_search_benchmarks", "trials per minute and the fixed cost per trial, trials in "
                     "their own process vs a worker group per trial"),
     "samplers": Suite("samplers", "run_sampler_benchmarks", "TPE vs random search, 24-trial AutoTask searches with 3 "

@@ -41,6 +41,11 @@ SEARCH_COLUMNS = (("name", "trial path", "{}"), ("trials_per_min", "trials/min",
 PROFILE_COLUMNS = (("section", "epoch, time", "{}"), ("name", "operator", "{}"), ("self_ms", "self ms", "{:,.1f}"),
                    ("share", "share", "{:.1%}"), ("calls", "calls", "{:,}"))
 
+RUN_COLUMNS = (("name", "run", "{}"), ("wall_s", "wall s", "{:.1f}"), ("epochs", "epochs", "{:g}"),
+               ("epoch_s", "epochs s", "{:.1f}"), ("fixed_s", "fixed s", "{:.1f}"),
+               ("wall_ratio", "x LightGBM", "{:.1f}"), ("seen_roc_auc", "seen test ROC AUC", "{:.4f}"),
+               ("feed", "feed", "{}"))
+
 SAMPLER_COLUMNS = (("name", "search", "{}"), ("random_final_best", "random: final best", "{:.4f}"),
                    ("tpe_final_best", "TPE: final best", "{:.4f}"),
                    ("tpe_trials_to_random_best", "TPE trials to reach random's best", "{:g}"),

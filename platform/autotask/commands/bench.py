@@ -8,6 +8,7 @@ throughput (eager, TorchScript, ONNX Runtime) on simulated data; print a table a
   python runners/bench.py --suite quality --workdir data/bench-quality --out FILE.json   # test ROC AUC, 3 seeds
   python runners/bench.py --suite serving --run RUN_A --run RUN_B --out FILE.json   # trained runs' serving latency
   python runners/bench.py --suite search --out FILE.json    # trials/min and fixed cost per trial, two trial paths
+  python runners/bench.py --suite runs --out FILE.json    # the quickstart's runs: fixed cost, x LightGBM's wall time
   python runners/bench.py --suite worlds --workdir data/bench-worlds --out docs/results/worlds.json   # 12 worlds
   python runners/bench.py --suite online --run RUN_DIR --out docs/results/online.json   # Ray Serve under load
   python runners/bench.py --suite samplers --rows 60000 --workdir data/bench-samplers --out FILE.json  # TPE vs random
@@ -26,6 +27,7 @@ from autotask.benchmarks.catalog import DEFAULT_SUITE, SUITES, suite_runner, sui
 from autotask.benchmarks.config import LARGE_ROWS, BenchConfig
 from autotask.benchmarks.report import (
     PROFILE_COLUMNS,
+    RUN_COLUMNS,
     SAMPLER_COLUMNS,
     quality_tables,
     results_table,
@@ -84,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     result["seconds"] = round(time.perf_counter() - started, 1)
     tables = {"quality": quality_tables, "worlds": _worlds_tables, "search": lambda r: [search_table(r)],
               "samplers": lambda r: [search_table(r, SAMPLER_COLUMNS, "TPE vs random search")],
-              "profile": lambda r: [search_table(r, PROFILE_COLUMNS, "Where a training epoch's time goes")]}.get(
+              "profile": lambda r: [search_table(r, PROFILE_COLUMNS, "Where a training epoch's time goes")],
+              "runs": lambda r: [search_table(r, RUN_COLUMNS, "What a small run costs beyond its epochs")]}.get(
         args.suite, lambda r: [results_table(r)])
     for table in tables(result):
         console.print(table)

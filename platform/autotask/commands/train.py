@@ -16,6 +16,7 @@ from autotask.cli import read_json_object, runner_console, runner_main
 from autotask.config import (
     CALIBRATIONS,
     COMPILE_MODES,
+    FEED_MODES,
     PRECISIONS,
     PRESETS,
     RUN_FORMAT,
@@ -37,9 +38,9 @@ TRAINING_FLAGS = {  # flag dest -> TrainingConfig field
     "lr_head": float, "weight_decay": float, "patience": int, "workers": int, "cpus_per_worker": float,
     "max_failures": int, "calibration": str, "warmup_epochs": int, "lr_decay": str, "min_lr_ratio": float,
     "eval_block_size": int, "min_steps_per_epoch": int, "pool_in_finetune": lambda text: on_off(text),
-    "compile": str, "precision": str, "weight_average_epochs": float,
+    "compile": str, "precision": str, "weight_average_epochs": float, "feed": str,
 }
-FLAG_CHOICES = {"calibration": CALIBRATIONS, "compile": COMPILE_MODES, "precision": PRECISIONS}
+FLAG_CHOICES = {"calibration": CALIBRATIONS, "compile": COMPILE_MODES, "precision": PRECISIONS, "feed": FEED_MODES}
 MODEL_FLAGS = {  # flag dest -> model config field
     "e1": int, "block_size": int, "task_id_mode": str, "fusion": str, "attention": str, "task_id_dropout": float,
     "tokenizer": str, "unseen": str,

@@ -40,9 +40,11 @@ def execution(run: RunConfig, storage: str | None = None) -> str:
 
 
 def feed(run: RunConfig, row_counts: dict[str, int], storage: str | None = None) -> str:
-    """'memory' for an in-process run on data small enough to materialise (training.feeds), else 'ray-data'."""
+    """'memory' for an in-process run on data small enough to materialise (training.feeds) unless its config asks
+    for Ray Data (`feed = "ray-data"`), else 'ray-data'."""
     small = sum(row_counts.values()) < MATERIALIZE_BELOW_ROWS
-    return FEEDS[0] if execution(run, storage) == EXECUTIONS[0] and small else FEEDS[1]
+    chosen = run.training.feed == "auto" and execution(run, storage) == EXECUTIONS[0] and small
+    return FEEDS[0] if chosen else FEEDS[1]
 
 
 def run_datasets(run: RunConfig, manifest: Manifest, row_counts: dict[str, int], storage: str | None = None) -> dict:

@@ -181,7 +181,8 @@ def _prepare_run(run: RunConfig, run_dir: Path, storage, fresh: bool, report, fi
     run_dir.mkdir(parents=True, exist_ok=True)
     run = replace(run, provenance={**(run.provenance or provenance(fingerprint)),  # a study's driver may have set it
                                    "execution": execution(run, storage),
-                                   "feed": feed(run, split_rows(report), storage)})
+                                   **({"feed": feed(run, split_rows(report), storage)}
+                                      if get_kind(run.model).is_torch else {})})
     atomic_write_text(run_dir / "config.json", run.to_json())
     record_data(run_dir, fingerprint)
     return run, report

@@ -16,10 +16,11 @@ from autotask.data.manifest import Manifest
 from autotask.models.language import reads_language
 from autotask.models.registry import get_kind
 from autotask.runtime.lightgbm_task import fit_lightgbm
-from autotask.runtime.local import execution
+from autotask.runtime.local import FEEDS, execution, feed, run_datasets
 from autotask.runtime.loop_sessions import TrialSession
 from autotask.runtime.ray_data import training_datasets
 from autotask.runtime.ray_trainer import loop_config, make_trainer
+from autotask.training.feeds import MemorySplit
 from autotask.training.loop import train_loop_per_worker
 from autotask.tuning.asha import NAMESPACE
 from autotask.tuning.space import split_params
@@ -79,12 +80,16 @@ def run_trial(params: dict, trial: TrialSpec, datasets: dict | None = None, data
         return
     language = reads_language(run.model_config)
     shared_pool = base.training.pool_in_finetune  # the search built its datasets for the base run
-    if datasets is None or datasets_language != language or run.training.pool_in_finetune != shared_pool:
-        datasets = training_datasets(run.data, manifest, trial.row_counts, language, run.training.pool_in_finetune)
+    in_process = trial.in_process and trains_in_process(run)
+    in_memory = in_process and feed(run, trial.row_counts) == FEEDS[0]
+    if (datasets is None or datasets_language != language or run.training.pool_in_finetune != shared_pool
+            or in_memory != isinstance(datasets["train"], MemorySplit)):
+        datasets = (run_datasets(run, manifest, trial.row_counts) if in_process else
+                    training_datasets(run.data, manifest, trial.row_counts, language, run.training.pool_in_finetune))
     trial_id = tune.get_context().get_trial_id()
     early_stop = ({"actor": trial.stopper, "namespace": NAMESPACE, "run_id": trial_id, "metric": trial.metric}
                   if trial.stopper else None)
-    if trial.in_process and trains_in_process(run):
+    if in_process:
         train_loop_per_worker(loop_config(run, manifest, trial.row_counts, early_stop), TrialSession(datasets))
         return
     make_trainer(run, manifest, datasets, trial.storage, trial.row_counts, name=f"trial_{trial_id}",

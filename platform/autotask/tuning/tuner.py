@@ -18,6 +18,7 @@ from autotask.data.manifest import Manifest
 from autotask.location import Location
 from autotask.models.language import reads_language
 from autotask.models.registry import get_kind
+from autotask.runtime.local import run_datasets
 from autotask.runtime.ray_data import MATERIALIZE_BELOW_ROWS, training_datasets
 from autotask.tuning.asha import NAMESPACE, registry_name, start_registry
 from autotask.tuning.optuna_store import make_searcher
@@ -129,11 +130,14 @@ def replay_rungs(stopper: str, experiment: Location, metric: str) -> int:
     return replayed
 
 
-def shared_datasets(base: RunConfig, space: SearchSpace, manifest: Manifest, row_counts: dict) -> dict | None:
+def shared_datasets(base: RunConfig, space: SearchSpace, manifest: Manifest, row_counts: dict,
+                    in_own_process: bool = False) -> dict | None:
     """A small dataset's materialised training splits, built once by the driver for every trial of a torch search
     (each trial would otherwise build and materialise its own Ray Data pipelines); None for large data or LightGBM."""
     if not get_kind(space.model).is_torch or sum(row_counts.values()) >= MATERIALIZE_BELOW_ROWS:
         return None
+    if in_own_process:  # in memory (training/feeds.py) unless the base run asks for Ray Data's feed
+        return run_datasets(dataclasses.replace(base, model=space.model), manifest, row_counts)
     return training_datasets(base.data, manifest, row_counts, reads_language(base.model_config),
                              base.training.pool_in_finetune)
 
@@ -146,11 +150,11 @@ def trainable(job: SearchJob, stopper: str | None):
                       row_counts=job.row_counts, storage=(job.location / "trials").uri, stopper=stopper,
                       auxiliary=space.auxiliary, in_process=job.config.in_process, metric=job.config.metric)
     function = functools.partial(run_trial, trial=trial)
-    shared = shared_datasets(base, space, job.manifest, job.row_counts)
+    own = trials_in_own_process(job)
+    shared = shared_datasets(base, space, job.manifest, job.row_counts, own)
     if shared is not None:  # through the object store, once, not pickled into every trial
         function = tune.with_parameters(function, datasets=shared, datasets_language=reads_language(base.model_config))
         function.__name__ = TRIALS_NAME  # trial folders keep their name: run_trial_<id>_<n>_<params>
-    own = trials_in_own_process(job)
     return tune.with_resources(function, {"CPU": TRIAL_CPUS + (base.training.cpus_per_worker if own else 0)})
 
 
