@@ -36,6 +36,7 @@ def test_every_epoch_draws_a_new_order_of_every_row_once():
     assert not torch.equal(orders[0], orders[1]) and torch.equal(orders[0], orders[2])
     features, _, _, row_ids = epochs[1][3]
     assert torch.equal(features[:, 0], 2 * row_ids.float())
+    assert list(minibatches(_split(0), run, "cpu", 0)) == []  # no pool: an empty pre-training split, no step
 
 
 def test_splits_hold_what_the_preprocessing_makes_of_each_split(tiny_dataset):

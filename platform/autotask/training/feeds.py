@@ -36,7 +36,10 @@ class MemorySplit:
 
     def minibatches(self, batch_size: int, seed: int, device) -> Iterator[tuple[torch.Tensor, ...]]:
         """(features, task_ids, targets, row_ids) minibatches of `batch_size` rows in the order of a permutation
-        drawn from `seed` (only the last minibatch can be short)."""
+        drawn from `seed` (only the last minibatch can be short); none from an empty split (a world without a
+        soft-label pool has no pre-training rows), as from an empty Ray dataset."""
+        if not len(self):
+            return
         order = np.random.default_rng(seed).permutation(len(self))
         tensors = [torch.from_numpy(self.arrays[key][order]).to(device) for key in MINIBATCH_KEYS]
         yield from zip(*(tensor.split(batch_size) for tensor in tensors), strict=True)
