@@ -26,6 +26,8 @@ RUN_FORMAT = 2
 MIN_AUTO_BATCH = 32  # the smallest minibatch min_steps_per_epoch may choose
 # Training fields added after stored configs began, with the behaviour of the runs written before them.
 LEGACY_TRAINING = {"pool_in_finetune": False, "min_steps_per_epoch": 0}
+# A stored torch run without `feed` was fed by Ray Data (in-memory splits came on 2026-12-05); LightGBM has no feed.
+LEGACY_TORCH_FEED = {"feed": "ray-data"}
 # Named training recipes (`runners/train.py --preset`): overrides of TrainingConfig's defaults.
 PRESETS = {
     "default": {},
@@ -186,5 +188,13 @@ class RunConfig:
         value it was trained with (LEGACY_TRAINING), so an old run is never mistaken for one with today's defaults."""
         raw = json.loads(Path(path).read_text())
         if isinstance(raw, dict) and isinstance(raw.get("training", {}), dict):
-            raw["training"] = {**LEGACY_TRAINING, **raw.get("training", {})}
+            raw["training"] = {**LEGACY_TRAINING, **_legacy_feed(raw), **raw.get("training", {})}
         return cls.from_dict(raw)
+
+
+def _legacy_feed(raw: dict) -> dict:
+    """LEGACY_TORCH_FEED for a stored torch run (a model kind this version knows), else nothing."""
+    try:
+        return LEGACY_TORCH_FEED if get_kind(raw.get("model", "autotask")).is_torch else {}
+    except (KeyError, TypeError, ValueError):  # an unknown kind: from_dict names it
+        return {}

@@ -6,14 +6,17 @@ import json
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 
 import numpy as np
+import pytest
 import torch
 
-from autotask.config import RunConfig, TrainingConfig
+from autotask.config import PRESETS, RunConfig, TrainingConfig
 from autotask.data.contract import ROW_ID, SPLIT
 from autotask.data.io import read_frame
 from autotask.data.manifest import load_manifest
+from autotask.runtime.local import feed
 from autotask.training.batches import FEATURES, TARGET, TASK_ID, to_model_inputs
 from autotask.training.feeds import MemorySplit, read_memory_splits
 from autotask.training.loop import _collect, minibatches
@@ -74,3 +77,35 @@ def test_a_small_one_worker_run_starts_no_ray(tiny_dataset, tmp_path):
     provenance = json.loads((tmp_path / "config.json").read_text())["provenance"]
     assert (provenance["execution"], provenance["feed"]) == ("in-process", "memory")
     assert (tmp_path / "metrics.parquet").exists()
+
+
+def test_data_without_row_ids_is_refused_before_training(dataset_copy):
+    """Scoring and each epoch's lineage key on `row_id`: a dataset without it is refused, as Ray Data's path does."""
+    dataset_copy.write(dataset_copy.frame().drop(columns=[ROW_ID]))
+    with pytest.raises(ValueError, match="needs a 'row_id' column"):
+        read_memory_splits(dataset_copy.path, load_manifest(dataset_copy.path))
+
+
+def test_the_feed_is_memory_only_for_small_in_process_runs(tiny_dataset):
+    """In memory: a 1-worker CPU run under 2M rows and 1 GiB of float32 inputs, unless it asks for Ray Data; a
+    2-worker run, a big dataset or a wide one goes through Ray Data."""
+    manifest = load_manifest(tiny_dataset)
+    run = RunConfig(data=str(tiny_dataset), training=TrainingConfig(workers=1))
+    assert feed(run, manifest, {"train": 6_000}) == "memory"
+    assert feed(replace(run, training=TrainingConfig(workers=1, feed="ray-data")), manifest, {"train": 6_000}) == \
+        "ray-data"
+    assert feed(replace(run, training=TrainingConfig(workers=2)), manifest, {"train": 6_000}) == "ray-data"
+    assert feed(run, manifest, {"train": 2_500_000}) == "ray-data"
+    wide = replace(manifest, features=[f"f{i}" for i in range(200)])  # 1.5M rows x 200 floats = 1.2 GB
+    assert feed(run, wide, {"train": 1_500_000}) == "ray-data" and feed(run, wide, {"train": 100_000}) == "memory"
+
+
+def test_a_stored_torch_run_without_a_feed_was_fed_by_ray_data(tmp_path):
+    """config.json files written before the in-memory feed read back as Ray Data's feed (never mistaken for today's
+    runs); LightGBM, which has no feed, keeps the default; the paper preset is not touched."""
+    for model, expected in (("autotask", "ray-data"), ("lightgbm", "auto")):
+        raw = RunConfig(data="d", model=model).to_dict()
+        del raw["training"]["feed"]
+        (tmp_path / f"{model}.json").write_text(json.dumps(raw))
+        assert RunConfig.read(tmp_path / f"{model}.json").training.feed == expected
+    assert "feed" not in PRESETS["paper"]

@@ -70,3 +70,14 @@ def test_one_metric_set_feeds_metrics_bootstrap_and_tables():
                           "score": scores})
     deltas = bootstrap_deltas([frame], [frame.assign(score=1 - scores)], resamples=20)
     assert tuple(dict.fromkeys(deltas["metric"])) == METRIC_NAMES
+
+
+def test_nan_scores_and_non_binary_labels_are_refused(predictions):
+    """A diverged model's NaN scores have no AUC (scikit-learn refused them too), nor do labels other than 0/1."""
+    predictions.loc[predictions.index[:3], "score"] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite value"):
+        scenario_metrics(predictions)
+    predictions["score"] = predictions["score"].fillna(0.0)
+    predictions.loc[predictions.index[:2], "label"] = 2
+    with pytest.raises(ValueError, match=r"0 or 1, got \[2\]"):
+        scenario_metrics(predictions)

@@ -17,7 +17,7 @@ import torch
 
 from autotask.config import RunConfig
 from autotask.data.manifest import Manifest
-from autotask.models.language import reads_language
+from autotask.models.language import language_width, reads_language
 from autotask.models.registry import get_kind
 from autotask.progress import epoch_summary
 from autotask.runtime.loop_sessions import RaySession, TrialSession
@@ -30,6 +30,9 @@ LOCAL_NAME = "local"  # RUN_DIR/ray/local: the in-process run's checkpoints
 LATEST = "latest"
 EXECUTIONS = ("in-process", "ray-train")  # how a run trained: recorded in config.json's provenance
 FEEDS = ("memory", "ray-data")  # where its loop read its rows from: recorded beside it
+# The most float32 model-input bytes an in-process run holds in memory (its splits, read in one piece: the peak while
+# reading is a few times this); more goes through Ray Data, whose object store spills to disk.
+MEMORY_FEED_MAX_BYTES = 1 << 30
 
 
 def execution(run: RunConfig, storage: str | None = None) -> str:
@@ -39,10 +42,13 @@ def execution(run: RunConfig, storage: str | None = None) -> str:
     return EXECUTIONS[0] if in_process and not storage else EXECUTIONS[1]
 
 
-def feed(run: RunConfig, row_counts: dict[str, int], storage: str | None = None) -> str:
-    """'memory' for an in-process run on data small enough to materialise (training.feeds) unless its config asks
-    for Ray Data (`feed = "ray-data"`), else 'ray-data'."""
-    small = sum(row_counts.values()) < MATERIALIZE_BELOW_ROWS
+def feed(run: RunConfig, manifest: Manifest, row_counts: dict[str, int], storage: str | None = None) -> str:
+    """'memory' for an in-process run on data small enough to materialise (training.feeds: under 2M rows, and at most
+    MEMORY_FEED_MAX_BYTES of float32 model inputs, text embeddings included) unless its config asks for Ray Data
+    (`feed = "ray-data"`), else 'ray-data'."""
+    rows = sum(row_counts.values())
+    width = manifest.d + language_width(run.model_config, manifest)
+    small = rows < MATERIALIZE_BELOW_ROWS and rows * width * 4 <= MEMORY_FEED_MAX_BYTES
     chosen = run.training.feed == "auto" and execution(run, storage) == EXECUTIONS[0] and small
     return FEEDS[0] if chosen else FEEDS[1]
 
@@ -50,7 +56,7 @@ def feed(run: RunConfig, row_counts: dict[str, int], storage: str | None = None)
 def run_datasets(run: RunConfig, manifest: Manifest, row_counts: dict[str, int], storage: str | None = None) -> dict:
     """The datasets the run's loop reads, by its `feed`."""
     language = reads_language(run.model_config)
-    if feed(run, row_counts, storage) == FEEDS[0]:
+    if feed(run, manifest, row_counts, storage) == FEEDS[0]:
         return read_memory_splits(run.data, manifest, language, run.training.pool_in_finetune)
     return training_datasets(run.data, manifest, row_counts, language, run.training.pool_in_finetune)
 

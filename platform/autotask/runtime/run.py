@@ -181,7 +181,7 @@ def _prepare_run(run: RunConfig, run_dir: Path, storage, fresh: bool, report, fi
     run_dir.mkdir(parents=True, exist_ok=True)
     run = replace(run, provenance={**(run.provenance or provenance(fingerprint)),  # a study's driver may have set it
                                    "execution": execution(run, storage),
-                                   **({"feed": feed(run, split_rows(report), storage)}
+                                   **({"feed": feed(run, report.manifest, split_rows(report), storage)}
                                       if get_kind(run.model).is_torch else {})})
     atomic_write_text(run_dir / "config.json", run.to_json())
     record_data(run_dir, fingerprint)
@@ -190,7 +190,7 @@ def _prepare_run(run: RunConfig, run_dir: Path, storage, fresh: bool, report, fi
 
 def _uses_ray(run: RunConfig, report, storage) -> bool:
     """Everything but a torch run fed from memory (a 1-worker CPU run on small data: runtime/local.py) needs Ray."""
-    return not get_kind(run.model).is_torch or feed(run, split_rows(report), storage) != FEEDS[0]
+    return not get_kind(run.model).is_torch or feed(run, report.manifest, split_rows(report), storage) != FEEDS[0]
 
 
 def _train(run: RunConfig, report, run_dir: Path, storage, progress) -> pd.DataFrame:

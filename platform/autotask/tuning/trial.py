@@ -81,7 +81,7 @@ def run_trial(params: dict, trial: TrialSpec, datasets: dict | None = None, data
     language = reads_language(run.model_config)
     shared_pool = base.training.pool_in_finetune  # the search built its datasets for the base run
     in_process = trial.in_process and trains_in_process(run)
-    in_memory = in_process and feed(run, trial.row_counts) == FEEDS[0]
+    in_memory = in_process and feed(run, manifest, trial.row_counts) == FEEDS[0]
     if (datasets is None or datasets_language != language or run.training.pool_in_finetune != shared_pool
             or in_memory != isinstance(datasets["train"], MemorySplit)):
         datasets = (run_datasets(run, manifest, trial.row_counts) if in_process else
