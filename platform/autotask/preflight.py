@@ -109,9 +109,25 @@ class Resources:
         return None
 
 
+def cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """The container's CPU quota in CPUs (cgroup v2 `cpu.max`, else v1 `cpu.cfs_quota_us` / `cpu.cfs_period_us`), or
+    None when there is none: a container limited to 2 CPUs on a 32-core host may use 2, as Ray counts them."""
+    try:
+        if (root / "cpu.max").exists():
+            quota, *period = (root / "cpu.max").read_text().split()
+            return None if quota == "max" else int(quota) / int(period[0] if period else 100_000)
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        return None if quota <= 0 else quota / int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def local_capacity() -> tuple[float, int]:
-    """CPUs this process may use and GPUs torch sees: what a local Ray started here would have."""
+    """CPUs this process may use and GPUs torch sees: what a local Ray started here would have (its affinity, capped
+    by a container's CPU quota, whole CPUs)."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    limit = cgroup_cpu_limit()
+    cpus = max(1, min(cpus, int(limit))) if limit is not None else cpus
     try:
         import torch
 

@@ -16,6 +16,7 @@ from autotask.config import PRESETS, RunConfig, TrainingConfig
 from autotask.data.contract import ROW_ID, SPLIT
 from autotask.data.io import read_frame
 from autotask.data.manifest import load_manifest
+from autotask.preflight import cgroup_cpu_limit
 from autotask.runtime.local import feed
 from autotask.training.batches import FEATURES, TARGET, TASK_ID, to_model_inputs
 from autotask.training.feeds import MemorySplit, read_memory_splits
@@ -109,3 +110,16 @@ def test_a_stored_torch_run_without_a_feed_was_fed_by_ray_data(tmp_path):
         (tmp_path / f"{model}.json").write_text(json.dumps(raw))
         assert RunConfig.read(tmp_path / f"{model}.json").training.feed == expected
     assert "feed" not in PRESETS["paper"]
+
+
+@pytest.mark.parametrize(("files", "expected"), [
+    ({"cpu.max": "200000 100000\n"}, 2.0), ({"cpu.max": "max 100000\n"}, None), ({"cpu.max": "150000\n"}, 1.5),
+    ({"cpu/cpu.cfs_quota_us": "300000", "cpu/cpu.cfs_period_us": "100000"}, 3.0),
+    ({"cpu/cpu.cfs_quota_us": "-1", "cpu/cpu.cfs_period_us": "100000"}, None), ({}, None),
+])
+def test_a_containers_cpu_quota_caps_the_local_cpus(tmp_path, files, expected):
+    """Without Ray, a run's threads come from the local CPUs, counted as Ray counts them: a cgroup quota caps them."""
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert cgroup_cpu_limit(tmp_path) == expected
