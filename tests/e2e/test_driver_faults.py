@@ -22,13 +22,17 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.long]
 
 REPO = Path(__file__).resolve().parents[2]
 TAG = "AUTOTASK_FAULT_TEST"  # an environment variable naming the processes of one driver start
-TRAINING = ["--epochs-pretrain", "1", "--epochs-finetune", "6"]  # patience 6: no early stop before epoch 7
+# 13 epochs, none stopped early (patience 12); AutoTask on 20,000 rows: epochs long enough (about a second, fed from
+# memory) that each driver is stopped mid-run, not after its last epoch
+TRAINING = ["--epochs-pretrain", "1", "--epochs-finetune", "12"]
+PATIENCE = 12  # compare.py takes it from the study entry, train.py from its flag
+EPOCHS = 13
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("driver") / "data"
-    build_simulated(SimulatorConfig(rows=4_000, seed=3), out).raise_if_invalid()
+    build_simulated(SimulatorConfig(rows=20_000, seed=3), out).raise_if_invalid()
     return out
 
 
@@ -65,11 +69,14 @@ def ray_gone(tag: str) -> bool:
 
 
 def registered_epoch(run_dir: Path) -> int:
-    """The newest epoch whose checkpoint Ray Train has registered (-1: none); a checkpoint folder alone may still be
-    uploading, and a run killed then resumes from the one before."""
+    """The newest epoch whose checkpoint is registered (-1: none): Ray Train's registered checkpoint (a checkpoint
+    folder alone may still be uploading, and a run killed then resumes from the one before), or, for a run training
+    in the driver (runtime/local.py), its last complete checkpoint (`state.json` counts the epochs done)."""
     snapshot = run_dir / "ray" / "train" / "checkpoint_manager_snapshot.json"
     with contextlib.suppress(FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
         return json.loads(snapshot.read_text())["latest_checkpoint_result"]["metrics"]["epoch"]
+    with contextlib.suppress(FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
+        return json.loads((run_dir / "ray" / "local" / "latest" / "state.json").read_text())["epoch"] - 1
     return -1
 
 
@@ -99,13 +106,15 @@ def interrupted_run(runner: str, args: list[str], run_dir: Path, log: Path, sig:
 
 def test_drivers_killed_or_interrupted_mid_run_lose_nothing(data, tmp_path):
     study = tmp_path / "study.json"
-    study.write_text(json.dumps({"runs": [{"name": "gbm", "model": "lightgbm"}, {"name": "dnn", "model": "dnn"}]}))
+    study.write_text(json.dumps({"runs": [{"name": "gbm", "model": "lightgbm"},
+                                          {"name": "autotask", "model": "autotask",
+                                           "training": {"patience": PATIENCE}}]}))
     out = tmp_path / "out"
-    finished, running = out / "gbm-seed0", out / "dnn-seed0"
+    finished, running = out / "gbm-seed0", out / "autotask-seed0"
     compare = ["--data", str(data), "--study", str(study), "--out", str(out), *TRAINING]
     # train.py on the study's own run directory: the same config as the study gives it, so it resumes that run
-    train = ["--data", str(data), "--model", "dnn", "--out", str(running), "--run-name", "dnn", "--variant", "dnn",
-             *TRAINING]
+    train = ["--data", str(data), "--model", "autotask", "--out", str(running), "--run-name", "autotask", "--variant",
+             "autotask", *TRAINING, "--patience", str(PATIENCE)]
 
     logs = [tmp_path / f"{step}.log" for step in range(4)]
     interrupted_run("compare", compare, running, logs[0], signal.SIGKILL)  # 1. kill -9 of compare.py mid-study
@@ -124,7 +133,7 @@ def test_drivers_killed_or_interrupted_mid_run_lose_nothing(data, tmp_path):
         assert quiet not in logs[3].read_text(), logs[3].read_text()
     assert {p.name: p.stat().st_mtime_ns for p in finished.iterdir()} == kept, "a finished run was redone"
     trained = history(running)
-    assert [h["epoch"] for h in trained["history"]] == list(range(7)), trained  # each epoch once in the record
+    assert [h["epoch"] for h in trained["history"]] == list(range(EPOCHS)), trained  # each epoch once in the record
     assert trained["restarts"] >= 3, trained  # each of the three later drivers resumed from a registered checkpoint
     assert (running / "data.json").read_text() == record
 
