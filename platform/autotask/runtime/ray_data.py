@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import ray.data
 
-from autotask.data.contract import LABEL, QUERY_ID, ROW_ID, SCENARIO, SOFT_LABEL, SPLIT
 from autotask.data.io import column_names, dataset_files
 from autotask.data.manifest import Manifest
-from autotask.training.batches import TRAIN_STAGES, SplitPreprocessor, input_columns
+from autotask.training.batches import TRAIN_STAGES, SplitPreprocessor, require_row_ids, training_columns
 
 PREPROCESS_CPUS = 0.25  # small tasks: leave room for the Train workers on a 2-core machine
 
@@ -42,11 +41,9 @@ def read_split(data: str, manifest: Manifest, split: str, soft: bool, language: 
     """A lazy dataset of one split's model inputs (features z-scored with the manifest's statistics; the text
     embeddings after them when `language`)."""
     files = dataset_files(data)
-    wanted = [ROW_ID, SCENARIO, SPLIT, LABEL, *input_columns(manifest, language), SOFT_LABEL, QUERY_ID]
-    columns = present_columns(files, wanted)
+    columns = present_columns(files, training_columns(manifest, language))
+    require_row_ids(data, columns)
     dataset = read_parquet_files(files, columns)
-    if ROW_ID not in columns:
-        raise ValueError(f"{data}: Ray training needs a '{ROW_ID}' column (datasets built by this project have one)")
     preprocess = SplitPreprocessor(manifest.to_dict(), split, soft, language)
     return dataset.map_batches(preprocess, batch_format="pandas", num_cpus=PREPROCESS_CPUS)
 

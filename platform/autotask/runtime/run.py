@@ -168,7 +168,7 @@ def train_run(
     return drive(shell, validate=lambda: check_run(run, run_dir, fresh=fresh),
                  prepare=lambda validated: _prepare_run(run, run_dir, storage, fresh, *validated),
                  work=lambda prepared: _train(*prepared, run_dir, storage, progress), lock=run_dir, publish=run_dir,
-                 uses_ray=lambda prepared: _uses_ray(*prepared, storage))
+                 uses_ray=lambda prepared: _uses_ray(prepared[0]))
 
 
 def _prepare_run(run: RunConfig, run_dir: Path, storage, fresh: bool, report, fingerprint):
@@ -188,9 +188,10 @@ def _prepare_run(run: RunConfig, run_dir: Path, storage, fresh: bool, report, fi
     return run, report
 
 
-def _uses_ray(run: RunConfig, report, storage) -> bool:
-    """Everything but a torch run fed from memory (a 1-worker CPU run on small data: runtime/local.py) needs Ray."""
-    return not get_kind(run.model).is_torch or feed(run, report.manifest, split_rows(report), storage) != FEEDS[0]
+def _uses_ray(run: RunConfig) -> bool:
+    """Everything but a torch run fed from memory (a 1-worker CPU run on small data: runtime/local.py) needs Ray; the
+    feed was chosen once, by `_prepare_run`, and recorded in the run's provenance."""
+    return run.provenance.get("feed") != FEEDS[0]
 
 
 def _train(run: RunConfig, report, run_dir: Path, storage, progress) -> pd.DataFrame:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from autotask.data.contract import LABEL, ROW_ID, SCENARIO, SOFT_LABEL, SPLIT
+from autotask.data.contract import LABEL, QUERY_ID, ROW_ID, SCENARIO, SOFT_LABEL, SPLIT
 from autotask.data.io import vector_matrix
 from autotask.data.manifest import Manifest
 
@@ -28,6 +28,17 @@ def target_for(frame: pd.DataFrame, soft: bool) -> np.ndarray:
 def input_columns(manifest: Manifest, language: bool = False) -> list[str]:
     """The dataset columns a model's input matrix is made of: the features, then the embeddings when it reads them."""
     return [*manifest.features, *(manifest.embedding_columns if language else [])]
+
+
+def training_columns(manifest: Manifest, language: bool = False) -> list[str]:
+    """The dataset columns a training run reads (row ids first; soft labels and query ids where the files have them)."""
+    return [ROW_ID, SCENARIO, SPLIT, LABEL, *input_columns(manifest, language), SOFT_LABEL, QUERY_ID]
+
+
+def require_row_ids(data, columns) -> None:
+    """Training keys each epoch's lineage and its scores on `row_id`: a dataset without it is refused (ValueError)."""
+    if ROW_ID not in columns:
+        raise ValueError(f"{data}: training needs a '{ROW_ID}' column (datasets built by this project have one)")
 
 
 def model_features(frame: pd.DataFrame, manifest: Manifest, language: bool = False) -> np.ndarray:

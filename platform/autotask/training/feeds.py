@@ -16,10 +16,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from autotask.data.contract import LABEL, QUERY_ID, ROW_ID, SCENARIO, SOFT_LABEL, SPLIT
+from autotask.data.contract import ROW_ID, SPLIT
 from autotask.data.io import column_names, dataset_files, read_frame
 from autotask.data.manifest import Manifest
-from autotask.training.batches import FEATURES, TARGET, TASK_ID, TRAIN_STAGES, input_columns, to_model_inputs
+from autotask.training.batches import (
+    FEATURES,
+    TARGET,
+    TASK_ID,
+    TRAIN_STAGES,
+    require_row_ids,
+    to_model_inputs,
+    training_columns,
+)
 
 MINIBATCH_KEYS = (FEATURES, TASK_ID, TARGET, ROW_ID)  # what each training minibatch carries, in this order
 STAGE_SPLITS = {**TRAIN_STAGES, "valid": ("valid", False)}  # dataset name -> (split, soft labels)
@@ -53,11 +61,8 @@ def read_memory_splits(data: str | Path, manifest: Manifest, language: bool = Fa
                        pool_in_finetune: bool = False) -> dict[str, MemorySplit]:
     """The datasets of `runtime.ray_data.training_datasets` ("pretrain", "train", "valid"), read into memory once.
     `pool_in_finetune`: "train" also holds the soft-label pool's rows, after its own."""
-    files = dataset_files(data)
-    if ROW_ID not in column_names(files[0]):  # scoring and the run's lineage key on it, as on Ray Data's path
-        raise ValueError(f"{data}: training needs a '{ROW_ID}' column (datasets built by this project have one)")
-    wanted = [ROW_ID, SCENARIO, SPLIT, LABEL, *input_columns(manifest, language), SOFT_LABEL, QUERY_ID]
-    frame = read_frame(data, wanted, splits=[split for split, _ in STAGE_SPLITS.values()])
+    require_row_ids(data, column_names(dataset_files(data)[0]))
+    frame = read_frame(data, training_columns(manifest, language), splits=[split for split, _ in STAGE_SPLITS.values()])
     by_split = dict(tuple(frame.groupby(SPLIT, sort=False)))
     empty = frame.iloc[:0]
     splits = {name: MemorySplit(to_model_inputs(by_split.get(split, empty), manifest, soft=soft, language=language))
