@@ -5,7 +5,10 @@ compare with the in-process service path (docs/serving-online.md, "Serve config 
 
 Sends 64 single rows and one 64-row batch of random feature rows (every seen scenario and a new one), an
 unauthenticated onboarding request (must be 401) and an onboarding with the token; prints the largest difference
-from `ModelHolder` and exits 1 when any check fails. Loopback only, bounded: 66 scoring requests, 2 onboarding.
+from `ModelHolder` and exits 1 when any check fails. With `--nodes 2` (a head without CPUs and a worker node) it also
+checks, through Ray's state API, that every replica runs on a node other than the head's, that the onboarded profile
+was written beside the run (RUN_DIR/serving/profiles.json) and that every replica scores the new scenario with it.
+Loopback only, bounded: at most 86 scoring requests, 2 onboarding.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +30,8 @@ def main() -> int:
     p.add_argument("--run", required=True)
     p.add_argument("--url", default="http://127.0.0.1:8123")
     p.add_argument("--token", required=True)
+    p.add_argument("--nodes", type=int, default=1, help="2: also check replica placement and shared profiles")
+    p.add_argument("--address", default="127.0.0.1:6391", help="the cluster's GCS address (with --nodes 2)")
     args = p.parse_args()
     if not args.url.startswith(("http://127.0.0.1", "http://localhost")):
         raise SystemExit("loopback addresses only")
@@ -63,8 +69,37 @@ def main() -> int:
           f"with it: {onboarded}")
     if unauthorised != 401 or onboarded != 200:
         problems.append("onboarding")
+    if args.nodes > 1:
+        problems += multi_node_problems(args, call, rows[0]["features"])
     print("FAILED: " + ", ".join(problems) if problems else "every check passed")
     return 1 if problems else 0
+
+
+def multi_node_problems(args, call, features: dict) -> list[str]:
+    """Replicas off the head node; the onboarded profile on shared storage and served by every replica."""
+    import ray
+    from ray.util.state import list_actors
+
+    from autotask.serving.online.onboarded import PROFILES
+
+    ray.init(address=args.address, logging_level="ERROR", log_to_driver=False)
+    head = next(n["NodeID"] for n in ray.nodes() if n["Alive"] and "node:__internal_head__" in n["Resources"])
+    replicas = [a for a in list_actors(filters=[("state", "=", "ALIVE")], detail=True)
+                if a["class_name"].startswith("ServeReplica")]
+    nodes = sorted({a["node_id"][:8] for a in replicas})
+    alive = sum(n["Alive"] for n in ray.nodes())
+    ray.shutdown()
+    problems = []
+    print(f"{alive} nodes alive; head {head[:8]}; {len(replicas)} replica(s) on node(s) {nodes}")
+    if alive < 2 or not replicas or any(a["node_id"] == head for a in replicas):
+        problems.append("replica placement")
+    stored = json.loads((Path(args.run) / "serving" / PROFILES).read_text())
+    print(f"{PROFILES} beside the run lists: {sorted(stored)}")
+    rules = {call("/v1/score", {"scenario": "brand-new", "features": features})[1]["rules"][0] for _ in range(20)}
+    print(f"rules answered for the onboarded scenario over 20 requests: {sorted(rules)}")
+    if "brand-new" not in stored or rules != {"onboarded"}:
+        problems.append("shared profile")
+    return problems
 
 
 if __name__ == "__main__":

@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
 # `serve deploy` of `autotask serve --write-config` to a Ray cluster started outside any autotask process
 # (`ray start --head`, as `ray up` starts a head node), then scoring through it (check.py) and `ray stop`.
-#   bash scripts/serve-deploy-check/run.sh RUN_DIR
+#   bash scripts/serve-deploy-check/run.sh RUN_DIR [NODES]
+# NODES=2 starts a second node (`ray start --address`, as `ray up` starts a worker) and gives the head no CPUs, so
+# the replicas must run on the worker node and read the run from storage both nodes share; check.py then also
+# checks where the replicas run and that an onboarded profile is written beside the run.
 # Loopback only: the cluster's dashboard and the service bind 127.0.0.1. Bounded: check.py sends 68 requests.
 set -euo pipefail
 RUN=$(realpath "$1")
+NODES=${2:-1}
 WORK=$(mktemp -d)
 export AUTOTASK_ADMIN_TOKEN="deploy-check-$RANDOM$RANDOM"
-PORT=8123 DASHBOARD=8266
+PORT=8123 DASHBOARD=8266 GCS=6391
+HEAD_CPUS=2
+if [ "$NODES" = 2 ]; then HEAD_CPUS=0; fi
 trap '.venv/bin/ray stop --force > /dev/null 2>&1 || true' EXIT
-.venv/bin/python runners/serve.py --run "$RUN" --port $PORT --write-config "$WORK/serve.yaml"
-.venv/bin/ray start --head --num-cpus 2 --port 6391 --node-ip-address 127.0.0.1 --dashboard-host 127.0.0.1 \
+.venv/bin/python runners/serve.py --run "$RUN" --port $PORT --replicas "$NODES" --write-config "$WORK/serve.yaml"
+.venv/bin/ray start --head --num-cpus $HEAD_CPUS --port $GCS --node-ip-address 127.0.0.1 --dashboard-host 127.0.0.1 \
     --dashboard-port $DASHBOARD --include-dashboard true --disable-usage-stats > "$WORK/ray-start.log"
+if [ "$NODES" = 2 ]; then
+    RAY_AUTH_MODE=token .venv/bin/ray start --address 127.0.0.1:$GCS --num-cpus 2 --node-ip-address 127.0.0.1 \
+        --disable-usage-stats >> "$WORK/ray-start.log"
+fi
 started=$(date +%s)
 RAY_AUTH_MODE=token .venv/bin/serve deploy "$WORK/serve.yaml" -a http://127.0.0.1:$DASHBOARD
 for _ in $(seq 90); do
@@ -20,5 +30,5 @@ for _ in $(seq 90); do
 done
 echo "ready $(( $(date +%s) - started )) s after serve deploy"
 RAY_AUTH_MODE=token .venv/bin/serve status -a http://127.0.0.1:$DASHBOARD | grep -E "status|message" | head -6
-.venv/bin/python scripts/serve-deploy-check/check.py --run "$RUN" --url http://127.0.0.1:$PORT \
-    --token "$AUTOTASK_ADMIN_TOKEN"
+RAY_AUTH_MODE=token .venv/bin/python scripts/serve-deploy-check/check.py --run "$RUN" --url http://127.0.0.1:$PORT \
+    --token "$AUTOTASK_ADMIN_TOKEN" --nodes "$NODES" --address 127.0.0.1:$GCS
