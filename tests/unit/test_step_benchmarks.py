@@ -8,7 +8,7 @@ import json
 import torch
 
 from autotask.benchmarks.profile import profiled_epoch, top_operators
-from autotask.benchmarks.steps import AUC_BATCHES, batch_auc_rows
+from autotask.benchmarks.steps import AUC_BATCHES, _Curve, batch_auc_rows
 from autotask.data.manifest import Manifest
 from autotask.training.batches import FEATURES, TARGET, TASK_ID
 
@@ -27,12 +27,22 @@ def _tensors(rows: int, seed: int) -> dict:
     return {FEATURES: features, TASK_ID: task_ids, TARGET: (features[:, 0] + 0.3 * task_ids > 0.6).float()}
 
 
-def test_batch_table_scales_the_learning_rate_and_scores_every_batch_size():
-    rows = batch_auc_rows(_tensors(2048, 0), _tensors(512, 1), _manifest(), "cpu", epochs=2)
+def test_batch_table_trains_each_batch_size_until_validation_stops_improving():
+    rows = batch_auc_rows(_tensors(2048, 0), _tensors(512, 1), _tensors(512, 2), _manifest(), "cpu", max_epochs=3,
+                          patience=1)
     assert [row["name"] for row in rows] == [f"batch {size}, CPU" for size in AUC_BATCHES]
-    assert all(row["rows_per_s"] > 0 and 0.5 < row["valid_roc_auc"] <= 1.0 for row in rows)
+    assert all(row["rows_per_s"] > 0 and 0.5 < row["valid_roc_auc"] <= 1.0 and 0.5 < row["test_roc_auc"] <= 1.0
+               for row in rows)
+    assert all(1 <= row["epochs"] <= 3 and row["seconds_to_best"] > 0 for row in rows)
     assert rows[0]["auc_vs_256"] == 0.0 and all("sqrt" in row["note"] for row in rows)
     json.dumps(rows)  # the suite writes them as they are
+
+
+def test_a_batch_size_stops_after_patience_epochs_without_a_better_validation_auc():
+    curve = _Curve(feed=None, trained=(), valid=[0.7, 0.8, 0.79, 0.8])
+    assert curve.best == 1 and not curve.done(max_epochs=10, patience=3)
+    curve.valid.append(0.75)
+    assert curve.done(max_epochs=10, patience=3) and curve.done(max_epochs=5, patience=9)
 
 
 def test_profile_ranks_an_epochs_operators_by_self_time():

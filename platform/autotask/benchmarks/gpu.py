@@ -13,7 +13,7 @@ import torch
 from autotask.benchmarks.inference import InferencePlan, inference_rows
 from autotask.benchmarks.loops import Feed, in_memory_tensors, interleaved_epochs, shuffled_batches
 from autotask.benchmarks.stats import steady_rows_per_s
-from autotask.benchmarks.steps import MIN_AUC_EPOCHS, feed_threads, step_suite_rows
+from autotask.benchmarks.steps import AUC_MAX_EPOCHS, feed_threads, step_suite_rows
 from autotask.data.manifest import Manifest
 from autotask.training.batches import FEATURES, TARGET, TASK_ID
 from autotask.training.steps import predict
@@ -66,7 +66,7 @@ def run_gpu_benchmarks(config, workdir: Path) -> dict:
 
     workdir = Path(workdir)
     report = build_simulated(SimulatorConfig(rows=config.rows, seed=0), workdir / "data").raise_if_invalid()
-    auc_epochs = config.epochs if config.is_quick else max(config.epochs, MIN_AUC_EPOCHS)
+    auc_epochs = config.epochs if config.is_quick else AUC_MAX_EPOCHS
     rows = step_suite_rows(workdir / "data", report.manifest, config.epochs, auc_epochs)
     rows += gpu_rows(workdir / "data", report.manifest, config.epochs, workdir, InferencePlan.of(config, "cuda"))
     device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -75,10 +75,16 @@ def interleaved_epochs(feeds: dict[str, Feed], manifest: Manifest, rows: int, ep
     timings: dict[str, list[tuple[int, float]]] = {name: [] for name in feeds}
     for epoch in range(epochs):
         for name, feed in feeds.items():
-            torch.set_num_threads(feed.threads)
-            started = time.perf_counter()
-            train_epoch(*models[name][:2], feed.batches(epoch), loss=models[name][2])
-            if feed.device == "cuda":
-                torch.cuda.synchronize()
-            timings[name].append((rows, time.perf_counter() - started))
+            timings[name].append((rows, timed_epoch(feed, *models[name], epoch)))
     return timings, {name: model for name, (model, _, _) in models.items()}
+
+
+def timed_epoch(feed: Feed, model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss: torch.nn.Module,
+                epoch: int) -> float:
+    """Seconds of one training epoch of `feed` (its thread count set, CUDA synchronised before the clock stops)."""
+    torch.set_num_threads(feed.threads)
+    started = time.perf_counter()
+    train_epoch(model, optimizer, feed.batches(epoch), loss=loss)
+    if feed.device == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - started

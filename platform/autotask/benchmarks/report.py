@@ -15,7 +15,8 @@ from autotask.storage import atomic_write_text
 COLUMNS = (("section", "section", "{}"), ("name", "path", "{}"), ("threads", "threads", "{}"),
            ("rows_per_s", "rows/s", "{:,.0f}"), ("ratio", "x bare", "{:.2f}"), ("p50_ms", "p50 ms", "{:.3f}"),
            ("p99_ms", "p99 ms", "{:.3f}"), ("max_abs_diff", "max |diff| vs eager", "{:.1e}"),
-           ("first_epoch_s", "1st epoch s", "{:.1f}"), ("valid_roc_auc", "valid AUC", "{:.4f}"), ("note", "note", "{}"))
+           ("first_epoch_s", "1st epoch s", "{:.1f}"), ("valid_roc_auc", "valid AUC", "{:.4f}"),
+           ("epochs", "epochs", "{}"), ("test_roc_auc", "test AUC", "{:.4f}"), ("note", "note", "{}"))
 
 
 def _cell(row: dict, key: str, fmt: str) -> str:
