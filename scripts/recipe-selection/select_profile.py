@@ -49,8 +49,13 @@ def estimators(model, sample: torch.Tensor) -> dict[str, np.ndarray]:
     return {name: w.numpy() for name, w in weights.items()}
 
 
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
 @torch.no_grad()
-def dataset_row(data: Path, run: Path, rows: int) -> dict[str, float]:
+def dataset_row(data: Path, run: Path, rows: int, logit_space: bool = False) -> dict[str, float]:
     manifest = Manifest.from_dict(json.loads((data / "manifest.json").read_text()))
     frame, inputs = read_eval_frame(str(data), manifest)
     model = with_seen_means(load_run_model(run), data, manifest)
@@ -74,6 +79,11 @@ def dataset_row(data: Path, run: Path, rows: int) -> dict[str, float]:
         scores = {"gated (served, per row)": (per_task[mask] * gate_rows[mask]).sum(1),
                   "mixture (per row)": per_task[mask].mean(1)}
         scores.update({name: per_task[mask] @ w for name, w in estimators(model, sample).items()})
+        if logit_space:  # the same weights on the seen ids' logits instead of their probabilities
+            logits = _logit(per_task[mask])
+            profile = estimators(model, sample)["gate profile, power 2"]
+            scores.update({"gated, logit space": (logits * gate_rows[mask]).sum(1),
+                           "gate profile, power 2, logit space": logits @ profile})
         for name, values in scores.items():
             aucs.setdefault(name, []).append(binary_aucs(labels, values)[0])
     return {name: 100 * float(np.nanmean(values)) for name, values in aucs.items()}
@@ -83,9 +93,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pair", nargs=2, action="append", required=True, metavar=("DATA", "RUN_DIR"))
     p.add_argument("--rows", type=int, default=200, help="onboarding rows per unseen scenario")
+    p.add_argument("--logit-space", action="store_true",
+                   help="also mix the seen ids' logits (not their probabilities) with the served and profile weights")
     args = p.parse_args()
     torch.set_num_threads(1)
-    table = pd.DataFrame({run: dataset_row(Path(data), Path(run), args.rows) for data, run in args.pair}).T
+    table = pd.DataFrame({run: dataset_row(Path(data), Path(run), args.rows, args.logit_space)
+                          for data, run in args.pair}).T
     print(table.round(2).to_string())
     print("\nmean over datasets\n" + table.mean().round(2).to_string())
 
