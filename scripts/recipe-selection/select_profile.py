@@ -31,6 +31,8 @@ from autotask.models import unseen
 from autotask.models.unseen import sharpened_profile
 from autotask.serving.model import load_run_model
 from autotask.training.batches import FEATURES, TARGET, TASK_ID, model_features
+from autotask.training.feeds import read_memory_splits
+from autotask.training.gate_fit import fit_gate_after_training
 from autotask.training.outputs import read_eval_frame
 
 
@@ -55,10 +57,16 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def dataset_row(data: Path, run: Path, rows: int, logit_space: bool = False) -> dict[str, float]:
+def dataset_row(data: Path, run: Path, rows: int, logit_space: bool = False, refit: bool = False
+                ) -> dict[str, float]:
     manifest = Manifest.from_dict(json.loads((data / "manifest.json").read_text()))
     frame, inputs = read_eval_frame(str(data), manifest)
     model = with_seen_means(load_run_model(run), data, manifest)
+    if refit:  # the gate fitted again on its own, as runs trained with gate_fit="refit" have it
+        with torch.enable_grad():
+            model.config.gate_fit = "refit"
+            seed = json.loads((run / "config.json").read_text()).get("seed", 0)
+            print(run, fit_gate_after_training(model, read_memory_splits(str(data), manifest), seed))
     onboard = read_frame(str(data), columns=[SCENARIO, SPLIT, *manifest.features], splits=(ONBOARD,))
     test = (frame[SPLIT] == "test").to_numpy() & (inputs[TASK_ID] == 0)
     carve = len(onboard) == 0
@@ -93,11 +101,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pair", nargs=2, action="append", required=True, metavar=("DATA", "RUN_DIR"))
     p.add_argument("--rows", type=int, default=200, help="onboarding rows per unseen scenario")
+    p.add_argument("--refit-gate", action="store_true",
+                   help="refit each run's gate on its own first (training/gate_fit.py), as gate_fit='refit' does")
     p.add_argument("--logit-space", action="store_true",
                    help="also mix the seen ids' logits (not their probabilities) with the served and profile weights")
     args = p.parse_args()
     torch.set_num_threads(1)
-    table = pd.DataFrame({run: dataset_row(Path(data), Path(run), args.rows, args.logit_space)
+    table = pd.DataFrame({run: dataset_row(Path(data), Path(run), args.rows, args.logit_space, args.refit_gate)
                           for data, run in args.pair}).T
     print(table.round(2).to_string())
     print("\nmean over datasets\n" + table.mean().round(2).to_string())

@@ -54,6 +54,8 @@ def test_two_workers_write_every_output(two_worker_run, tiny_dataset):
     assert test[test["seen"]]["roc_auc"].mean() > 0.6
     for name in ("weights.pt", "model_config.json", "manifest.json", "calibration.json"):
         assert (run_dir / "model" / name).exists()
+    gate = json.loads((run_dir / "model" / "history.json").read_text())["gate_fit"]  # refitted after training
+    assert gate["kept"] in ("refit", "joint") and gate["rows"] > 0 and gate["epochs"] >= 1
 
 
 def test_each_worker_saw_a_different_shard(two_worker_run, tiny_dataset):

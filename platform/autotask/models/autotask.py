@@ -77,6 +77,7 @@ class AutoTaskConfig:
     language_facet2: str = "vectors"
     language_dropout: float = 0.5  # training only: the rate at which a row's language inputs are zeroed
     profile: str = "gate"  # or "moments" (models/unseen.py; not adopted: docs/worlds.md, "Onboarding")
+    gate_fit: str = "refit"  # or "joint": the gate as trained beside the facets only (training/gate_fit.py)
     task_tower: int = 8  # per-scenario towers on the head (0: none, the paper's head; docs/worlds.md)
     members: int = 1  # ensemble members: facet pairs and heads whose logits are averaged (docs/worlds.md)
 
@@ -245,5 +246,6 @@ register(ModelKind(
     config_cls=AutoTaskConfig, model_cls=AutoTask, score_columns=("score", "score_paper", "score_context"),
     selection_score=AutoTask.selection_score, lr_groups=AutoTask.LR_GROUPS, search_space="search_spaces/autotask.py",
     shown_params=("lr_facet1", "lr_facet2", "e1", "e2", "block_size"), check_params=check_search_params,
-    legacy_config={"task_tower": 0, "language_dropout": 0.0},  # runs saved before these fields had neither
+    # runs saved before these fields had none of them
+    legacy_config={"task_tower": 0, "language_dropout": 0.0, "gate_fit": "joint"},
 ))

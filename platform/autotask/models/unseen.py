@@ -37,6 +37,9 @@ PROFILE_SHARPNESS = 2.0
 # `gate` at 50-1,000 onboarding rows) but lost on the held-out benchmark worlds (+0.60 / +0.91 / -0.05 against
 # LightGBM at 50 / 200 / 1,000 rows, `gate` +0.91 / +0.93 / +0.96), so it stays a switch (docs/worlds.md).
 PROFILES = ("moments", "gate")
+# How the gate is fitted: `joint` beside the facets only (its loss in every training step), `refit` then fitted again
+# on its own to convergence after training (training/gate_fit.py). Chosen on development data (docs/worlds.md).
+GATE_FITS = ("refit", "joint")
 SIMPLEX_STEPS = 1000  # projected-gradient steps of the moment matching (a convex problem of n_tasks weights)
 # The moment matching's pull toward the gate's profile (relative to the seen means' squared norm). Chosen on the
 # development data over 50, 200 and 1,000 onboarding rows: 0, 0.01, 0.1, 1 gave 76.25, 76.23, 76.33, 76.15
@@ -47,6 +50,7 @@ MOMENTS_RIDGE = 0.1
 def unseen_problems(config) -> list[str]:
     """The config's unseen-scenario fields: a known rule and profile, and id 0 trained exactly when it is read."""
     problems = one_of(config, "unseen", UNSEEN_RULES) + one_of(config, "profile", PROFILES)
+    problems += one_of(config, "gate_fit", GATE_FITS)
     if config.unseen == "slot" and config.task_id_dropout == 0.0:
         problems.append("unseen='slot' needs task_id_dropout > 0 (no training row has id 0, so its one-hot "
                         "column would keep its random initial weights)")

@@ -19,7 +19,7 @@ from autotask.data.manifest import Manifest, load_manifest
 from autotask.data.validate import validate_dataset
 from autotask.flat import flat_config
 from autotask.location import Location
-from autotask.models.language import language_width
+from autotask.models.language import language_width, reads_language
 from autotask.models.registry import DATA_FIXED_FIELDS, build_model, get_kind, model_config, stored_model_config
 from autotask.provenance import provenance
 from autotask.runtime.driver import Finished, Shell, check_cluster, drive, run_resources
@@ -29,6 +29,8 @@ from autotask.runtime.ray_trainer import TRAIN_NAME, fit, storage_path
 from autotask.runtime.scoring import score_eval_splits
 from autotask.storage import atomic_write_text
 from autotask.training import outputs
+from autotask.training.feeds import read_memory_splits
+from autotask.training.gate_fit import fit_gate_after_training, refits_gate
 
 DATA_RECORD = "data.json"  # RUN_DIR/data.json: the fingerprint of the data the run was trained on
 
@@ -225,6 +227,9 @@ def _train_torch(run: RunConfig, manifest: Manifest, run_dir: Path, report, stor
     with _final_checkpoint(run, manifest, datasets, counts, run_dir, storage, progress) as directory:
         model.load_state_dict(torch.load(Path(directory) / "best_model.pt", weights_only=True))
         history = json.loads((Path(directory) / "state.json").read_text())
+    gate_fit = _refit_gate(model, run, manifest)
+    if gate_fit is not None:
+        history["gate_fit"] = gate_fit
     staging = run_dir / "model" / ".staging"
     staging.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), staging / "weights.pt")
@@ -235,6 +240,15 @@ def _train_torch(run: RunConfig, manifest: Manifest, run_dir: Path, report, stor
                                     run.training.eval_block_size, in_process=execution(run, storage) == "in-process")
     files = {name: staging / name for name in ("weights.pt", "model_config.json", "history.json")}
     return predictions, files
+
+
+def _refit_gate(model, run: RunConfig, manifest: Manifest) -> dict | None:
+    """AutoTask's gate fitted again on its own (training/gate_fit.py) when its config asks; the run's splits are read
+    into memory for it (the seen rows of train, pool and valid)."""
+    if not refits_gate(model):
+        return None
+    splits = read_memory_splits(run.data, manifest, language=reads_language(model.config))
+    return fit_gate_after_training(model, splits, run.seed)
 
 
 @contextlib.contextmanager
