@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ def _run(dataset, model="autotask", workers=2, **training) -> RunConfig:
 @pytest.fixture(scope="module")
 def two_worker_run(ray_session, tiny_dataset, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "autotask"
-    run = _run(tiny_dataset)
+    run = replace(_run(tiny_dataset), model_config={"gate_fit": "refit"})  # the switch's path through Ray Train too
     metrics = train_run(run, run_dir)
     return run, run_dir, metrics
 

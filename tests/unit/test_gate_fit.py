@@ -30,7 +30,7 @@ def _split(rows: int, seed: int, unseen: int = 0) -> MemorySplit:
 
 def _model(**overrides) -> AutoTask:
     torch.manual_seed(0)
-    return AutoTask(AutoTaskConfig(d=D, n_tasks=N_TASKS, **overrides))
+    return AutoTask(AutoTaskConfig(d=D, n_tasks=N_TASKS, **{"gate_fit": "refit", **overrides}))
 
 
 def test_the_refit_replaces_an_unfitted_gate_with_a_better_one_and_repeats():
@@ -67,10 +67,11 @@ def test_only_a_gated_model_asking_for_it_is_refitted():
     assert fit_gate_after_training(_model(), no_valid, seed=0)["kept"] == "joint"
 
 
-def test_runs_saved_before_the_refit_existed_read_as_joint():
-    saved = {k: v for k, v in asdict(AutoTaskConfig(d=D, n_tasks=N_TASKS)).items() if k != "gate_fit"}
+def test_the_refit_is_a_switch_and_runs_saved_before_it_existed_read_as_joint():
+    saved = {k: v for k, v in asdict(AutoTaskConfig(d=D, n_tasks=N_TASKS, gate_fit="refit")).items()
+             if k != "gate_fit"}
     assert stored_model_config(json.loads(json.dumps({"kind": "autotask", **saved}))).gate_fit == "joint"
-    assert AutoTaskConfig(d=D, n_tasks=N_TASKS).gate_fit == "refit"
+    assert AutoTaskConfig(d=D, n_tasks=N_TASKS).gate_fit == "joint"  # not adopted: lost on the benchmark worlds
 
 
 def test_a_large_training_set_is_sampled_reproducibly():
