@@ -28,6 +28,7 @@ from autotask.data.io import read_frame
 from autotask.data.manifest import Manifest
 from autotask.evaluation.metrics import binary_aucs
 from autotask.models import unseen
+from autotask.models.language import reads_language
 from autotask.models.unseen import sharpened_profile
 from autotask.serving.model import load_run_model
 from autotask.training.batches import FEATURES, TARGET, TASK_ID, model_features
@@ -66,7 +67,8 @@ def dataset_row(data: Path, run: Path, rows: int, logit_space: bool = False, ref
         with torch.enable_grad():
             model.config.gate_fit = "refit"
             seed = json.loads((run / "config.json").read_text()).get("seed", 0)
-            print(run, fit_gate_after_training(model, read_memory_splits(str(data), manifest), seed))
+            splits = read_memory_splits(str(data), manifest, language=reads_language(model.config))
+            print(run, fit_gate_after_training(model, splits, seed))
     onboard = read_frame(str(data), columns=[SCENARIO, SPLIT, *manifest.features], splits=(ONBOARD,))
     test = (frame[SPLIT] == "test").to_numpy() & (inputs[TASK_ID] == 0)
     carve = len(onboard) == 0
@@ -86,10 +88,11 @@ def dataset_row(data: Path, run: Path, rows: int, logit_space: bool = False, ref
         sample = torch.from_numpy(model_features(onboard[onboard[SCENARIO] == scenario].head(rows), manifest))
         scores = {"gated (served, per row)": (per_task[mask] * gate_rows[mask]).sum(1),
                   "mixture (per row)": per_task[mask].mean(1)}
-        scores.update({name: per_task[mask] @ w for name, w in estimators(model, sample).items()})
+        weights = estimators(model, sample)
+        scores.update({name: per_task[mask] @ w for name, w in weights.items()})
         if logit_space:  # the same weights on the seen ids' logits instead of their probabilities
             logits = _logit(per_task[mask])
-            profile = estimators(model, sample)["gate profile, power 2"]
+            profile = weights["gate profile, power 2"]
             scores.update({"gated, logit space": (logits * gate_rows[mask]).sum(1),
                            "gate profile, power 2, logit space": logits @ profile})
         for name, values in scores.items():

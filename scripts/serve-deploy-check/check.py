@@ -6,8 +6,9 @@ compare with the in-process service path (docs/serving-online.md, "Serve config 
 Sends 64 single rows and one 64-row batch of random feature rows (every seen scenario and a new one), an
 unauthenticated onboarding request (must be 401) and an onboarding with the token; prints the largest difference
 from `ModelHolder` and exits 1 when any check fails. With `--nodes 2` (a head without CPUs and a worker node) it also
-checks, through Ray's state API, that every replica runs on a node other than the head's, that the onboarded profile
-was written beside the run (RUN_DIR/serving/profiles.json) and that every replica scores the new scenario with it.
+checks, through Ray's state API, that both replicas run on a node other than the head's, that the profile onboarded
+during the check was written beside the run (RUN_DIR/serving/profiles.json), and that 20 requests for the new
+scenario, spread over the replicas by Serve's router, are all scored with it.
 Loopback only, bounded: at most 86 scoring requests, 2 onboarding.
 """
 
@@ -16,8 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +38,7 @@ def main() -> int:
     args = p.parse_args()
     if not args.url.startswith(("http://127.0.0.1", "http://localhost")):
         raise SystemExit("loopback addresses only")
+    started = datetime.now(UTC).isoformat(timespec="seconds")  # as onboarded_at is written
     holder = ModelHolder(args.run)
     features = holder.manifest.features
     rng = np.random.default_rng(0)
@@ -70,13 +74,14 @@ def main() -> int:
     if unauthorised != 401 or onboarded != 200:
         problems.append("onboarding")
     if args.nodes > 1:
-        problems += multi_node_problems(args, call, rows[0]["features"])
+        problems += multi_node_problems(args, call, rows[0]["features"], started)
     print("FAILED: " + ", ".join(problems) if problems else "every check passed")
     return 1 if problems else 0
 
 
-def multi_node_problems(args, call, features: dict) -> list[str]:
-    """Replicas off the head node; the onboarded profile on shared storage and served by every replica."""
+def multi_node_problems(args, call, features: dict, started: str) -> list[str]:
+    """Every replica (one per node asked) off the head node; the profile onboarded during this check (after
+    `started`) on shared storage, and the new scenario scored with it through Serve's router."""
     import ray
     from ray.util.state import list_actors
 
@@ -84,20 +89,24 @@ def multi_node_problems(args, call, features: dict) -> list[str]:
 
     ray.init(address=args.address, logging_level="ERROR", log_to_driver=False)
     head = next(n["NodeID"] for n in ray.nodes() if n["Alive"] and "node:__internal_head__" in n["Resources"])
-    replicas = [a for a in list_actors(filters=[("state", "=", "ALIVE")], detail=True)
-                if a["class_name"].startswith("ServeReplica")]
+    for _ in range(60):  # /-/healthz answers once one replica is up; wait for all of them
+        replicas = [a for a in list_actors(filters=[("state", "=", "ALIVE")], detail=True)
+                    if a["class_name"].startswith("ServeReplica")]
+        if len(replicas) >= args.nodes:
+            break
+        time.sleep(1)
     nodes = sorted({a["node_id"][:8] for a in replicas})
     alive = sum(n["Alive"] for n in ray.nodes())
     ray.shutdown()
     problems = []
     print(f"{alive} nodes alive; head {head[:8]}; {len(replicas)} replica(s) on node(s) {nodes}")
-    if alive < 2 or not replicas or any(a["node_id"] == head for a in replicas):
+    if alive < 2 or len(replicas) != args.nodes or any(a["node_id"] == head for a in replicas):
         problems.append("replica placement")
     stored = json.loads((Path(args.run) / "serving" / PROFILES).read_text())
     print(f"{PROFILES} beside the run lists: {sorted(stored)}")
     rules = {call("/v1/score", {"scenario": "brand-new", "features": features})[1]["rules"][0] for _ in range(20)}
     print(f"rules answered for the onboarded scenario over 20 requests: {sorted(rules)}")
-    if "brand-new" not in stored or rules != {"onboarded"}:
+    if stored.get("brand-new", {}).get("onboarded_at", "") < started or rules != {"onboarded"}:
         problems.append("shared profile")
     return problems
 

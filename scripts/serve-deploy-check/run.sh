@@ -5,11 +5,14 @@
 # NODES=2 starts a second node (`ray start --address`, as `ray up` starts a worker) and gives the head no CPUs, so
 # the replicas must run on the worker node and read the run from storage both nodes share; check.py then also
 # checks where the replicas run and that an onboarded profile is written beside the run.
-# Loopback only: the cluster's dashboard and the service bind 127.0.0.1. Bounded: check.py sends 68 requests.
+# The check serves a copy of RUN_DIR (its onboarded profiles removed), so the run itself is left as it was.
+# Loopback only: the cluster's dashboard and the service bind 127.0.0.1. Bounded: check.py sends at most 88 requests.
 set -euo pipefail
-RUN=$(realpath "$1")
 NODES=${2:-1}
+if [ "$NODES" != 1 ] && [ "$NODES" != 2 ]; then echo "NODES must be 1 or 2, got $NODES" >&2; exit 2; fi
 WORK=$(mktemp -d)
+cp -r "$(realpath "$1")" "$WORK/run" && rm -f "$WORK/run/serving/profiles.json"
+RUN="$WORK/run"
 export AUTOTASK_ADMIN_TOKEN="deploy-check-$RANDOM$RANDOM"
 PORT=8123 DASHBOARD=8266 GCS=6391
 HEAD_CPUS=2

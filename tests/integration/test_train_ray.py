@@ -56,7 +56,9 @@ def test_two_workers_write_every_output(two_worker_run, tiny_dataset):
     for name in ("weights.pt", "model_config.json", "manifest.json", "calibration.json"):
         assert (run_dir / "model" / name).exists()
     gate = json.loads((run_dir / "model" / "history.json").read_text())["gate_fit"]  # refitted after training
-    assert gate["kept"] in ("refit", "joint") and gate["rows"] > 0 and gate["epochs"] >= 1
+    likelihood = gate["valid_log_likelihood"]
+    assert gate["rows"] > 0 and gate["epochs"] >= 1
+    assert (likelihood["refit"] > likelihood["joint"]) == (gate["kept"] == "refit")
 
 
 def test_each_worker_saw_a_different_shard(two_worker_run, tiny_dataset):
@@ -123,6 +125,7 @@ def test_one_worker_trains_in_process_and_resumes_from_its_checkpoint(ray_sessio
     assert config["provenance"]["execution"] == "in-process"
     state = json.loads((run_dir / "ray" / "local" / "latest" / "state.json").read_text())
     assert state["epoch"] == 3 and state["restarts"] == 0 and not (run_dir / "ray" / "train").exists()
+    assert "gate_fit" not in json.loads((run_dir / "model" / "history.json").read_text())  # joint: the default
     before = pd.read_parquet(run_dir / "predictions.parquet")
     checkpoint = (run_dir / "ray" / "local" / "latest" / "state.json").stat().st_mtime_ns
     (run_dir / "metrics.parquet").unlink()  # as if the command died after its last checkpoint

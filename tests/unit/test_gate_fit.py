@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict
 
 import numpy as np
+import pytest
 import torch
 
 from autotask.models import AutoTask, AutoTaskConfig
@@ -62,7 +63,9 @@ def test_only_a_gated_model_asking_for_it_is_refitted():
     joint = _model(gate_fit="joint")
     weights = joint.gate.weight.clone()
     assert fit_gate_after_training(joint, splits, seed=0) is None and torch.equal(joint.gate.weight, weights)
-    assert fit_gate_after_training(_model(unseen="slot", task_id_dropout=0.1), splits, seed=0) is None  # no gate
+    assert fit_gate_after_training(_model(unseen="slot", task_id_dropout=0.1, gate_fit="joint"), splits, 0) is None
+    with pytest.raises(ValueError, match="gate_fit='refit' needs a gate"):
+        _model(unseen="slot", task_id_dropout=0.1)  # no gate to refit
     no_valid = {"train": _split(300, 0), "valid": _split(50, 1, unseen=50)}
     assert fit_gate_after_training(_model(), no_valid, seed=0)["kept"] == "joint"
 

@@ -16,7 +16,8 @@ COLUMNS = (("section", "section", "{}"), ("name", "path", "{}"), ("threads", "th
            ("rows_per_s", "rows/s", "{:,.0f}"), ("ratio", "x bare", "{:.2f}"), ("p50_ms", "p50 ms", "{:.3f}"),
            ("p99_ms", "p99 ms", "{:.3f}"), ("max_abs_diff", "max |diff| vs eager", "{:.1e}"),
            ("first_epoch_s", "1st epoch s", "{:.1f}"), ("valid_roc_auc", "valid AUC", "{:.4f}"),
-           ("epochs", "epochs", "{}"), ("test_roc_auc", "test AUC", "{:.4f}"), ("note", "note", "{}"))
+           ("epochs", "best epoch", "{}"), ("seconds_to_best", "s to best", "{:.1f}"),
+           ("test_roc_auc", "test AUC", "{:.4f}"), ("note", "note", "{}"))
 
 
 def _cell(row: dict, key: str, fmt: str) -> str:

@@ -104,6 +104,7 @@ def batch_auc_rows(train: dict, valid: dict, test: dict, manifest: Manifest, dev
         curves[f"batch {size}, {device.upper()}"] = _Curve(feed, default_model(manifest, feed, run))
     for epoch in range(max_epochs):
         for curve in (c for c in curves.values() if not c.done(max_epochs, patience)):
+            torch.manual_seed(epoch)  # each size's random draws its own, whichever sizes still train
             curve.seconds.append(timed_epoch(curve.feed, *curve.trained, epoch))
             curve.valid.append(_seen_auc(curve.trained[0], valid))
             curve.test.append(_seen_auc(curve.trained[0], test))

@@ -53,6 +53,8 @@ def unseen_problems(config) -> list[str]:
     """The config's unseen-scenario fields: a known rule and profile, and id 0 trained exactly when it is read."""
     problems = one_of(config, "unseen", UNSEEN_RULES) + one_of(config, "profile", PROFILES)
     problems += one_of(config, "gate_fit", GATE_FITS)
+    if config.gate_fit == "refit" and not config.has_gate:
+        problems.append("gate_fit='refit' needs a gate, which unseen='slot' and task_id_mode='none' do not train")
     if config.unseen == "slot" and config.task_id_dropout == 0.0:
         problems.append("unseen='slot' needs task_id_dropout > 0 (no training row has id 0, so its one-hot "
                         "column would keep its random initial weights)")

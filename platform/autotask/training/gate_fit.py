@@ -52,7 +52,7 @@ def refit_gate(gate: nn.Linear, train: tuple[torch.Tensor, torch.Tensor], valid:
     beats `gate`'s own. Returns the record kept in the run's history.json."""
     joint = log_likelihood(gate, *valid)
     generator = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(devices=[]):  # the CPU generator only: no CUDA set-up in the driver
         torch.manual_seed(seed)
         fresh = nn.Linear(gate.in_features, gate.out_features)
     optimizer = torch.optim.Adam(fresh.parameters(), lr=GATE_FIT_LR, weight_decay=GATE_FIT_WEIGHT_DECAY)
