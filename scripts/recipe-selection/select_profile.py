@@ -33,7 +33,7 @@ from autotask.models.unseen import sharpened_profile
 from autotask.serving.model import load_run_model
 from autotask.training.batches import FEATURES, TARGET, TASK_ID, model_features
 from autotask.training.feeds import read_memory_splits
-from autotask.training.gate_fit import fit_gate_after_training
+from autotask.training.gate_fit import refit_gate_on_splits
 from autotask.training.outputs import read_eval_frame
 
 
@@ -65,10 +65,9 @@ def dataset_row(data: Path, run: Path, rows: int, logit_space: bool = False, ref
     model = with_seen_means(load_run_model(run), data, manifest)
     if refit:  # the gate fitted again on its own, as runs trained with gate_fit="refit" have it
         with torch.enable_grad():
-            model.config.gate_fit = "refit"
             seed = json.loads((run / "config.json").read_text()).get("seed", 0)
             splits = read_memory_splits(str(data), manifest, language=reads_language(model.config))
-            print(run, fit_gate_after_training(model, splits, seed))
+            print(run, refit_gate_on_splits(model.gate, splits, seed))
     onboard = read_frame(str(data), columns=[SCENARIO, SPLIT, *manifest.features], splits=(ONBOARD,))
     test = (frame[SPLIT] == "test").to_numpy() & (inputs[TASK_ID] == 0)
     carve = len(onboard) == 0

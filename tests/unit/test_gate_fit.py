@@ -39,11 +39,11 @@ def test_the_refit_replaces_an_unfitted_gate_with_a_better_one_and_repeats():
     model, again = _model(), _model()
     valid = seen_rows([splits["valid"].arrays], 10_000, 0)
     before = log_likelihood(model.gate, *valid)
-    record = fit_gate_after_training(model, splits, seed=3)
+    record = fit_gate_after_training(model, lambda: splits, seed=3)
     assert record["kept"] == "refit" and record["rows"] == 3900  # the seen rows of train and pool
     assert record["valid_log_likelihood"]["joint"] == before < record["valid_log_likelihood"]["refit"]
     assert log_likelihood(model.gate, *valid) == record["valid_log_likelihood"]["refit"]
-    assert fit_gate_after_training(again, splits, seed=3) == record
+    assert fit_gate_after_training(again, lambda: splits, seed=3) == record
     assert torch.equal(model.gate.weight, again.gate.weight)
 
 
@@ -62,12 +62,13 @@ def test_only_a_gated_model_asking_for_it_is_refitted():
     splits = {"train": _split(300, 0), "valid": _split(100, 1)}
     joint = _model(gate_fit="joint")
     weights = joint.gate.weight.clone()
-    assert fit_gate_after_training(joint, splits, seed=0) is None and torch.equal(joint.gate.weight, weights)
-    assert fit_gate_after_training(_model(unseen="slot", task_id_dropout=0.1, gate_fit="joint"), splits, 0) is None
+    assert fit_gate_after_training(joint, lambda: splits, seed=0) is None and torch.equal(joint.gate.weight, weights)
+    gateless = _model(unseen="slot", task_id_dropout=0.1, gate_fit="joint")
+    assert fit_gate_after_training(gateless, lambda: splits, 0) is None
     with pytest.raises(ValueError, match="gate_fit='refit' needs a gate"):
         _model(unseen="slot", task_id_dropout=0.1)  # no gate to refit
     no_valid = {"train": _split(300, 0), "valid": _split(50, 1, unseen=50)}
-    assert fit_gate_after_training(_model(), no_valid, seed=0)["kept"] == "joint"
+    assert fit_gate_after_training(_model(), lambda: no_valid, seed=0)["kept"] == "joint"
 
 
 def test_the_refit_is_a_switch_and_runs_saved_before_it_existed_read_as_joint():

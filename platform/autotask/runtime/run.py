@@ -7,6 +7,7 @@ import contextlib
 import json
 import shutil
 from dataclasses import asdict, replace
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -30,7 +31,7 @@ from autotask.runtime.scoring import score_eval_splits
 from autotask.storage import atomic_write_text
 from autotask.training import outputs
 from autotask.training.feeds import read_memory_splits
-from autotask.training.gate_fit import fit_gate_after_training, refits_gate
+from autotask.training.gate_fit import fit_gate_after_training
 
 DATA_RECORD = "data.json"  # RUN_DIR/data.json: the fingerprint of the data the run was trained on
 
@@ -227,7 +228,8 @@ def _train_torch(run: RunConfig, manifest: Manifest, run_dir: Path, report, stor
     with _final_checkpoint(run, manifest, datasets, counts, run_dir, storage, progress) as directory:
         model.load_state_dict(torch.load(Path(directory) / "best_model.pt", weights_only=True))
         history = json.loads((Path(directory) / "state.json").read_text())
-    gate_fit = _refit_gate(model, run, manifest)
+    read_splits = partial(read_memory_splits, run.data, manifest, language=reads_language(model.config))
+    gate_fit = fit_gate_after_training(model, read_splits, run.seed)  # only with gate_fit="refit"
     if gate_fit is not None:
         history["gate_fit"] = gate_fit
     staging = run_dir / "model" / ".staging"
@@ -240,15 +242,6 @@ def _train_torch(run: RunConfig, manifest: Manifest, run_dir: Path, report, stor
                                     run.training.eval_block_size, in_process=execution(run, storage) == "in-process")
     files = {name: staging / name for name in ("weights.pt", "model_config.json", "history.json")}
     return predictions, files
-
-
-def _refit_gate(model, run: RunConfig, manifest: Manifest) -> dict | None:
-    """AutoTask's gate fitted again on its own (training/gate_fit.py) when its config asks; the run's splits are read
-    into memory for it (the seen rows of train, pool and valid)."""
-    if not refits_gate(model):
-        return None
-    splits = read_memory_splits(run.data, manifest, language=reads_language(model.config))
-    return fit_gate_after_training(model, splits, run.seed)
 
 
 @contextlib.contextmanager

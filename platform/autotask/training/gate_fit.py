@@ -13,6 +13,8 @@ only when it is better on validation."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -80,13 +82,16 @@ def refits_gate(model: nn.Module) -> bool:
     return getattr(model, "gate", None) is not None and getattr(model.config, "gate_fit", "joint") == "refit"
 
 
-def fit_gate_after_training(model: nn.Module, splits: dict, seed: int) -> dict | None:
-    """Refit `model`'s gate when its config asks for it (`splits`: "train", "pretrain", "valid" MemorySplits of the
-    run's data); None when the model has no gate or keeps the jointly trained one."""
-    if not refits_gate(model):
-        return None
+def fit_gate_after_training(model: nn.Module, read_splits: Callable[[], dict], seed: int) -> dict | None:
+    """Refit `model`'s gate when its config asks for it; `read_splits` (called only then) gives the run's "train",
+    "pretrain" and "valid" MemorySplits. None when the model has no gate or keeps the jointly trained one."""
+    return refit_gate_on_splits(model.gate, read_splits(), seed) if refits_gate(model) else None
+
+
+def refit_gate_on_splits(gate: nn.Linear, splits: dict, seed: int) -> dict:
+    """`refit_gate` on the seen rows of the training splits (pool included) and of "valid"."""
     train = seen_rows([splits[name].arrays for name in TRAINING_SPLITS if name in splits], GATE_FIT_MAX_ROWS, seed)
     valid = seen_rows([splits["valid"].arrays], GATE_FIT_MAX_ROWS, seed)
     if not len(train[1]) or not len(valid[1]):
         return {"kept": "joint", "reason": "no seen training or validation rows"}
-    return refit_gate(model.gate, train, valid, seed)
+    return refit_gate(gate, train, valid, seed)
