@@ -1,15 +1,19 @@
 """Choosing how an unseen scenario's profile is estimated from N unlabelled rows, on development data only
-(docs/worlds.md, "Onboarding: moment-matched profiles").
+(docs/worlds.md, "Onboarding: moment-matched profiles" and "Onboarding by EM").
 
   .venv/bin/python scripts/recipe-selection/select_profile.py --rows 200 \
-      --pair data/select-worlds-2/world-00 data/select-runs-2/world-00/steps50-pool-ft ...
+      --pair data/select-2/worlds/world-00 data/select-2/runs/world-00/in-memory ...
 
-Each --pair is DATA RUN_DIR: a contract dataset and a finished AutoTask run trained on it (selection worlds of world
-seed 1 or 2, simulator seeds, Home Depot: never the benchmark's world seed 0). The onboarding sample is the unseen
-scenario's first N `onboard` rows; a dataset without that split lends the first half of each unseen scenario's test
-rows and is scored on the second half only, so a profile never sees the rows it scores. Runs trained before the loop
-kept AutoTask's seen means get them from the training splits, as the loop now observes them. Prints the mean unseen
-test ROC AUC (%) per dataset and estimator, and the mean over datasets.
+Estimators: the gate's mean p(task | x) at several sharpening powers (`gate`, power 2, the default), moment matching
+(`moments`), EM on the gate's posteriors alone (Saerens et al. 2002; on the gate as trained and on the gate
+recalibrated on the validation split's seen rows) and the product's `em` (EM on the recalibrated gate, shrunk toward
+the gate's profile). Each --pair is DATA RUN_DIR: a contract dataset and a finished AutoTask run trained on it
+(selection worlds of world seed 1 or 2, simulator seeds, Home Depot: never the benchmark's world seed 0). The
+onboarding sample is the unseen scenario's first N `onboard` rows; a dataset without that split lends the first half
+of each unseen scenario's test rows and is scored on the second half only, so a profile never sees the rows it
+scores. Runs trained before the loop kept AutoTask's seen means get them from the training splits, and runs whose
+gate was not recalibrated get the recalibration from their validation split, as training now does. Prints the mean
+unseen test ROC AUC (%) per dataset and estimator, and the mean over datasets.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from autotask.benchmarks.unseen_scoring import with_seen_means
+from autotask.benchmarks.unseen_scoring import with_unseen_statistics
 from autotask.data.contract import ONBOARD, SCENARIO, SPLIT
 from autotask.data.io import read_frame
 from autotask.data.manifest import Manifest
@@ -37,9 +41,13 @@ from autotask.training.gate_fit import refit_gate_on_splits
 from autotask.training.outputs import read_eval_frame
 
 
+def softmax_gate(model, rows: torch.Tensor) -> torch.Tensor:
+    return torch.softmax(model.gate(rows), -1)
+
+
 def estimators(model, sample: torch.Tensor) -> dict[str, np.ndarray]:
     """Seen-id weights for one scenario from its sample's model inputs, per estimator."""
-    gate = torch.softmax(model.gate(sample), -1).mean(0)
+    gate = softmax_gate(model, sample).mean(0)
     weights = {f"gate profile, power {p:g}": (gate ** p / (gate ** p).sum()) for p in (1, 2, 3, 4)}
     weights["gate profile, power 2, half uniform"] = 0.5 * sharpened_profile(gate) + 0.5 / len(gate)
     saved_ridge = unseen.MOMENTS_RIDGE
@@ -49,6 +57,13 @@ def estimators(model, sample: torch.Tensor) -> dict[str, np.ndarray]:
     unseen.MOMENTS_RIDGE = saved_ridge
     weights["moments (ridge 0) and gate profile, halves"] = (0.5 * weights["moments, ridge 0"]
                                                              + 0.5 * sharpened_profile(gate))
+    everyone = torch.ones(len(gate), dtype=torch.bool)
+    weights["EM alone, the gate as trained"] = unseen.em_proportions(softmax_gate(model, sample), model.seen_counts,
+                                                                    everyone)
+    weights["EM alone, recalibrated gate"] = unseen.em_proportions(model.calibrated_gate(sample),
+                                                                  model.gate_calibration_counts, everyone)
+    weights[f"em: EM on the recalibrated gate, {unseen.EM_SHARE:g} of it, and gate profile"] = (
+        model.scenario_profile(sample, estimator="em"))
     return {name: w.numpy() for name, w in weights.items()}
 
 
@@ -62,7 +77,7 @@ def dataset_row(data: Path, run: Path, rows: int, logit_space: bool = False, ref
                 ) -> dict[str, float]:
     manifest = Manifest.from_dict(json.loads((data / "manifest.json").read_text()))
     frame, inputs = read_eval_frame(str(data), manifest)
-    model = with_seen_means(load_run_model(run), data, manifest)
+    model = with_unseen_statistics(load_run_model(run), data, manifest)
     if refit:  # the gate fitted again on its own, as runs trained with gate_fit="refit" have it
         with torch.enable_grad():
             seed = json.loads((run / "config.json").read_text()).get("seed", 0)

@@ -34,7 +34,8 @@ def _run(dataset, model="autotask", workers=2, **training) -> RunConfig:
 @pytest.fixture(scope="module")
 def two_worker_run(ray_session, tiny_dataset, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "autotask"
-    run = replace(_run(tiny_dataset), model_config={"gate_fit": "refit"})  # the switch's path through Ray Train too
+    # the switches' paths through Ray Train too: the gate refitted, then recalibrated for `em` profiles
+    run = replace(_run(tiny_dataset), model_config={"gate_fit": "refit", "profile": "em"})
     metrics = train_run(run, run_dir)
     return run, run_dir, metrics
 
@@ -59,6 +60,10 @@ def test_two_workers_write_every_output(two_worker_run, tiny_dataset):
     likelihood = gate["valid_log_likelihood"]
     assert gate["rows"] > 0 and gate["epochs"] >= 1
     assert (likelihood["refit"] > likelihood["joint"]) == (gate["kept"] == "refit")
+    calibration = json.loads((run_dir / "model" / "history.json").read_text())["gate_calibration"]
+    assert calibration["calibrated"] and calibration["rows"] > 0
+    weights = torch.load(run_dir / "model" / "weights.pt", weights_only=True)
+    assert float(weights["gate_calibration_counts"].sum()) == calibration["rows"]
 
 
 def test_each_worker_saw_a_different_shard(two_worker_run, tiny_dataset):

@@ -434,10 +434,33 @@ def test_moment_profile_recovers_a_mixture_of_seen_scenarios_and_old_weights_fal
     monkeypatch.setattr(unseen, "MOMENTS_RIDGE", 0.0)
     assert torch.allclose(model.scenario_profile(sample).detach(), torch.tensor([0.7, 0.0, 0.3]), atol=0.03)
     assert float(model.scenario_profile(sample, exclude=1)[0]) == 0.0
+    em = model.scenario_profile(sample, exclude=2, estimator="em")
+    assert float(em[1]) == 0.0 and abs(float(em.sum()) - 1) < 1e-5
     legacy = {k: v for k, v in model.state_dict().items() if not k.startswith("seen_")}
     old = small(unseen="gated", profile="moments")
     old.load_state_dict(legacy)
     gate = torch.softmax(old.gate(sample), -1).mean(0)
     assert torch.allclose(old.scenario_profile(sample), sharpened_profile(gate), atol=1e-6)
+    assert torch.allclose(old.scenario_profile(sample, estimator="em"), sharpened_profile(gate), atol=1e-6)
     model.config.profile = "gate"
     assert torch.allclose(model.scenario_profile(sample), sharpened_profile(gate), atol=1e-6)
+
+
+def test_em_proportions_recover_a_new_scenarios_mix_from_exact_posteriors():
+    """Three seen ids, 1-D Gaussians at -2, 0, 2, trained at frequencies 0.5 / 0.3 / 0.2: a sample drawn 0.1 / 0.2 /
+    0.7 gets about those proportions, not the mean posterior (the first EM step, still pulled to the training
+    frequencies); an id left out gets none."""
+    from autotask.models.unseen import em_proportions
+    g = torch.Generator().manual_seed(0)
+    centres, counts = torch.tensor([-2.0, 0.0, 2.0]), torch.tensor([500.0, 300.0, 200.0])
+    ids = torch.multinomial(torch.tensor([0.1, 0.2, 0.7]), 4000, replacement=True, generator=g)
+    x = centres[ids] + torch.randn(4000, generator=g)
+    joint = (counts / counts.sum()) * torch.exp(-0.5 * (x.unsqueeze(1) - centres) ** 2)
+    posteriors = joint / joint.sum(1, keepdim=True)
+    everyone = torch.ones(3, dtype=torch.bool)
+    proportions = em_proportions(posteriors, counts, everyone)
+    assert abs(float(proportions.sum()) - 1) < 1e-6
+    assert torch.allclose(proportions, torch.tensor([0.1, 0.2, 0.7]), atol=0.04)
+    assert float((posteriors.mean(0) - torch.tensor([0.1, 0.2, 0.7])).abs().max()) > 0.08
+    without_first = em_proportions(posteriors, counts, torch.tensor([False, True, True]))
+    assert float(without_first[0]) == 0.0 and abs(float(without_first.sum()) - 1) < 1e-6

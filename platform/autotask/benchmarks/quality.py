@@ -21,7 +21,7 @@ import pandas as pd
 
 from autotask.benchmarks.machine import machine_info
 from autotask.benchmarks.stats import finite_mean
-from autotask.benchmarks.unseen_scoring import block_rows, unseen_rule_rows, with_seen_means
+from autotask.benchmarks.unseen_scoring import block_rows, unseen_rule_rows, with_unseen_statistics
 from autotask.config import PRESETS, RunConfig, TrainingConfig
 from autotask.data.build import build_simulated
 from autotask.data.contract import ORACLE_P, SCENARIO, SPLIT
@@ -163,8 +163,8 @@ def autotask_records(datasets: dict[str, Path], config: QualityConfig, workdir: 
         manifest = Manifest.from_dict(json.loads((data / "manifest.json").read_text()))
         frame, inputs = read_eval_frame(str(data), manifest)
         for seed in config.seeds:
-            model = with_seen_means(load_run_model(workdir / "runs" / data.name / f"autotask-seed{seed}"), data,
-                                    manifest)
+            run_dir = workdir / "runs" / data.name / f"autotask-seed{seed}"
+            model = with_unseen_statistics(load_run_model(run_dir), data, manifest)
             blocks += [{"dataset": dataset, "seed": seed, **row} for row in block_rows(model, frame, inputs)]
             if manifest.unseen:
                 rules += [{"dataset": dataset, "seed": seed, **row} for row in unseen_rule_rows(model, frame, inputs)]

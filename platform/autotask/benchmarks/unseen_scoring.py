@@ -21,10 +21,11 @@ from autotask.data.io import read_frame
 from autotask.data.manifest import Manifest
 from autotask.evaluation.metrics import binary_aucs
 from autotask.training.batches import FEATURES, GROUP, TARGET, TASK_ID, model_features
+from autotask.training.gate_calibration import fit_gate_calibration
 from autotask.training.steps import predict
 
 # profile-*: the in-context mode (score_context) with each profile estimator (models/unseen.py), same weights.
-UNSEEN_RULES = ("zero", "mixture", "gated", "profile-gate", "profile-moments")
+UNSEEN_RULES = ("zero", "mixture", "gated", "profile-gate", "profile-moments", "profile-em")
 IN_CONTEXT_BLOCKS = (1, 4, 16)  # facet-2 blocks of one scenario's test rows at scoring (1 = as served)
 
 
@@ -96,11 +97,23 @@ def block_rows(model, frame: pd.DataFrame, inputs: dict) -> list[dict]:
     return rows
 
 
-def with_seen_means(model, data: Path, manifest: Manifest):
-    """A run trained before the loop kept AutoTask's seen means: set them from the dataset's training splits (what the
-    loop now observes), so `moments` profiles can be measured on its weights. Other models are returned as they are."""
-    if getattr(model, "gate", None) is None or bool(model.seen_counts.any()):
+def with_unseen_statistics(model, data: Path, manifest: Manifest):
+    """A run trained before the loop kept AutoTask's seen means, or before its gate was recalibrated after training
+    (only `profile = "em"` runs are): set them from the dataset's splits as training now does (the means from the
+    training splits, the recalibration from the validation split's seen rows), so every profile estimator can be
+    measured on its weights. Other models are returned as they are."""
+    if getattr(model, "gate", None) is None:
         return model
+    if not bool(model.seen_counts.any()):
+        frame = read_frame(str(data), columns=[SCENARIO, *manifest.features], splits=("train", "pretrain"))
+        model.fit_seen_means(torch.from_numpy(model_features(frame, manifest)),
+                             torch.from_numpy(manifest.task_ids(frame[SCENARIO])))
+    if not bool(model.gate_calibration_counts.any()):
+        valid = read_frame(str(data), columns=[SCENARIO, *manifest.features], splits=("valid",))
+        ids = torch.from_numpy(manifest.task_ids(valid[SCENARIO]))
+        seen = ids > 0
+        fit_gate_calibration(model, torch.from_numpy(model_features(valid, manifest))[seen], ids[seen] - 1)
+    return model
     frame = read_frame(str(data), columns=[SCENARIO, *manifest.features], splits=("train", "pretrain"))
     model.fit_seen_means(torch.from_numpy(model_features(frame, manifest)),
                          torch.from_numpy(manifest.task_ids(frame[SCENARIO])))

@@ -22,7 +22,7 @@ import torch
 from autotask.benchmarks.machine import machine_info
 from autotask.benchmarks.quality import MODELS, ORACLE, QualityModel, test_aucs, trained_run
 from autotask.benchmarks.stats import finite_mean
-from autotask.benchmarks.unseen_scoring import unseen_rule_rows, with_seen_means
+from autotask.benchmarks.unseen_scoring import unseen_rule_rows, with_unseen_statistics
 from autotask.data.build import build_worlds
 from autotask.data.contract import ONBOARD, ORACLE_P, SCENARIO, SPLIT
 from autotask.data.io import read_frame
@@ -103,7 +103,8 @@ def autotask_extras(world: str, data: Path, config: WorldsBenchConfig, workdir: 
     frame, inputs = read_eval_frame(str(data), manifest)
     rules, onboarding = [], []
     for seed in config.seeds:
-        model = with_seen_means(load_run_model(workdir / "runs" / world / f"autotask-seed{seed}"), data, manifest)
+        run_dir = workdir / "runs" / world / f"autotask-seed{seed}"
+        model = with_unseen_statistics(load_run_model(run_dir), data, manifest)
         rules += [{"world": world, "seed": seed, **row} for row in unseen_rule_rows(model, frame, inputs)]
         onboarding += [{"world": world, "seed": seed, **row}
                        for row in onboarding_rows(model, data, manifest, frame, inputs)]

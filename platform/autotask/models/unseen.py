@@ -9,11 +9,15 @@ Beside the per-row rules, an in-context mode scores an unseen scenario with one 
 *profile* (`scenario_profile`: estimated from its unlabelled rows); a scored group of rows then depends on its
 neighbours, so it is reported as its own score column (`score_context`), never as the default score. The profile
 (`profile`): `gate` (default) averages the gate's p(task | x); `moments` matches the scenario's mean input with a
-convex mixture of the seen ids' mean inputs (`seen_means`, the training rows' running means).
+convex mixture of the seen ids' mean inputs (`seen_means`, the training rows' running means); `em` finds the
+proportions of the seen ids that maximise the sample's likelihood under the gate, by EM (Saerens et al. 2002,
+"Adjusting the outputs of a classifier to new a priori probabilities"), on the gate recalibrated after training
+(`gate_calibration`: a temperature and a bias per id fitted on the validation split's seen rows, Alexandari et al.
+2020), and shrinks them toward the gate's profile (EM_SHARE).
 
 `UnseenScenarios` is a mixin of `AutoTask` (models/autotask.py): its gate and buffers (`gate.*`, `seen_means`,
-`seen_counts`) are the model's own, so saved weights keep their keys. It reads the model's `config` and its direct
-route `_logits(features, task_ids, t)` (every row under its own id).
+`seen_counts`, `gate_calibration`, `gate_calibration_counts`) are the model's own, so saved weights keep their keys.
+It reads the model's `config` and its direct route `_logits(features, task_ids, t)` (every row under its own id).
 """
 
 from __future__ import annotations
@@ -36,7 +40,13 @@ PROFILE_SHARPNESS = 2.0
 # `moments` won on the development data (selection worlds of seed 2, simulator seeds 0-2, Home Depot: +1.1 over
 # `gate` at 50-1,000 onboarding rows) but lost on the held-out benchmark worlds (+0.60 / +0.91 / -0.05 against
 # LightGBM at 50 / 200 / 1,000 rows, `gate` +0.91 / +0.93 / +0.96), so it stays a switch (docs/worlds.md).
-PROFILES = ("moments", "gate")
+PROFILES = ("moments", "gate", "em")
+EM_STEPS = 200  # at most this many EM iterations for an `em` profile (it stops earlier once the weights settle)
+EM_TOLERANCE = 1e-6
+# An `em` profile is this share of the EM proportions plus the rest of the gate's profile. Chosen on the development
+# data (docs/worlds.md, "Onboarding by EM"): EM alone gained most on the mean but lost up to 8 points on one world
+# whose new scenario matches no seen mixture; half of each kept most of the gain and halved the worst loss.
+EM_SHARE = 0.5
 # How the gate is fitted: `joint` beside the facets only (its loss in every training step), `refit` then fitted again
 # on its own to convergence after training (training/gate_fit.py). `refit` won on the development data (onboarding
 # profile +0.40 over 15 sets) but lost on the held-out benchmark worlds (served gated rule -0.81, onboarding -0.26),
@@ -84,6 +94,9 @@ class UnseenScenarios:
         if self.gate is not None:
             self.register_buffer("seen_means", torch.zeros(config.n_tasks, input_width(config)))
             self.register_buffer("seen_counts", torch.zeros(config.n_tasks))
+            # [log temperature, a bias per id] and the calibration rows' id counts (zero: not calibrated)
+            self.register_buffer("gate_calibration", torch.zeros(config.n_tasks + 1))
+            self.register_buffer("gate_calibration_counts", torch.zeros(config.n_tasks))
 
     def unseen_logits(self, features: Tensor, task_ids: Tensor, t: int, profile: Tensor | None) -> Tensor:
         """Seen rows their own logit; unseen rows (id 0) the rule's (or `profile`'s) mixture over the seen ids.
@@ -152,20 +165,33 @@ class UnseenScenarios:
         `estimator` (one of PROFILES; default the config's `profile`).
 
         `moments` (when the seen means are set): the convex mixture of the seen ids' mean inputs closest to the
-        sample's mean input. `gate` (and runs trained before the seen means existed): the gate's mean p(task | x),
-        sharpened by PROFILE_SHARPNESS. `exclude`: a seen id (1-based) left out (the validation proxy)."""
-        available = self.seen_counts > 0
-        if exclude is not None:
-            available = available.clone()
-            available[exclude - 1] = False
+        sample's mean input. `em` (when the gate was recalibrated): the seen ids' proportions in the sample by EM on
+        the recalibrated gate (`em_proportions`), EM_SHARE of them plus the rest of the gate's profile. `gate` (and
+        runs trained before the seen means or the recalibration existed): the gate's mean p(task | x), sharpened by
+        PROFILE_SHARPNESS. `exclude`: a seen id (1-based) left out (the validation proxy)."""
         gate = torch.softmax(self.gate(features), dim=-1).mean(dim=0)
         if exclude is not None:
             gate = gate.clone()
             gate[exclude - 1] = 0.0
         prior = sharpened_profile(gate / gate.sum())
-        if (estimator or self.config.profile) == "moments" and bool(available.any()):
+        estimator = estimator or self.config.profile
+        counts = {"moments": self.seen_counts, "em": self.gate_calibration_counts}.get(estimator)
+        if counts is None:
+            return prior
+        available = counts > 0  # ids the estimator has statistics for (none: a run trained before it existed)
+        if exclude is not None:
+            available[exclude - 1] = False
+        if not bool(available.any()):
+            return prior
+        if estimator == "moments":
             return simplex_least_squares(self.seen_means, features.mean(dim=0), available, prior)
-        return prior
+        proportions = em_proportions(self.calibrated_gate(features), self.gate_calibration_counts, available)
+        return EM_SHARE * proportions + (1 - EM_SHARE) * prior
+
+    def calibrated_gate(self, features: Tensor) -> Tensor:
+        """[b, n_tasks]: the gate's p(task | x) with its recalibration (`gate_calibration`; zeros: the gate's own)."""
+        log_temperature, bias = self.gate_calibration[0], self.gate_calibration[1:]
+        return torch.softmax(self.gate(features) * torch.exp(-log_temperature) + bias, dim=-1)
 
     @torch.no_grad()
     def observe_inputs(self, features: Tensor, task_ids: Tensor) -> None:
@@ -189,9 +215,10 @@ class UnseenScenarios:
             self.observe_inputs(features, task_ids)
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        """Weights saved before the seen means existed load with them unset (profiles then come from the gate)."""
+        """Weights saved before the seen means or the gate's recalibration existed load with them unset (profiles
+        then come from the gate)."""
         state_dict = dict(state_dict)
-        for name in ("seen_means", "seen_counts"):
+        for name in ("seen_means", "seen_counts", "gate_calibration", "gate_calibration_counts"):
             if self.gate is not None and name not in state_dict:
                 state_dict[name] = torch.zeros_like(getattr(self, name))
         return super().load_state_dict(state_dict, strict, assign)
@@ -211,6 +238,28 @@ def sharpened_profile(mean_weights: Tensor) -> Tensor:
     """A scenario's profile from its rows' mean seen-id weights: raised to PROFILE_SHARPNESS, renormalised."""
     sharpened = mean_weights ** PROFILE_SHARPNESS
     return sharpened / sharpened.sum(dim=-1, keepdim=True)
+
+
+def em_proportions(posteriors: Tensor, train_counts: Tensor, available: Tensor) -> Tensor:
+    """[n_tasks] mixture proportions of the seen ids in a sample, by EM (Saerens et al. 2002).
+
+    `posteriors` [m, n_tasks] is the gate's p(task | x) per sample row, learnt under the training rows' id frequencies
+    (`train_counts`). Each step reweights every row's posterior by (proportion / training frequency), renormalises it
+    and averages over the rows; the fixed point maximises the sample's likelihood as a mixture of the seen ids'
+    feature distributions. Ids not `available` keep weight 0. Starts from the training frequencies, so its first
+    step is the mean posterior (the `gate` profile before sharpening)."""
+    frequencies = train_counts.double() * available
+    frequencies = frequencies / frequencies.sum()
+    ratios = torch.where(available, posteriors.double() / frequencies.clamp(min=1e-12), 0.0)
+    proportions = frequencies
+    for _ in range(EM_STEPS):
+        joint = ratios * proportions
+        updated = (joint / joint.sum(dim=1, keepdim=True).clamp(min=1e-300)).mean(dim=0)
+        settled = float((updated - proportions).abs().max()) < EM_TOLERANCE
+        proportions = updated
+        if settled:
+            break
+    return proportions.to(posteriors.dtype)
 
 
 def simplex_least_squares(means: Tensor, target: Tensor, available: Tensor, prior: Tensor) -> Tensor:

@@ -7,7 +7,7 @@ import contextlib
 import json
 import shutil
 from dataclasses import asdict, replace
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 import pandas as pd
@@ -31,6 +31,7 @@ from autotask.runtime.scoring import score_eval_splits
 from autotask.storage import atomic_write_text
 from autotask.training import outputs
 from autotask.training.feeds import read_memory_splits
+from autotask.training.gate_calibration import calibrate_gate_after_training
 from autotask.training.gate_fit import fit_gate_after_training
 
 DATA_RECORD = "data.json"  # RUN_DIR/data.json: the fingerprint of the data the run was trained on
@@ -228,10 +229,10 @@ def _train_torch(run: RunConfig, manifest: Manifest, run_dir: Path, report, stor
     with _final_checkpoint(run, manifest, datasets, counts, run_dir, storage, progress) as directory:
         model.load_state_dict(torch.load(Path(directory) / "best_model.pt", weights_only=True))
         history = json.loads((Path(directory) / "state.json").read_text())
-    read_splits = partial(read_memory_splits, run.data, manifest, language=reads_language(model.config))
-    gate_fit = fit_gate_after_training(model, read_splits, run.seed)  # only with gate_fit="refit"
-    if gate_fit is not None:
-        history["gate_fit"] = gate_fit
+    read_splits = cache(partial(read_memory_splits, run.data, manifest, language=reads_language(model.config)))
+    after_training = {"gate_fit": fit_gate_after_training(model, read_splits, run.seed),  # gate_fit="refit"
+                      "gate_calibration": calibrate_gate_after_training(model, read_splits, run.seed)}  # profile="em"
+    history.update({name: record for name, record in after_training.items() if record is not None})
     staging = run_dir / "model" / ".staging"
     staging.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), staging / "weights.pt")
