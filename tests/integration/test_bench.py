@@ -8,7 +8,7 @@ import json
 import pytest
 
 pytestmark = pytest.mark.ray
-RULES = {"zero", "mixture", "gated", "profile-gate", "profile-moments"}  # AutoTask's unseen rules, same weights
+RULES = {"zero", "mixture", "gated", "profile-gate", "profile-moments", "profile-em"}  # unseen rules, same weights
 
 
 def _runner(repo_root):
