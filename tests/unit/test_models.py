@@ -355,7 +355,7 @@ def test_tokenizers_give_one_token_per_feature_and_learn(tokenizer):
 
 
 def test_scenario_profile_weights_every_unseen_row_alike_and_leaves_seen_scenarios_alone():
-    model = small(unseen="gated")
+    model = small(unseen="gated", profile="gate")
     x, ids = inputs(12)
     profile = model.scenario_profile(x)
     gate_mean = torch.softmax(model.gate(x), dim=-1).mean(0)

@@ -76,7 +76,7 @@ class AutoTaskConfig:
     language_tokens: int = 4
     language_facet2: str = "vectors"
     language_dropout: float = 0.5  # training only: the rate at which a row's language inputs are zeroed
-    profile: str = "gate"  # or "moments", "em" (models/unseen.py; not adopted: docs/worlds.md, "Onboarding")
+    profile: str = "moments"  # or "gate", "em": a new scenario's onboarding profile (models/unseen.py)
     gate_fit: str = "joint"  # or "refit": fitted again on its own after training (training/gate_fit.py; not adopted)
     task_tower: int = 8  # per-scenario towers on the head (0: none, the paper's head; docs/worlds.md)
     members: int = 1  # ensemble members: facet pairs and heads whose logits are averaged (docs/worlds.md)
