@@ -4,8 +4,8 @@
   .venv/bin/python scripts/recipe-selection/select_profile.py --rows 200 \
       --pair data/select-2/worlds/world-00 data/select-2/runs/world-00/in-memory ...
 
-Estimators: the gate's mean p(task | x) at several sharpening powers (`gate`, power 2, the default), moment matching
-(`moments`), EM on the gate's posteriors alone (Saerens et al. 2002; on the gate as trained and on the gate
+Estimators: the gate's mean p(task | x) at several sharpening powers (`gate`, power 2), moment matching (`moments`,
+the default), EM on the gate's posteriors alone (Saerens et al. 2002; on the gate as trained and on the gate
 recalibrated on the validation split's seen rows) and the product's `em` (EM on the recalibrated gate, shrunk toward
 the gate's profile). Each --pair is DATA RUN_DIR: a contract dataset and a finished AutoTask run trained on it
 (selection worlds of world seed 1 or 2, simulator seeds, Home Depot: never the benchmark's world seed 0). The

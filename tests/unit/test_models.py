@@ -434,9 +434,15 @@ def test_moment_profile_recovers_a_mixture_of_seen_scenarios_and_old_weights_fal
     monkeypatch.setattr(unseen, "MOMENTS_RIDGE", 0.0)
     assert torch.allclose(model.scenario_profile(sample).detach(), torch.tensor([0.7, 0.0, 0.3]), atol=0.03)
     assert float(model.scenario_profile(sample, exclude=1)[0]) == 0.0
+    from autotask.training.gate_calibration import fit_gate_calibration
+    fit_gate_calibration(model, centres[ids - 1] + 0.1 * torch.randn(len(ids), D, generator=g), ids - 1)
     em = model.scenario_profile(sample, exclude=2, estimator="em")
     assert float(em[1]) == 0.0 and abs(float(em.sum()) - 1) < 1e-5
-    legacy = {k: v for k, v in model.state_dict().items() if not k.startswith("seen_")}
+    em, gate_only = (model.scenario_profile(sample, estimator=name) for name in ("em", "gate"))
+    assert not torch.allclose(em, gate_only, atol=1e-3)  # the recalibrated EM half moves it
+    with pytest.raises(ValueError, match="profile estimator"):
+        model.scenario_profile(sample, estimator="moment")
+    legacy = {k: v for k, v in model.state_dict().items() if not k.startswith(("seen_", "gate_calibration"))}
     old = small(unseen="gated", profile="moments")
     old.load_state_dict(legacy)
     gate = torch.softmax(old.gate(sample), -1).mean(0)

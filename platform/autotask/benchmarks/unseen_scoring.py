@@ -1,7 +1,7 @@
 """The quality and worlds suites' scoring of a trained AutoTask run's weights under choices made at scoring time.
 
 Unseen-scenario rows under every rule for id 0 (`zero`, `mixture`, `gated`, and the in-context `profile` under
-both estimators), with a validation proxy that needs no unseen rows: each seen scenario's validation rows scored
+every estimator), with a validation proxy that needs no unseen rows: each seen scenario's validation rows scored
 without their own id (id 0 for `zero`; the mixture over the other seen ids, renormalised, otherwise); and the same
 weights scored with facet-2 blocks of 1, 4 and 16 rows of one scenario (the in-context block mode, never the served
 default).
@@ -99,9 +99,9 @@ def block_rows(model, frame: pd.DataFrame, inputs: dict) -> list[dict]:
 
 def with_unseen_statistics(model, data: Path, manifest: Manifest):
     """A run trained before the loop kept AutoTask's seen means, or before its gate was recalibrated after training
-    (only `profile = "em"` runs are): set them from the dataset's splits as training now does (the means from the
-    training splits, the recalibration from the validation split's seen rows), so every profile estimator can be
-    measured on its weights. Other models are returned as they are."""
+    (only `profile = "em"` runs are): set them from the dataset's splits, much as training does (the means from the
+    training splits, the recalibration from every seen row of the validation split; features only, no language
+    inputs), so every profile estimator can be measured on its weights. Other models are returned as they are."""
     if getattr(model, "gate", None) is None:
         return model
     if not bool(model.seen_counts.any()):
@@ -113,10 +113,6 @@ def with_unseen_statistics(model, data: Path, manifest: Manifest):
         ids = torch.from_numpy(manifest.task_ids(valid[SCENARIO]))
         seen = ids > 0
         fit_gate_calibration(model, torch.from_numpy(model_features(valid, manifest))[seen], ids[seen] - 1)
-    return model
-    frame = read_frame(str(data), columns=[SCENARIO, *manifest.features], splits=("train", "pretrain"))
-    model.fit_seen_means(torch.from_numpy(model_features(frame, manifest)),
-                         torch.from_numpy(manifest.task_ids(frame[SCENARIO])))
     return model
 
 

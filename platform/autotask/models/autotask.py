@@ -161,7 +161,7 @@ class AutoTask(UnseenScenarios, nn.Module):
         self.facet2 = BlockFacet(config)
         self.fusion = Fusion(config)
         self.more_members = nn.ModuleList([FacetMember(config) for _ in range(config.members - 1)])
-        self._init_unseen(config)  # the gate and the seen ids' mean inputs (`gate.*`, `seen_means`, `seen_counts`)
+        self._init_unseen(config)  # the gate, the seen ids' mean inputs and the gate's recalibration (models/unseen.py)
 
     def forward(self, features: Tensor, task_ids: Tensor, block_size: int | None = None,
                 profile: Tensor | None = None) -> Tensor:

@@ -176,6 +176,8 @@ class UnseenScenarios:
             gate[exclude - 1] = 0.0
         prior = sharpened_profile(gate / gate.sum())
         estimator = estimator or self.config.profile
+        if estimator not in PROFILES:
+            raise ValueError(f"profile estimator must be one of {PROFILES}, got {estimator!r}")
         counts = {"moments": self.seen_counts, "em": self.gate_calibration_counts}.get(estimator)
         if counts is None:
             return prior
@@ -260,7 +262,7 @@ def em_proportions(posteriors: Tensor, train_counts: Tensor, available: Tensor) 
         proportions = updated
         if settled:
             break
-    return proportions.to(posteriors.dtype)
+    return (proportions / proportions.sum()).to(posteriors.dtype)
 
 
 def simplex_least_squares(means: Tensor, target: Tensor, available: Tensor, prior: Tensor) -> Tensor:

@@ -7,7 +7,7 @@ import contextlib
 import json
 import shutil
 from dataclasses import asdict, replace
-from functools import cache, partial
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -229,7 +229,7 @@ def _train_torch(run: RunConfig, manifest: Manifest, run_dir: Path, report, stor
     with _final_checkpoint(run, manifest, datasets, counts, run_dir, storage, progress) as directory:
         model.load_state_dict(torch.load(Path(directory) / "best_model.pt", weights_only=True))
         history = json.loads((Path(directory) / "state.json").read_text())
-    read_splits = cache(partial(read_memory_splits, run.data, manifest, language=reads_language(model.config)))
+    read_splits = partial(read_memory_splits, run.data, manifest, language=reads_language(model.config))
     after_training = {"gate_fit": fit_gate_after_training(model, read_splits, run.seed),  # gate_fit="refit"
                       "gate_calibration": calibrate_gate_after_training(model, read_splits, run.seed)}  # profile="em"
     history.update({name: record for name, record in after_training.items() if record is not None})

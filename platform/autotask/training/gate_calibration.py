@@ -6,6 +6,7 @@ from converged (training/gate_fit.py). Bias-corrected temperature scaling fits o
 on the validation split's seen rows (their scenario ids are the labels: no relevance label is read), by L-BFGS on
 the id log-likelihood, and keeps them in the model's `gate_calibration` buffer with the rows' id counts (the prior
 the recalibrated posteriors carry). The gate itself, the served `gated` rule and the `gate` profile are untouched.
+Like the refit, it reads the run's splits into the driver's memory (only "valid" is used).
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ def fit_gate_calibration(model: nn.Module, features: torch.Tensor, ids: torch.Te
         return {"calibrated": False, "reason": "no seen validation rows"}
     with torch.no_grad():
         logits = model.gate(features)
-    log_temperature = torch.zeros(1, requires_grad=True)
-    bias = torch.zeros(logits.shape[1], requires_grad=True)
+    log_temperature = torch.zeros(1, device=logits.device, requires_grad=True)
+    bias = torch.zeros(logits.shape[1], device=logits.device, requires_grad=True)
     optimizer = torch.optim.LBFGS([log_temperature, bias], max_iter=CALIBRATION_ITERATIONS,
                                   line_search_fn="strong_wolfe")
 
@@ -54,8 +55,9 @@ def fit_gate_calibration(model: nn.Module, features: torch.Tensor, ids: torch.Te
     with torch.enable_grad():
         before = float(F.cross_entropy(logits, ids))
         optimizer.step(loss)
+    log_temperature, bias = log_temperature.detach(), bias.detach()
     with torch.no_grad():
-        model.gate_calibration.copy_(torch.cat([log_temperature, bias]).detach())
+        model.gate_calibration.copy_(torch.cat([log_temperature, bias]))
         model.gate_calibration_counts.copy_(torch.bincount(ids, minlength=logits.shape[1]).float())
         after = float(F.cross_entropy(logits * torch.exp(-log_temperature) + bias, ids))
     return {"calibrated": True, "rows": len(ids), "temperature": float(torch.exp(log_temperature)),
