@@ -17,11 +17,13 @@ import torch
 
 from autotask.benchmarks.stats import finite_mean
 from autotask.data.contract import SCENARIO, SPLIT
-from autotask.data.io import read_frame
 from autotask.data.manifest import Manifest
 from autotask.evaluation.metrics import binary_aucs
-from autotask.training.batches import FEATURES, GROUP, TARGET, TASK_ID, model_features
+from autotask.models.language import reads_language
+from autotask.training.batches import FEATURES, GROUP, TARGET, TASK_ID
+from autotask.training.feeds import read_memory_splits
 from autotask.training.gate_calibration import fit_gate_calibration
+from autotask.training.gate_fit import GATE_FIT_MAX_ROWS, TRAINING_SPLITS, seen_rows
 from autotask.training.steps import predict
 
 # profile-*: the in-context mode (score_context) with each profile estimator (models/unseen.py), same weights.
@@ -99,20 +101,21 @@ def block_rows(model, frame: pd.DataFrame, inputs: dict) -> list[dict]:
 
 def with_unseen_statistics(model, data: Path, manifest: Manifest):
     """A run trained before the loop kept AutoTask's seen means, or before its gate was recalibrated after training
-    (only `profile = "em"` runs are): set them from the dataset's splits, much as training does (the means from the
-    training splits, the recalibration from every seen row of the validation split; features only, no language
-    inputs), so every profile estimator can be measured on its weights. Other models are returned as they are."""
+    (only `profile = "em"` runs are): set them from the run's splits as training does (the means from the training
+    splits' seen rows, the recalibration from the validation split's, `seen_rows`), so every profile estimator can be
+    measured on its weights. Other models are returned as they are."""
     if getattr(model, "gate", None) is None:
         return model
-    if not bool(model.seen_counts.any()):
-        frame = read_frame(str(data), columns=[SCENARIO, *manifest.features], splits=("train", "pretrain"))
-        model.fit_seen_means(torch.from_numpy(model_features(frame, manifest)),
-                             torch.from_numpy(manifest.task_ids(frame[SCENARIO])))
-    if not bool(model.gate_calibration_counts.any()):
-        valid = read_frame(str(data), columns=[SCENARIO, *manifest.features], splits=("valid",))
-        ids = torch.from_numpy(manifest.task_ids(valid[SCENARIO]))
-        seen = ids > 0
-        fit_gate_calibration(model, torch.from_numpy(model_features(valid, manifest))[seen], ids[seen] - 1)
+    means_unset, uncalibrated = not bool(model.seen_counts.any()), not bool(model.gate_calibration_counts.any())
+    if not (means_unset or uncalibrated):
+        return model
+    splits = read_memory_splits(str(data), manifest, language=reads_language(model.config))
+    if means_unset:
+        training = [splits[name].arrays for name in TRAINING_SPLITS]
+        features, ids = seen_rows(training, sum(len(a[TASK_ID]) for a in training), seed=0)  # every row, as the loop
+        model.fit_seen_means(features, ids + 1)
+    if uncalibrated:
+        fit_gate_calibration(model, *seen_rows([splits["valid"].arrays], GATE_FIT_MAX_ROWS, seed=0))
     return model
 
 

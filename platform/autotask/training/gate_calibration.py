@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autotask.training.gate_fit import GATE_FIT_MAX_ROWS, seen_rows
+from autotask.training.gate_fit import GATE_FIT_MAX_ROWS, log_likelihood, seen_rows
 
 CALIBRATION_ITERATIONS = 500
 
@@ -52,8 +52,8 @@ def fit_gate_calibration(model: nn.Module, features: torch.Tensor, ids: torch.Te
         value.backward()
         return value
 
+    before = log_likelihood(model.gate, features, ids)
     with torch.enable_grad():
-        before = float(F.cross_entropy(logits, ids))
         optimizer.step(loss)
     log_temperature, bias = log_temperature.detach(), bias.detach()
     with torch.no_grad():
@@ -61,4 +61,4 @@ def fit_gate_calibration(model: nn.Module, features: torch.Tensor, ids: torch.Te
         model.gate_calibration_counts.copy_(torch.bincount(ids, minlength=logits.shape[1]).float())
         after = float(F.cross_entropy(logits * torch.exp(-log_temperature) + bias, ids))
     return {"calibrated": True, "rows": len(ids), "temperature": float(torch.exp(log_temperature)),
-            "valid_log_likelihood": {"gate": -before, "recalibrated": -after}}
+            "valid_log_likelihood": {"gate": before, "recalibrated": -after}}
