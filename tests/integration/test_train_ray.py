@@ -76,6 +76,17 @@ def test_each_worker_saw_a_different_shard(two_worker_run, tiny_dataset):
     assert first[0]["row_id_sum"] != first[1]["row_id_sum"]
 
 
+def test_seen_means_count_every_workers_rows(two_worker_run):
+    """The `moments` profile's seen means hold both workers' training rows up to the best epoch, not rank 0's alone
+    (DDP copies rank 0's buffers to every worker at each forward)."""
+    _, run_dir, _ = two_worker_run
+    history = json.loads((run_dir / "model" / "history.json").read_text())["history"]
+    best = max(range(len(history)), key=lambda epoch: history[epoch]["valid_roc_auc"])  # the first best epoch
+    rows = sum(shard["rows"] for epoch in history[:best + 1] for shard in epoch["shard_rows"])
+    weights = torch.load(run_dir / "model" / "weights.pt", weights_only=True)
+    assert float(weights["seen_counts"].sum()) == rows
+
+
 def test_rerun_reuses_finished_run(two_worker_run):
     run, run_dir, metrics = two_worker_run
     before = (run_dir / "metrics.parquet").stat().st_mtime_ns

@@ -9,15 +9,14 @@ Beside the per-row rules, an in-context mode scores an unseen scenario with one 
 *profile* (`scenario_profile`: estimated from its unlabelled rows); a scored group of rows then depends on its
 neighbours, so it is reported as its own score column (`score_context`), never as the default score. The profile
 (`profile`): `moments` (default) matches the scenario's mean input with a convex mixture of the seen ids' mean inputs
-(`seen_means`, the training rows' running means); `gate` averages the gate's p(task | x); `em` finds the
+(`seen_means`, summed over every worker's training rows); `gate` averages the gate's p(task | x); `em` finds the
 proportions of the seen ids that maximise the sample's likelihood under the gate, by EM (Saerens et al. 2002,
 "Adjusting the outputs of a classifier to new a priori probabilities"), on the gate recalibrated after training
 (`gate_calibration`: a temperature and a bias per id fitted on the validation split's seen rows, Alexandari et al.
 2020), and shrinks them toward the gate's profile (EM_SHARE).
 
-`UnseenScenarios` is a mixin of `AutoTask` (models/autotask.py): its gate and buffers (`gate.*`, `seen_means`,
-`seen_counts`, `gate_calibration`, `gate_calibration_counts`) are the model's own, so saved weights keep their keys.
-It reads the model's `config` and its direct route `_logits(features, task_ids, t)` (every row under its own id).
+`UnseenScenarios`, a mixin of `AutoTask` (models/autotask.py), owns the gate and buffers (saved weights keep their
+keys); it reads the model's `config` and its direct route `_logits(features, task_ids, t)`.
 """
 
 from __future__ import annotations
@@ -197,25 +196,27 @@ class UnseenScenarios:
         return torch.softmax(self.gate(features) * torch.exp(-log_temperature) + bias, dim=-1)
 
     @torch.no_grad()
-    def observe_inputs(self, features: Tensor, task_ids: Tensor) -> None:
-        """Fold a training batch into each seen id's running mean input (the training loop calls this per batch)."""
-        if self.gate is None:
-            return
+    def input_sums(self, features: Tensor, task_ids: Tensor) -> tuple[Tensor, Tensor]:
+        """(counts [n_tasks], sums [n_tasks, width]) of these rows' inputs per seen id (training/seen_inputs.py)."""
         ids = task_ids.long()
         seen = ids > 0
         counts = torch.bincount(ids[seen] - 1, minlength=self.config.n_tasks).to(self.seen_counts)
         sums = torch.zeros_like(self.seen_means).index_add_(0, ids[seen] - 1, features[seen].to(self.seen_means))
+        return counts, sums
+
+    @torch.no_grad()
+    def add_input_sums(self, counts: Tensor, sums: Tensor) -> None:
+        """Fold counts and sums of training inputs per seen id (`input_sums`) into each id's running mean input."""
         total = self.seen_counts + counts
         self.seen_means.add_((sums - counts.unsqueeze(1) * self.seen_means) / total.clamp(min=1).unsqueeze(1))
         self.seen_counts.copy_(total)
 
     def fit_seen_means(self, features: Tensor, task_ids: Tensor) -> None:
-        """Set the seen means from these rows alone (runs trained before the loop observed them: their training
-        splits)."""
+        """Set the seen means from these rows alone (older runs: their training splits)."""
         if self.gate is not None:
             self.seen_counts.zero_()
             self.seen_means.zero_()
-            self.observe_inputs(features, task_ids)
+            self.add_input_sums(*self.input_sums(features, task_ids))
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Weights saved before the seen means or the gate's recalibration existed load with them unset (profiles

@@ -11,7 +11,6 @@ import contextlib
 import json
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -27,6 +26,7 @@ from autotask.models.registry import build_model, get_kind, learning_rates
 from autotask.training.averaging import WeightAverage, steps_per_epoch
 from autotask.training.batches import FEATURES, GROUP, TARGET, TASK_ID
 from autotask.training.feeds import MINIBATCH_KEYS, MemorySplit
+from autotask.training.seen_inputs import SeenInputs
 from autotask.training.steps import (
     LossModule,
     compiled_step,
@@ -88,7 +88,7 @@ def train_loop_per_worker(config: dict, session: LoopSession) -> None:
     device = session.device()
     prepared = session.prepare(LossModule(model, run.training.autocast_dtype(device.type)))
     average = _weight_average(model, run.training.weight_average_epochs, saved_average)  # on the model's device
-    hooks = StepHooks(getattr(model, "observe_inputs", None), average)
+    hooks = StepHooks(SeenInputs.of(model), average)
     step = compiled_step(prepared, run.training.compiles(device.type))
     valid = _collect(session.dataset("valid"))
     rank, world_size = session.world()
@@ -136,10 +136,10 @@ def stage_batch_sizes(run: RunConfig, stage_rows: dict[str, int], block_size: in
 
 @dataclass(frozen=True)
 class StepHooks:
-    """What runs around every optimizer step: `observe(features, task_ids)`, the model's statistics of its training
-    inputs (AutoTask's seen means), before it; the weight average's update after it."""
+    """What runs around every optimizer step: the model's statistics of its training inputs (AutoTask's seen means,
+    folded in at the epoch's end) before it; the weight average's update after it."""
 
-    observe: Callable | None = None
+    seen_inputs: SeenInputs | None = None
     average: WeightAverage | None = None
 
 
@@ -151,15 +151,18 @@ def _train_epoch(prepared, step, optimizer, shard, run: RunConfig, device, epoch
     total, rows, row_id_sum = 0.0, 0, 0
     with uneven_shards_guard(prepared):
         for features, task_ids, targets, row_ids in minibatches(shard, run, device, epoch):
-            if hooks.observe is not None:
-                hooks.observe(features, task_ids)
+            if hooks.seen_inputs is not None:
+                hooks.seen_inputs.observe(features, task_ids)
             n = len(targets)
             total += train_step(step, optimizer, features, task_ids, targets) * n
             if hooks.average is not None:
                 hooks.average.update()
             rows += n
             row_id_sum += int(row_ids.sum())
-    if hooks.average is not None and isinstance(prepared, DistributedDataParallel):
+    distributed = isinstance(prepared, DistributedDataParallel)
+    if hooks.seen_inputs is not None:
+        hooks.seen_inputs.fold(distributed)  # every worker's rows, not rank 0's alone
+    if hooks.average is not None and distributed:
         hooks.average.synchronise()  # every worker validates, and stops, on the same average
     return total / max(rows, 1), {"rows": rows, "row_id_sum": row_id_sum}
 
