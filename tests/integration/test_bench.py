@@ -82,3 +82,8 @@ def test_quick_worlds_suite_compares_over_worlds_and_resumes(ray_session, repo_r
     stamp = (workdir / "runs" / "world-00" / "autotask-seed0" / "metrics.parquet").stat().st_mtime_ns
     assert runner.main(["--suite", "worlds", "--quick", "--workdir", str(workdir), "--out", str(out)]) == 0
     assert (workdir / "runs" / "world-00" / "autotask-seed0" / "metrics.parquet").stat().st_mtime_ns == stamp
+    # another --world-seed is another benchmark: refused in this workdir (exit 2), its worlds and results kept
+    replication = tmp_path / "worlds-seed1.json"
+    assert runner.main(["--suite", "worlds", "--quick", "--world-seed", "1", "--workdir", str(workdir),
+                        "--out", str(replication)]) == 2
+    assert not replication.exists() and json.loads((workdir / "worlds" / "worlds.json").read_text()) == result["worlds"]

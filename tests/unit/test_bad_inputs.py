@@ -106,6 +106,8 @@ CASES = [  # (argv: runner name first, "{data}" for the dataset; a substring the
     (["bench", "--out", "a-folder"], "--out a-folder: a folder"),
     (["bench", "--out", "b.json", "--rows", "5"], "--rows 5: at least 2000"),
     (["bench", "--out", "b.json", "--workdir", "a-file"], "--workdir a-file: this is a file"),
+    (["bench", "--out", "b.json", "--world-seed", "3"], "--world-seed 3: a seed >= 0, for --suite worlds only"),
+    (["bench", "--out", "b.json", "--suite", "worlds", "--world-seed", "-1"], "--world-seed -1: a seed >= 0"),
     # report (tests/unit/test_report_refusals.py walks its full table)
     ([*REPORT, "--bootstrap", "0"], "--bootstrap must be a whole number of resamples >= 1"),
     ([*REPORT, "--level", "1.5"], "--level must be an interval level strictly between 0 and 1"),

@@ -18,6 +18,7 @@ class BenchConfig:
     throughput_seconds: float = 3.0
     device: str = "cpu"
     is_quick: bool = False
+    world_seed: int = 0  # --suite worlds: the seed its worlds are drawn from (0: the reported benchmark)
 
     @classmethod
     def quick(cls, device: str = "cpu") -> BenchConfig:

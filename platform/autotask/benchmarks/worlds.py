@@ -232,5 +232,7 @@ def quick_config() -> WorldsBenchConfig:
 
 
 def run_worlds_suite(bench_config, workdir: str | Path) -> dict:
-    """`runners/bench.py --suite worlds`: the full configuration, or the quick one with `--quick`."""
-    return run_worlds_benchmarks(quick_config() if bench_config.is_quick else WorldsBenchConfig(), workdir)
+    """`runners/bench.py --suite worlds`: the full configuration, or the quick one with `--quick`, on the worlds of
+    `--world-seed` (another seed than 0 replicates the benchmark on worlds no choice has seen)."""
+    config = quick_config() if bench_config.is_quick else WorldsBenchConfig()
+    return run_worlds_benchmarks(replace(config, world_seed=bench_config.world_seed), workdir)

@@ -10,6 +10,7 @@ throughput (eager, TorchScript, ONNX Runtime) on simulated data; print a table a
   python runners/bench.py --suite search --out FILE.json    # trials/min and fixed cost per trial, two trial paths
   python runners/bench.py --suite runs --out FILE.json    # the quickstart's runs: fixed cost, x LightGBM's wall time
   python runners/bench.py --suite worlds --workdir data/bench-worlds --out docs/results/worlds.json   # 12 worlds
+  python runners/bench.py --suite worlds --world-seed 5 --workdir data/bench-worlds-5 --out FILE.json  # replication
   python runners/bench.py --suite online --run RUN_DIR --out docs/results/online.json   # Ray Serve under load
   python runners/bench.py --suite samplers --rows 60000 --workdir data/bench-samplers --out FILE.json  # TPE vs random
 """
@@ -57,6 +58,8 @@ def parser() -> argparse.ArgumentParser:
                    "--suite online: one)")
     p.add_argument("--rows", type=int, help="simulated rows (default: 120,000; 10,000,000 for --suite large)")
     p.add_argument("--workdir", help="keep data, artefacts and Ray storage here (default: a temporary folder)")
+    p.add_argument("--world-seed", type=int, help="--suite worlds: the seed the worlds are drawn from (default 0, the "
+                   "reported benchmark; another seed replicates it on worlds no choice was made on)")
     return p
 
 
@@ -65,13 +68,15 @@ def check(args) -> BenchConfig:
     check_output_file(args.out)
     if args.workdir:
         check_output_dir(args.workdir, flag="--workdir")
+    if args.world_seed is not None and (args.suite != "worlds" or args.world_seed < 0):
+        raise InputError(f"--world-seed {args.world_seed}: a seed >= 0, for --suite worlds only")
     if args.rows is not None and args.rows < 2_000:
         raise InputError(f"--rows {args.rows}: at least 2000 (every scenario needs rows in every split)")
     config = BenchConfig.quick(args.device) if args.quick else BenchConfig(device=args.device)
     if args.rows or SUITES[args.suite].large:
         config = dataclasses.replace(config, rows=args.rows or LARGE_ROWS)
     check_room(config.rows * SIMULATED_ROW_BYTES, args.workdir or tempfile.gettempdir(), f"--rows {config.rows:,}")
-    return config
+    return dataclasses.replace(config, world_seed=args.world_seed or 0)
 
 
 @runner_main(console)
