@@ -10,7 +10,6 @@ data-level check before building it into the model (docs/home-depot.md, "How far
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -25,6 +24,8 @@ def main() -> None:
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     source, out = Path(sys.argv[1]), Path(sys.argv[2])
+    if out.exists():
+        sys.exit(f"{out}: already exists; give a new folder (nothing was written)")
     manifest = json.loads((source / "manifest.json").read_text())
     features = manifest["features"]
     frames = {path: pd.read_parquet(path) for path in sorted((source / "data").rglob("*.parquet"))}
@@ -32,8 +33,6 @@ def main() -> None:
     training = rows.loc[rows["split"].isin(TRAINING_SPLITS), features].to_numpy()
     transform = QuantileTransformer(n_quantiles=1000, output_distribution="normal", subsample=len(training),
                                     random_state=0).fit(training)
-    if out.exists():
-        shutil.rmtree(out)
     for path, frame in frames.items():
         frame = frame.copy()
         frame[features] = transform.transform(frame[features].to_numpy()).astype(frame[features].dtypes.iloc[0])

@@ -470,3 +470,24 @@ def test_em_proportions_recover_a_new_scenarios_mix_from_exact_posteriors():
     assert float((posteriors.mean(0) - torch.tensor([0.1, 0.2, 0.7])).abs().max()) > 0.08
     without_first = em_proportions(posteriors, counts, torch.tensor([False, True, True]))
     assert float(without_first[0]) == 0.0 and abs(float(without_first.sum()) - 1) < 1e-6
+
+
+def test_seen_inputs_folded_per_epoch_equal_the_means_of_every_row_seen():
+    """The loop's accumulator (training/seen_inputs.py): an epoch with no rows changes nothing; two epochs of
+    minibatches, folded at each end, give the counts and means of all their rows taken at once (id 0 rows ignored)."""
+    from autotask.training.seen_inputs import SeenInputs
+    model = small(unseen="gated")
+    accumulator = SeenInputs.of(model)
+    assert SeenInputs.of(MultiTaskDNN(MultiTaskDNNConfig(d=D, n_tasks=N_TASKS))) is None
+    accumulator.fold(distributed=False)
+    assert not model.seen_counts.any() and not model.seen_means.any()
+    g = torch.Generator().manual_seed(0)
+    epochs = [(torch.randn(50, D, generator=g), torch.randint(0, N_TASKS + 1, (50,), generator=g)) for _ in range(2)]
+    for features, ids in epochs:
+        for rows in torch.arange(50).split(16):
+            accumulator.observe(features[rows], ids[rows])
+        accumulator.fold(distributed=False)
+    reference = small(unseen="gated")
+    reference.fit_seen_means(torch.cat([f for f, _ in epochs]), torch.cat([i for _, i in epochs]))
+    assert torch.equal(model.seen_counts, reference.seen_counts) and model.seen_counts.sum() > 0
+    assert torch.allclose(model.seen_means, reference.seen_means, atol=1e-6)

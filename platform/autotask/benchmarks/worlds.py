@@ -23,11 +23,12 @@ from autotask.benchmarks.machine import machine_info
 from autotask.benchmarks.quality import MODELS, ORACLE, QualityModel, test_aucs, trained_run
 from autotask.benchmarks.stats import finite_mean
 from autotask.benchmarks.unseen_scoring import unseen_rule_rows, with_unseen_statistics
-from autotask.data.build import build_worlds
+from autotask.data.build import build_worlds, recorded_worlds_source
 from autotask.data.contract import ONBOARD, ORACLE_P, SCENARIO, SPLIT
 from autotask.data.io import read_frame
 from autotask.data.manifest import Manifest
 from autotask.data.worlds import DEFAULT_ROWS, WorldsConfig, world_name
+from autotask.errors import InputError
 from autotask.evaluation.metrics import binary_aucs
 from autotask.runtime.driver import start_cluster
 from autotask.serving.model import load_run_model
@@ -195,7 +196,12 @@ def run_worlds_benchmarks(config: WorldsBenchConfig, workdir: str | Path, progre
     workdir = Path(workdir)
     started = time.perf_counter()
     worlds_dir = workdir / "worlds"
-    build_worlds(WorldsConfig(count=config.count, seed=config.world_seed, rows=config.rows), worlds_dir)
+    worlds = WorldsConfig(count=config.count, seed=config.world_seed, rows=config.rows)
+    recorded = recorded_worlds_source(worlds_dir)
+    if recorded is not None and recorded != worlds.source():
+        raise InputError(f"--workdir {workdir}: holds the worlds of another benchmark ({recorded}); give --world-seed "
+                         f"{config.world_seed} a --workdir of its own")
+    build_worlds(worlds, worlds_dir)
     start_cluster()
     records, rules, onboarding = [], [], []
     for index in range(config.count):

@@ -10,7 +10,7 @@ throughput (eager, TorchScript, ONNX Runtime) on simulated data; print a table a
   python runners/bench.py --suite search --out FILE.json    # trials/min and fixed cost per trial, two trial paths
   python runners/bench.py --suite runs --out FILE.json    # the quickstart's runs: fixed cost, x LightGBM's wall time
   python runners/bench.py --suite worlds --workdir data/bench-worlds --out docs/results/worlds.json   # 12 worlds
-  python runners/bench.py --suite worlds --world-seed 5 --workdir data/bench-worlds-5 --out FILE.json  # replication
+  python runners/bench.py --suite worlds --world-seed 5 --workdir data/bench-worlds-seed5 --out FILE.json  # replication
   python runners/bench.py --suite online --run RUN_DIR --out docs/results/online.json   # Ray Serve under load
   python runners/bench.py --suite samplers --rows 60000 --workdir data/bench-samplers --out FILE.json  # TPE vs random
 """

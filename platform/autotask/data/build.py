@@ -69,7 +69,7 @@ def build_worlds(config: WorldsConfig, out: str | Path, overwrite: bool = False)
     if problems:
         raise ContractError(problems)
     record = out / WORLDS_RECORD
-    if not overwrite and record.exists() and _worlds_source(record) == config.source():
+    if not overwrite and record.exists() and recorded_worlds_source(out) == config.source():
         return [validate_dataset(out / world_name(i)) for i in range(config.count)]
     check_output(out, overwrite=True)
     if out.exists() and not overwrite:
@@ -99,8 +99,9 @@ def build_worlds(config: WorldsConfig, out: str | Path, overwrite: bool = False)
     return [validate_dataset(out / world_name(i)) for i in range(config.count)]
 
 
-def _worlds_source(record: Path) -> dict | None:
+def recorded_worlds_source(out: str | Path) -> dict | None:
+    """The generator configuration a worlds build in OUT was drawn with (None when OUT holds none)."""
     try:
-        return json.loads(record.read_text()).get("source")
+        return json.loads((Path(out) / WORLDS_RECORD).read_text()).get("source")
     except (OSError, ValueError, AttributeError):
         return None
