@@ -68,8 +68,7 @@ def build_worlds(config: WorldsConfig, out: str | Path, overwrite: bool = False)
     problems = config.problems()
     if problems:
         raise ContractError(problems)
-    record = out / WORLDS_RECORD
-    if not overwrite and record.exists() and recorded_worlds_source(out) == config.source():
+    if not overwrite and recorded_worlds_source(out) == config.source():
         return [validate_dataset(out / world_name(i)) for i in range(config.count)]
     check_output(out, overwrite=True)
     if out.exists() and not overwrite:

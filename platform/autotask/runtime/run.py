@@ -7,7 +7,7 @@ import contextlib
 import json
 import shutil
 from dataclasses import asdict, replace
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 import pandas as pd
@@ -222,6 +222,15 @@ def split_rows(report) -> dict[str, int]:
     return report.summary.groupby("split")["rows"].sum().to_dict()
 
 
+def _fit_after_training(model, run: RunConfig, manifest: Manifest) -> dict:
+    """The gate's refit (`gate_fit="refit"`) and recalibration (`profile="em"`) after training, each only when the
+    config asks; the history records of those that ran. Both read the run's splits, read once and freed on return."""
+    read_splits = cache(partial(read_memory_splits, run.data, manifest, language=reads_language(model.config)))
+    records = {"gate_fit": fit_gate_after_training(model, read_splits, run.seed),
+               "gate_calibration": calibrate_gate_after_training(model, read_splits, run.seed)}
+    return {name: record for name, record in records.items() if record is not None}
+
+
 def _train_torch(run: RunConfig, manifest: Manifest, run_dir: Path, report, storage: str | None, progress=None):
     counts = split_rows(report)
     datasets = run_datasets(run, manifest, counts, storage)
@@ -229,10 +238,7 @@ def _train_torch(run: RunConfig, manifest: Manifest, run_dir: Path, report, stor
     with _final_checkpoint(run, manifest, datasets, counts, run_dir, storage, progress) as directory:
         model.load_state_dict(torch.load(Path(directory) / "best_model.pt", weights_only=True))
         history = json.loads((Path(directory) / "state.json").read_text())
-    read_splits = partial(read_memory_splits, run.data, manifest, language=reads_language(model.config))
-    after_training = {"gate_fit": fit_gate_after_training(model, read_splits, run.seed),  # gate_fit="refit"
-                      "gate_calibration": calibrate_gate_after_training(model, read_splits, run.seed)}  # profile="em"
-    history.update({name: record for name, record in after_training.items() if record is not None})
+    history.update(_fit_after_training(model, run, manifest))
     staging = run_dir / "model" / ".staging"
     staging.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), staging / "weights.pt")

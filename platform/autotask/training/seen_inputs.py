@@ -17,8 +17,8 @@ class SeenInputs:
 
     def __init__(self, model) -> None:
         self.model = model
-        self.counts: Tensor | None = None
-        self.sums: Tensor | None = None
+        self.counts = torch.zeros_like(model.seen_counts)  # on the model's device: made after it is placed
+        self.sums = torch.zeros_like(model.seen_means)
 
     @classmethod
     def of(cls, model) -> SeenInputs | None:
@@ -28,20 +28,16 @@ class SeenInputs:
     @torch.no_grad()
     def observe(self, features: Tensor, task_ids: Tensor) -> None:
         counts, sums = self.model.input_sums(features, task_ids)
-        if self.counts is None:
-            self.counts, self.sums = counts, sums
-        else:
-            self.counts += counts
-            self.sums += sums
+        self.counts += counts
+        self.sums += sums
 
     @torch.no_grad()
     def fold(self, distributed: bool) -> None:
         """Add this epoch's counts and sums (every worker's when `distributed`: a collective every worker joins)
         to the model's seen means, and start the next epoch's from zero."""
-        counts = self.counts if self.counts is not None else torch.zeros_like(self.model.seen_counts)
-        sums = self.sums if self.sums is not None else torch.zeros_like(self.model.seen_means)
         if distributed:
-            torch.distributed.all_reduce(counts)
-            torch.distributed.all_reduce(sums)
-        self.model.add_input_sums(counts, sums)
-        self.counts = self.sums = None
+            torch.distributed.all_reduce(self.counts)
+            torch.distributed.all_reduce(self.sums)
+        self.model.add_input_sums(self.counts, self.sums)
+        self.counts.zero_()
+        self.sums.zero_()
